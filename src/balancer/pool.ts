@@ -1,0 +1,152 @@
+import { formatAddress, parseAddress } from './address.js';
+import { feedEwma } from './ewma.js';
+import { TimbangError } from '../errors.js';
+import type { Backend, BackendSpec, BackendState, PoolView, Strategy } from './types.js';
+
+/**
+ * The pool owns the counters: only start() and end() change inFlight and total, so no strategy can
+ * forget to decrement (the classroom broker of seed 002 never did). Every strategy attached to the pool
+ * hears every start, end and change, so a per-request strategy override sees the same truth.
+ */
+export class Pool implements PoolView {
+  backends: Backend[] = [];
+  eligible: Backend[] = [];
+  totalWeight = 0;
+  version = 0;
+  private readonly strategies: Strategy[] = [];
+  private startHooks: Strategy[] = [];
+  private endHooks: Strategy[] = [];
+
+  constructor(specs: readonly BackendSpec[] = []) {
+    for (const spec of specs) this.insert(spec);
+    this.changed();
+  }
+
+  /** Attaches a strategy: it hears every hook from now on, starting with a full onChange. */
+  attach(strategy: Strategy): void {
+    if (this.strategies.includes(strategy)) return;
+    this.strategies.push(strategy);
+    if (strategy.onStart) this.startHooks.push(strategy);
+    if (strategy.onEnd) this.endHooks.push(strategy);
+    strategy.onChange?.(this);
+  }
+
+  get(id: string): Backend | undefined {
+    for (const b of this.backends) if (b.id === id) return b;
+    return undefined;
+  }
+
+  add(spec: BackendSpec): Backend {
+    const b = this.insert(spec);
+    this.changed();
+    return b;
+  }
+
+  /** Removes a backend at once; callers that want to be gentle drain it first. */
+  remove(id: string): Backend {
+    const b = this.require(id);
+    this.backends.splice(b.slot, 1);
+    this.changed();
+    return b;
+  }
+
+  setState(id: string, state: BackendState): Backend {
+    const b = this.require(id);
+    if (b.state !== state) {
+      b.state = state;
+      this.changed();
+    }
+    return b;
+  }
+
+  setWeight(id: string, weight: number): Backend {
+    const b = this.require(id);
+    if (!(weight >= 0) || !Number.isFinite(weight)) {
+      throw new TimbangError('ERR_BAD_OPTION', `weight must be a number >= 0, got ${weight}`);
+    }
+    if (b.weight !== weight) {
+      b.weight = weight;
+      this.changed();
+    }
+    return b;
+  }
+
+  start(b: Backend, now: number): void {
+    b.inFlight++;
+    b.total++;
+    const hooks = this.startHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].onStart!(b, now);
+  }
+
+  /** ok = false (an error, a cancelled request) ends the request but does not feed the latency estimate. */
+  end(b: Backend, now: number, latencyMs: number, ok: boolean): void {
+    b.inFlight--;
+    if (ok) feedEwma(b, now, latencyMs);
+    const hooks = this.endHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].onEnd!(b, now, latencyMs, ok);
+  }
+
+  private require(id: string): Backend {
+    const b = this.get(id);
+    if (!b) throw new TimbangError('ERR_UNKNOWN_BACKEND', `no backend with id '${id}'`);
+    return b;
+  }
+
+  private insert(spec: BackendSpec): Backend {
+    const hp = parseAddress(spec.address);
+    const id = spec.id ?? String(this.nextId());
+    if (this.get(id)) throw new TimbangError('ERR_DUPLICATE_BACKEND', `a backend with id '${id}' already exists`);
+    const weight = spec.weight ?? 1;
+    if (!(weight >= 0) || !Number.isFinite(weight)) {
+      throw new TimbangError('ERR_BAD_OPTION', `weight of backend '${id}' must be a number >= 0, got ${weight}`);
+    }
+    const b: Backend = {
+      id,
+      address: formatAddress(hp),
+      host: hp.host,
+      port: hp.port,
+      weight,
+      state: 'up',
+      inFlight: 0,
+      total: 0,
+      failures: 0,
+      successes: 0,
+      ejectedUntil: 0,
+      ewmaMs: 0,
+      ewmaAt: 0,
+      slot: this.backends.length,
+    };
+    this.backends.push(b);
+    return b;
+  }
+
+  private nextId(): number {
+    let n = this.backends.length + 1;
+    while (this.get(String(n))) n++;
+    return n;
+  }
+
+  private changed(): void {
+    const eligible: Backend[] = [];
+    let totalWeight = 0;
+    for (let i = 0; i < this.backends.length; i++) {
+      const b = this.backends[i];
+      b.slot = i;
+      if (b.state === 'up' && b.weight > 0) {
+        eligible.push(b);
+        totalWeight += b.weight;
+      }
+    }
+    this.eligible = eligible;
+    this.totalWeight = totalWeight;
+    this.version++;
+    for (const s of this.strategies) s.onChange?.(this);
+  }
+}
+
+/** True when b is in the avoid list; avoid lists hold a try or two, so a scan beats a Set. */
+export function avoided(b: Backend, avoid: readonly Backend[] | undefined): boolean {
+  if (avoid === undefined) return false;
+  for (let i = 0; i < avoid.length; i++) if (avoid[i] === b) return true;
+  return false;
+}

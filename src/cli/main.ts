@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { isTimbangError } from '../errors.js';
+import { COMMANDS } from './commands.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('timbang')
+    .description('a load balancer and load-balancing lab')
+    .version(version())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const make of COMMANDS) program.addCommand(make().exitOverride());
+  return program;
+}
+
+/** Runs the CLI. A user mistake prints one line and exits 2 (bad usage) or 1 (it failed); never a stack. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed the message (or the help / version, which exit 0).
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (isTimbangError(err)) {
+      console.error(`timbang: ${err.message}`);
+      process.exitCode = err.code === 'ERR_BAD_OPTION' || err.code === 'ERR_UNKNOWN_STRATEGY' ? 2 : 1;
+      return;
+    }
+    throw err;
+  }
+}
