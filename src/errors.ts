@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'ERR_BACKEND_FAILED'
   | 'ERR_UNKNOWN_BACKEND'
   | 'ERR_DUPLICATE_BACKEND'
-  | 'ERR_CONNECT';
+  | 'ERR_CONNECT'
+  | 'ERR_LISTEN';
 
 export class TimbangError extends Error {
   readonly code: ErrorCode;
@@ -27,4 +28,18 @@ export class TimbangError extends Error {
 
 export function isTimbangError(err: unknown): err is TimbangError {
   return err instanceof TimbangError;
+}
+
+/** Turns a listen() failure into a one-line user error ("port 8000 is already in use"). */
+export function listenError(err: NodeJS.ErrnoException, host: string, port: number): TimbangError {
+  const where = `${host}:${port}`;
+  if (err.code === 'EADDRINUSE')
+    return new TimbangError('ERR_LISTEN', `cannot listen on ${where}: the port is already in use`, {
+      cause: err,
+    });
+  if (err.code === 'EACCES')
+    return new TimbangError('ERR_LISTEN', `cannot listen on ${where}: permission denied`, { cause: err });
+  if (err.code === 'EADDRNOTAVAIL')
+    return new TimbangError('ERR_LISTEN', `cannot listen on ${where}: no such local address`, { cause: err });
+  return new TimbangError('ERR_LISTEN', `cannot listen on ${where}: ${err.message}`, { cause: err });
 }

@@ -1,0 +1,128 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { brokerFor, lineBackend, Stack, waitFor } from '../helpers/backends.js';
+import { classroomClient, deadPort, rawExchange } from '../helpers/net.js';
+
+const stack = new Stack();
+afterEach(() => stack.closeAll());
+
+/** Sends lines on one connection and collects `count` newline-terminated replies. */
+function converse(port: number, payload: string, count: number, timeoutMs = 10_000): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`got only: ${JSON.stringify(text)}`));
+    }, timeoutMs);
+    socket.on('connect', () => socket.write(payload));
+    socket.on('data', (c) => {
+      text += c.toString();
+      const lines = text.split('\n').filter((l) => l !== '');
+      if (text.endsWith('\n') && lines.length >= count) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(lines);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('broker: the classroom line protocol', () => {
+  it('relays a classroom client (no newline, one recv) to seed 002 workers, stripping the strategy field', async () => {
+    const workers = await Promise.all(['1', '2', '3'].map((id) => lineBackend(stack, id, 'seed002')));
+    const { broker } = await brokerFor(
+      stack,
+      workers.map((w) => w.port),
+    );
+    for (const strategy of ['least_connections', 'round_robin']) {
+      const reply = await classroomClient(broker.port, `AppID:Long:${strategy}`);
+      expect(reply).toBe('Response from Worker');
+    }
+    const received = workers.flatMap((w) => w.received);
+    expect(received.sort()).toEqual(['AppID:Long', 'AppID:Long']);
+    await waitFor(() => broker.balancer.pool.backends.every((b) => b.inFlight === 0), 2_000, 'in-flight 0');
+  });
+
+  it("keeps the client's newline and adds none: `App1:Short\\n` arrives as sent", async () => {
+    const w = await lineBackend(stack, '1', 'timbang');
+    const { broker, log } = await brokerFor(stack, [w.port]);
+    const [reply] = await converse(broker.port, 'App1:Short:rr\n', 1);
+    expect(reply).toBe('Worker 1 processed App1:Short');
+    expect(w.received).toEqual(['App1:Short\n']);
+    expect(log.requests[0]).toMatchObject({ app: 'App1', type: 'Short', backend: '1', status: 200 });
+  });
+
+  it('answers seed 004 servers that reply with no newline and keep the connection open (silence ends it)', async () => {
+    const s1 = await lineBackend(stack, '1', 'seed004');
+    const { broker } = await brokerFor(stack, [s1.port]);
+    expect(await classroomClient(broker.port, 'HAI IDO')).toBe('ACK from Server 1');
+    expect(s1.received).toEqual(['HAI IDO']);
+  });
+
+  it('balances each line of a connection on its own and answers in order', async () => {
+    const workers = await Promise.all(['1', '2', '3'].map((id) => lineBackend(stack, id, 'timbang')));
+    const { broker } = await brokerFor(
+      stack,
+      workers.map((w) => w.port),
+      { strategy: 'round-robin' },
+    );
+    const replies = await converse(broker.port, 'App1:Long\nApp2:Short\nApp3:Long\nApp4:Short\n', 4);
+    expect(replies).toEqual([
+      'Worker 1 processed App1:Long',
+      'Worker 2 processed App2:Short',
+      'Worker 3 processed App3:Long',
+      'Worker 1 processed App4:Short',
+    ]);
+  });
+
+  it('answers ERROR lines for an unknown strategy, bad UTF-8 and a line over 8 KiB, without crashing', async () => {
+    const w = await lineBackend(stack, '1', 'timbang');
+    const { broker } = await brokerFor(stack, [w.port]);
+    const [unknown] = await converse(broker.port, 'AppID:Long:fastest\n', 1);
+    expect(unknown).toMatch(/^ERROR unknown strategy 'fastest'; valid: round-robin\|round_robin\|rr, /);
+    const bad = await rawExchange(broker.port, Buffer.from([0xff, 0xfe, 0x41, 0x0a]), { end: true });
+    expect(bad).toBe('ERROR bad message: not valid UTF-8\n');
+    const long = await rawExchange(broker.port, `${'x'.repeat(9000)}\n`);
+    expect(long).toBe('ERROR line too long (over 8192 bytes)\n');
+    // Garbage that is not a job is relayed as it is, with the default strategy.
+    const [garbage] = await converse(broker.port, 'hello there\n', 1);
+    expect(garbage).toBe('Worker 1 processed hello there');
+    expect(w.received).toEqual(['hello there\n']);
+  });
+
+  it('fails over from a dead worker and says ERROR no backend available when all are dead', async () => {
+    const live = await lineBackend(stack, '2', 'seed002');
+    const dead = await deadPort();
+    const { broker } = await brokerFor(stack, [dead, live.port], { strategy: 'round-robin' });
+    for (let i = 0; i < 3; i++)
+      expect(await classroomClient(broker.port, 'AppID:Short:round_robin')).toBe('Response from Worker');
+    const none = await brokerFor(stack, [await deadPort()]);
+    expect(await classroomClient(none.broker.port, 'AppID:Short')).toBe('ERROR no backend available\n');
+  });
+
+  it('retries a message elsewhere when a worker closes without answering', async () => {
+    const rude = net.createServer((s) => s.once('data', () => s.end()));
+    const { listen } = await import('../helpers/net.js');
+    const rudePort = await listen(rude);
+    stack.add(() => new Promise((r) => rude.close(() => r())));
+    const good = await lineBackend(stack, '2', 'timbang');
+    const { broker, log } = await brokerFor(stack, [rudePort, good.port], { strategy: 'round-robin' });
+    const [reply] = await converse(broker.port, 'App1:Short\n', 1);
+    expect(reply).toBe('Worker 2 processed App1:Short');
+    expect(log.requests[0].tries).toBe(2);
+  });
+
+  it('cancels the worker exchange when the client leaves mid-request; in-flight goes back to 0', async () => {
+    const w = await lineBackend(stack, '1', 'timbang');
+    const { broker } = await brokerFor(stack, [w.port]);
+    const socket = net.connect(broker.port, '127.0.0.1');
+    socket.write('App1:Long sleep=3000\n');
+    const b = broker.balancer.pool.backends[0];
+    await waitFor(() => b.inFlight === 1, 5_000, 'in flight');
+    socket.destroy();
+    await waitFor(() => b.inFlight === 0, 5_000, 'in-flight 0');
+    expect(b.state).toBe('up');
+  });
+});
