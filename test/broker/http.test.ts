@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { brokerFor, httpBackend, Stack } from '../helpers/backends.js';
@@ -72,10 +73,7 @@ describe('broker: HTTP reverse proxy', () => {
     expect(json.body.length).toBe(big.length);
     const chunked = await request(`${url}/upload`, {
       method: 'POST',
-      body: (async function* () {
-        yield 'part1-';
-        yield 'part2';
-      })(),
+      body: Readable.from(['part1-', 'part2']),
     });
     expect(((await chunked.body.json()) as { body: string }).body).toBe('part1-part2');
   });
