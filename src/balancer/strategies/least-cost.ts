@@ -2,8 +2,8 @@ import { avoided } from '../pool.js';
 import type { Backend, Cost, PickContext, PoolView, Strategy } from '../types.js';
 
 /**
- * Picks the eligible backend of least cost; among equal costs, the one started longest ago, which is
- * round robin among ties. Kept in an indexed binary min-heap (HAProxy's fwlc keeps an ebtree), so a pick
+ * Picks the eligible backend of least cost; among equal costs, the one started longest ago (never-started
+ * ones first, in config order), which is round robin among ties. Kept in an indexed binary min-heap (HAProxy's fwlc keeps an ebtree), so a pick
  * is O(1) and a start or end O(log n). Costs only move on start and end, which is when the heap is fixed.
  */
 export class LeastCost implements Strategy {
@@ -26,7 +26,8 @@ export class LeastCost implements Strategy {
     const avoid = ctx.avoid;
     if (avoid === undefined || avoid.length === 0 || !avoided(heap[0], avoid)) return heap[0];
     let best = -1;
-    for (let i = 1; i < heap.length; i++) if (!avoided(heap[i], avoid) && (best < 0 || this.less(i, best))) best = i;
+    for (let i = 1; i < heap.length; i++)
+      if (!avoided(heap[i], avoid) && (best < 0 || this.less(i, best))) best = i;
     return best < 0 ? undefined : heap[best];
   }
 
@@ -35,7 +36,8 @@ export class LeastCost implements Strategy {
     if (i < 0) return;
     this.cost[i] = this.costOf(b, now);
     this.seq[i] = ++this.counter;
-    this.down(i);
+    // A newer start sorts later among equals; sift both ways in case a cost can also fall on start.
+    this.down(this.up(i));
   }
 
   onEnd(b: Backend, now: number): void {
@@ -69,7 +71,11 @@ export class LeastCost implements Strategy {
   private less(i: number, j: number): boolean {
     const ci = this.cost[i];
     const cj = this.cost[j];
-    return ci < cj || (ci === cj && this.seq[i] < this.seq[j]);
+    if (ci !== cj) return ci < cj;
+    const si = this.seq[i];
+    const sj = this.seq[j];
+    // Slot breaks the last tie so a fresh pool starts in config order, not in heap order.
+    return si < sj || (si === sj && this.heap[i].slot < this.heap[j].slot);
   }
 
   private swap(i: number, j: number): void {
@@ -87,13 +93,15 @@ export class LeastCost implements Strategy {
     this.pos[heap[j].slot] = j;
   }
 
-  private up(i: number): void {
+  /** Sifts entry i towards the root; returns where it ended. */
+  private up(i: number): number {
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) return;
+      if (!this.less(i, parent)) return i;
       this.swap(i, parent);
       i = parent;
     }
+    return i;
   }
 
   private down(i: number): void {
