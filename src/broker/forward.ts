@@ -14,8 +14,10 @@ export type Outcome =
   | 'ok'
   /** The backend was never reached (refused, connect timeout): always safe to try another. */
   | 'connect-failed'
-  /** Reached, but no response byte came back (reset, timeout): another try only if idempotent. */
+  /** Reached, but it closed or reset before any response byte: another try only if idempotent. */
   | 'no-response'
+  /** Reached, but no response within the request timeout: another try only if idempotent. */
+  | 'timeout'
   /** Failed after response bytes went to the client: nothing more can be done for it. */
   | 'broken'
   /** The client went away: not the backend's fault. */
@@ -85,30 +87,41 @@ export class Forwarder {
         this.health.connectFailed(b, reason);
         ex.tried.push(b);
         // The backend never saw it: failing over costs no retry, only bounded by the pool's size.
-        if (ex.tried.length < this.balancer.pool.backends.length) return this.dispatch(ex, now, reason);
+        if (ex.tried.length < this.balancer.pool.backends.length) {
+          return this.dispatch(ex, now, 'no-backend', `no backend available (${reason})`);
+        }
         ex.fail('no-backend', `no backend available (${reason})`);
         return this.finish(ex);
       case 'no-response':
+      case 'timeout': {
         this.health.requestEnded(b, false, reason);
         ex.tried.push(b);
+        const kind: FailureKind = outcome === 'timeout' ? 'timeout' : 'bad-gateway';
         if (ex.retriable && ex.retriesUsed < this.opts.retries && this.budget.tryRetry(now)) {
           ex.retriesUsed++;
           this.observer?.onRetry?.(ex);
-          return this.dispatch(ex, now, reason);
+          return this.dispatch(ex, now, kind, reason);
         }
-        ex.fail(reason.includes('timed out') ? 'timeout' : 'bad-gateway', reason);
+        ex.fail(kind, reason);
         return this.finish(ex);
+      }
     }
   }
 
-  private dispatch(ex: Exchange, now: number, lastFailure?: string): void {
+  /** Picks and sends; when nothing is left to pick, answers with the last failure, or 'no backend'. */
+  private dispatch(
+    ex: Exchange,
+    now: number,
+    failure: FailureKind = 'no-backend',
+    reason = 'no backend available',
+  ): void {
     const ctx = this.ctx;
     ctx.now = now;
     ctx.key = ex.key;
     ctx.avoid = ex.tried;
     const b = this.balancer.pick(ex.strategy, ctx);
     if (b === undefined) {
-      ex.fail('no-backend', lastFailure ? `no backend available (${lastFailure})` : 'no backend available');
+      ex.fail(failure, reason);
       this.finish(ex);
       return;
     }

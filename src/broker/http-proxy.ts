@@ -300,10 +300,10 @@ class HttpExchange implements Exchange {
       this.res.destroy();
       return this.settle('broken', reason);
     }
-    const neverSent =
-      CONNECT_ERRORS.has(err.code ?? '') &&
-      !(this.body !== null && !Buffer.isBuffer(this.body) && this.req.readableDidRead);
-    this.settle(neverSent ? 'connect-failed' : 'no-response', reason);
+    const code = err.code ?? '';
+    const bodyUsed = this.body !== null && !Buffer.isBuffer(this.body) && this.req.readableDidRead;
+    if (CONNECT_ERRORS.has(code) && !bodyUsed) return this.settle('connect-failed', reason);
+    this.settle(code === 'UND_ERR_HEADERS_TIMEOUT' ? 'timeout' : 'no-response', reason);
   }
 
   private settle(outcome: Outcome, reason: string): void {

@@ -256,7 +256,7 @@ class LineExchange implements Exchange {
     up.once('connect', () => {
       this.connected = true;
       clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.end('no-response', 'backend timed out'), opts.requestTimeoutMs);
+      this.timer = setTimeout(() => this.end('timeout', 'backend timed out'), opts.requestTimeoutMs);
       up.write(this.message);
     });
     // Events of an earlier try's socket (its 'close' after a failover) must not settle this one.
