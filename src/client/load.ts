@@ -1,0 +1,76 @@
+import net from 'node:net';
+import { TimbangError } from '../errors.js';
+import type { RunReport } from '../report/types.js';
+import type { Recorder } from './recorder.js';
+import { describeError } from './reply.js';
+import { type RunHooks, StrategyRun } from './strategy-run.js';
+import type { ClientStrategyResult, LoadOptions, Target } from './types.js';
+
+/**
+ * The load generator: the same seeded request sequence under each strategy, one after another against the
+ * same broker (the strategy travels with each request), and one RunReport for the table, JSON and HTML.
+ */
+
+/** The label of a run that names no strategy: the broker uses its own. */
+export const DEFAULT_STRATEGY_LABEL = 'broker default';
+
+export interface ClientRunReport extends RunReport {
+  results: ClientStrategyResult[];
+}
+
+/** Fails fast with one clear line when nothing listens, before a run full of refused connections. */
+export async function checkReachable(target: Target): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ host: target.host, port: target.port });
+    socket.setTimeout(Math.min(target.timeoutMs, 5000));
+    socket.once('connect', () => {
+      // A bare connect-and-close may look like an empty message to a classroom broker; it ignores it.
+      socket.destroy();
+      resolve();
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      reject(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+    });
+    socket.once('error', reject);
+  }).catch((err: unknown) => {
+    throw connectError(target, err);
+  });
+}
+
+export function connectError(target: Target, err: unknown): TimbangError {
+  return new TimbangError(
+    'ERR_CONNECT',
+    `cannot connect to broker at ${target.host}:${target.port} (${describeError(err)})`,
+    { cause: err },
+  );
+}
+
+export async function runLoad(
+  opts: LoadOptions,
+  hooks: RunHooks,
+  params: RunReport['params'],
+): Promise<ClientRunReport> {
+  const runs: (string | undefined)[] = opts.strategies.length > 0 ? opts.strategies : [undefined];
+  const results: ClientStrategyResult[] = [];
+  const recorders: Recorder[] = [];
+  for (const strategy of runs) {
+    if (hooks.signal?.aborted) break;
+    const run = new StrategyRun(opts, strategy, strategy ?? DEFAULT_STRATEGY_LABEL, hooks);
+    results.push(await run.run());
+    recorders.push(run.recorder);
+  }
+  // A backend that got nothing under one strategy still gets its 0 there, so the spread shows it.
+  const ids = new Set(recorders.flatMap((r) => r.backendIds()));
+  results.forEach((result, i) => {
+    for (const id of ids) recorders[i].addBackend(id);
+    result.perBackend = recorders[i].result().perBackend;
+  });
+  return {
+    title: `timbang client: ${results.map((r) => r.strategy).join(', ')}`,
+    source: 'client',
+    generatedAt: new Date().toISOString(),
+    params,
+    results,
+  };
+}
