@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Balancer } from '../balancer/balancer.js';
-import type { BackendSpec } from '../balancer/types.js';
+import type { Backend, BackendSpec } from '../balancer/types.js';
 import { listenError } from '../errors.js';
 import { type BrokerLog, createBrokerLog } from './access-log.js';
 import { Forwarder, type ForwardObserver } from './forward.js';
@@ -31,6 +31,8 @@ export interface Broker {
 export interface BrokerDeps {
   log?: BrokerLog;
   observer?: ForwardObserver;
+  /** Health transitions (active checks and passive ejections), for metrics and the dashboard. */
+  onTransition?: (b: Backend, state: 'up' | 'down', reason: string) => void;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function startBroker(
   const opts: BrokerOptions = { ...DEFAULT_BROKER_OPTIONS, ...options };
   const log = deps.log ?? createBrokerLog(opts.logFormat);
   const balancer = new Balancer(opts.backends as BackendSpec[], opts.strategy);
-  const health = new HealthMonitor(balancer.pool, opts, log);
+  const health = new HealthMonitor(balancer.pool, opts, log, deps.onTransition);
   const forwarder = new Forwarder(
     balancer,
     health,
