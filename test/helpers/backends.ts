@@ -100,8 +100,16 @@ export interface LineBackend {
   received: string[];
 }
 
-/** A line-protocol backend with a classroom flavour; a message containing `sleep=<ms>` is answered late. */
-export async function lineBackend(stack: Stack, id: string, flavour: LineFlavour): Promise<LineBackend> {
+/**
+ * A line-protocol backend with a classroom flavour. A message containing `sleep=<ms>` is answered that
+ * late; with `longMs`, so is any Long job.
+ */
+export async function lineBackend(
+  stack: Stack,
+  id: string,
+  flavour: LineFlavour,
+  opts: { longMs?: number } = {},
+): Promise<LineBackend> {
   const received: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -111,7 +119,7 @@ export async function lineBackend(stack: Stack, id: string, flavour: LineFlavour
     socket.once('data', function onData(chunk: Buffer) {
       const text = chunk.toString('utf8');
       received.push(text);
-      const sleep = Number(/sleep=(\d+)/.exec(text)?.[1] ?? 0);
+      const sleep = Number(/sleep=(\d+)/.exec(text)?.[1] ?? (/:long/i.test(text) ? (opts.longMs ?? 0) : 0));
       setTimeout(() => {
         if (socket.destroyed) return;
         if (flavour === 'seed002') {
