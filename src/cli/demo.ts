@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { DEFAULT_DEMO_OPTIONS, runDemo } from '../demo/run.js';
+import { numberOption, portOption } from './options.js';
+
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description(
+      'the whole classroom system on one machine: 3 workers, a broker, and clients sending Long and Short jobs under round robin and least connections',
+    )
+    .option(
+      '--speed <factor>',
+      'run the job times and gaps this many times faster',
+      numberOption(0.1, 1000),
+      DEFAULT_DEMO_OPTIONS.speed,
+    )
+    .option(
+      '--port <port>',
+      'broker port (any free port if taken)',
+      portOption,
+      DEFAULT_DEMO_OPTIONS.brokerPort,
+    )
+    .action(async (flags: { speed: number; port: number }) => {
+      await runDemo({ speed: flags.speed, brokerPort: flags.port });
+    });
+}
