@@ -37,6 +37,8 @@ export class Exchange {
 }
 
 export interface Sink {
+  /** The message is going out on a connected socket now (after any 'Connection'), for the log. */
+  sent(ex: Exchange): void;
   done(ex: Exchange): void;
 }
 

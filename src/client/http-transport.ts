@@ -33,7 +33,9 @@ class HttpCall implements Dispatcher.DispatchHandler {
     this.headerBackend = undefined;
   }
 
-  onRequestStart(): void {}
+  onRequestStart(): void {
+    this.transport.sink.sent(this.ex);
+  }
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.ex.status = statusCode;

@@ -47,6 +47,7 @@ class LineConn {
 
   private readonly onConnect = (): void => {
     this.t.onConnect?.();
+    if (this.ex !== null) this.t.sink.sent(this.ex);
   };
 
   private readonly onData = (chunk: Buffer): void => {
@@ -112,7 +113,8 @@ class LineConn {
     this.ex = ex;
     this.buf = '';
     this.error = '';
-    this.socket.write(message);
+    this.socket.write(message); // while connecting, node queues it until the connection is up
+    if (!this.socket.connecting) this.t.sink.sent(ex);
   }
 
   private complete(reply: string, reusable: boolean): void {

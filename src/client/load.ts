@@ -56,7 +56,9 @@ export async function runLoad(
   const recorders: Recorder[] = [];
   for (const strategy of runs) {
     if (hooks.signal?.aborted) break;
-    const run = new StrategyRun(opts, strategy, strategy ?? DEFAULT_STRATEGY_LABEL, hooks);
+    const label = strategy ?? DEFAULT_STRATEGY_LABEL;
+    hooks.log?.event('Strategy', label);
+    const run = new StrategyRun(opts, strategy, label, hooks);
     results.push(await run.run());
     recorders.push(run.recorder);
   }

@@ -1,6 +1,7 @@
 import { TimbangError } from '../errors.js';
 import type { ClassroomLog } from './classroom-log.js';
 import type { Exchange } from './exchange.js';
+import { DEFAULT_STRATEGY_LABEL } from './load.js';
 import { StrategyRun } from './strategy-run.js';
 import type { RetryPolicy, Target } from './types.js';
 
@@ -66,7 +67,7 @@ export async function sendSingle(opts: SingleOptions): Promise<SingleOutcome> {
       seed: 1,
     },
     opts.strategy,
-    opts.strategy ?? 'single',
+    opts.strategy ?? DEFAULT_STRATEGY_LABEL,
     { log: opts.log, onOutcome },
   );
   await run.run();

@@ -75,7 +75,6 @@ export class StrategyRun implements Sink {
       this.stopSending();
     };
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
-    hooks.log?.event('Strategy', rec.strategy);
     this.startAt = performance.now();
     rec.start(this.startAt);
     if (opts.durationMs !== undefined) this.deadline = this.startAt + opts.durationMs;
@@ -190,8 +189,11 @@ export class StrategyRun implements Sink {
   private attempt(ex: Exchange): void {
     ex.reset();
     ex.tries++;
-    this.hooks.log?.event('Message Sent', this.transport.describe(ex));
     this.transport.send(ex);
+  }
+
+  sent(ex: Exchange): void {
+    this.hooks.log?.event('Message Sent', this.transport.describe(ex));
   }
 
   private readonly retry = (ex: Exchange): void => {

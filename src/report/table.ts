@@ -79,6 +79,8 @@ export function tableRows(results: readonly StrategyResult[]): { header: string[
   ];
   const rows = results.map((r) => {
     const byId = new Map(r.perBackend.map((b) => [b.id, b]));
+    // Over every backend in the table: one this strategy never used counts as 0, as its column shows.
+    const all = ids.map((id) => byId.get(id) ?? { id, requests: 0, meanLatencyMs: 0 });
     const util = meanUtilization(r.perBackend);
     return [
       r.strategy,
@@ -90,7 +92,7 @@ export function tableRows(results: readonly StrategyResult[]): { header: string[
       formatMs(r.latencyMs.p90),
       formatMs(r.latencyMs.p99),
       formatMs(r.latencyMs.max),
-      formatSpread(spread(r.perBackend)),
+      formatSpread(spread(all)),
       ...(withUtil ? [util === undefined ? '-' : `${(util * 100).toFixed(1)}%`] : []),
       ...ids.map((id) => String(byId.get(id)?.requests ?? 0)),
     ];
