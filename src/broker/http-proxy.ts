@@ -19,6 +19,7 @@ const HOP_BY_HOP = new Set([
   'expect',
   'http2-settings',
   'x-timbang-strategy',
+  'x-timbang-key',
 ]);
 const RESPONSE_HOP_BY_HOP = new Set([
   'connection',
@@ -142,6 +143,7 @@ class HttpExchange implements Exchange {
     const raw = req.rawHeaders;
     const headers: string[] = [];
     let strategyName: string | undefined;
+    let hashKey: string | undefined;
     let forwardedFor: string | undefined;
     let via: string | undefined;
     let contentLength = -1;
@@ -155,6 +157,7 @@ class HttpExchange implements Exchange {
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       else if (lower === 'via') via = via === undefined ? value : `${via}, ${value}`;
       else if (lower === 'x-timbang-strategy') strategyName = value;
+      else if (lower === 'x-timbang-key') hashKey = value;
       else if (lower === 'connection') dropped = value.toLowerCase();
       else if (lower === 'transfer-encoding') chunked = true;
       else if (lower === 'content-length') contentLength = Number(value);
@@ -207,7 +210,8 @@ class HttpExchange implements Exchange {
       this.type = q.get('type') ?? undefined;
       this.app = q.get('app') ?? undefined;
     }
-    this.key = this.app ?? clientIp;
+    // consistent-hash key: the client's own choice, else the classroom app id, else its address.
+    this.key = hashKey ?? this.app ?? clientIp;
     res.once('close', this.onClientClose);
   }
 

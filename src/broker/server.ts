@@ -13,6 +13,12 @@ import { type BrokerOptions, DEFAULT_BROKER_OPTIONS } from './options.js';
 import { RetryBudget } from './retry-budget.js';
 import { sniffProtocol } from './sniff.js';
 
+/** What a client's broken request is answered with; anything else is 400. */
+const CLIENT_ERROR_STATUS: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+};
+
 export interface Broker {
   readonly host: string;
   readonly port: number;
@@ -64,6 +70,8 @@ export async function startBroker(
     {
       keepAliveTimeout: opts.clientIdleTimeoutMs,
       headersTimeout: opts.headersTimeoutMs,
+      // How often Node checks headersTimeout: its 30 s default would let a slowloris linger 30 s longer.
+      connectionsCheckingInterval: Math.min(1_000, opts.headersTimeoutMs),
       requestTimeout: 0,
       maxHeaderSize: 16 * 1024,
       noDelay: true,
@@ -78,8 +86,7 @@ export async function startBroker(
   // leaving a socket behind.
   httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     if (socket.writable && !socket.writableEnded) {
-      const status =
-        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     }
     socket.destroy();

@@ -162,3 +162,33 @@ describe('broker: HTTP reverse proxy', () => {
     await waitFor(() => log.requests.length === 1, 5_000, 'log line');
   });
 });
+
+describe('broker: hostile HTTP input', () => {
+  it('answers 400 to a malformed header and cuts a half-sent request after the headers timeout', async () => {
+    const backend = await httpBackend(stack, 'a');
+    const { broker } = await brokerFor(stack, [backend.port], { headersTimeoutMs: 300 });
+    const malformed = await rawExchange(broker.port, 'GET / HTTP/1.1\r\nHost x\r\n\r\n');
+    expect(malformed).toMatch(/^HTTP\/1\.1 400/);
+    const started = Date.now();
+    const half = await rawExchange(broker.port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(half).toMatch(/^HTTP\/1\.1 408/);
+    expect(backend.requests).toHaveLength(0);
+    expect(broker.balancer.pool.backends[0].inFlight).toBe(0);
+  });
+
+  it('routes consistent-hash requests by X-Timbang-Key', async () => {
+    const backends = await Promise.all(['a', 'b', 'c'].map((id) => httpBackend(stack, id)));
+    const { url } = await brokerFor(
+      stack,
+      backends.map((b) => b.port),
+      { strategy: 'consistent-hash' },
+    );
+    for (const key of ['alice', 'bob', 'carol']) {
+      const seen = new Set<string>();
+      for (let i = 0; i < 4; i++)
+        seen.add((await get(`${url}/`, { 'x-timbang-key': key })).headers['x-timbang-backend'] as string);
+      expect(seen.size).toBe(1);
+    }
+  });
+});

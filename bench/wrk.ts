@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+
+/** One load run's figures, whichever tool measured it. */
+export interface Measurement {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Socket errors, timeouts and non-2xx responses together. */
+  errors: number;
+}
+
+/** Runs `wrk -t1 --latency` (one thread: the load generator keeps to one of the two cores). */
+export function runWrk(url: string, connections: number, seconds: number): Promise<Measurement> {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', url];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      try {
+        resolve(parseWrk(out));
+      } catch (err) {
+        reject(new Error(`wrk ${args.join(' ')} exited ${code}: ${(err as Error).message}\n${out}`));
+      }
+    });
+  });
+}
+
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+
+function durationMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!m) throw new Error(`bad wrk duration '${text}'`);
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
+/** Reads wrk's text report: totals, the latency distribution (with --latency) and errors. */
+export function parseWrk(out: string): Measurement {
+  const total = /(\d+) requests in ([\d.]+)(us|ms|s|m),/.exec(out);
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const p50 = /\s50%\s+([\d.]+\w+)/.exec(out);
+  const p99 = /\s99%\s+([\d.]+\w+)/.exec(out);
+  if (!total || !rps || !p50 || !p99) throw new Error('unexpected wrk output');
+  let errors = 0;
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  if (sock) errors += Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (non2xx) errors += Number(non2xx[1]);
+  return {
+    requests: Number(total[1]),
+    seconds: durationMs(`${total[2]}${total[3]}`) / 1000,
+    rps: Number(rps[1]),
+    p50Ms: durationMs(p50[1]),
+    p99Ms: durationMs(p99[1]),
+    errors,
+  };
+}
