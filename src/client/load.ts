@@ -69,7 +69,7 @@ export async function runLoad(
     result.perBackend = recorders[i].result().perBackend;
   });
   return {
-    title: `timbang client: ${results.map((r) => r.strategy).join(', ')}`,
+    title: `timbang client: ${results.length === 1 ? results[0].strategy : `${results.length} strategies`} against ${opts.target.host}:${opts.target.port}`,
     source: 'client',
     generatedAt: new Date().toISOString(),
     params,

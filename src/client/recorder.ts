@@ -100,7 +100,9 @@ export class Recorder {
     if (dt <= 0) return;
     this.timeline.push({
       t: Math.round(((now - this.startedAt) / 1000) * 1000) / 1000,
-      throughputPerSec: (this.completed - this.completedAtSample) / dt,
+      // Over at least a second: the last window of a run may be a few ms long, and 3 replies in 5 ms
+      // is not 600/s.
+      throughputPerSec: (this.completed - this.completedAtSample) / Math.max(dt, 1),
       inFlight: this.inFlight,
     });
     this.sampledAt = now;

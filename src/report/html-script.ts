@@ -28,7 +28,8 @@ export const REPORT_SCRIPT = `
     if (o.yRange) y.range = o.yRange;
     var opts = {
       width: widthOf(el), height: 300, series: series, scales: { x: x, y: y },
-      axes: [{ label: o.xLabel }, { label: o.yLabel }], cursor: { drag: { x: true, y: false } }
+      axes: [{ label: o.xLabel }, { label: o.yLabel }], cursor: { drag: { x: true, y: false } },
+      legend: { live: false }
     };
     var u = new uPlot(opts, [d.x].concat(d.series.map(function (s) { return s.y; })), el);
     u.timbangId = id;
