@@ -27,7 +27,7 @@ export function backendsConf(dir: string, httpPorts: number[], linePorts: number
 worker_processes 1;
 daemon off;
 ${nginxPaths(dir, 'backends')}
-events { worker_connections 20000; }
+events { worker_connections 8000; }
 http {
   access_log off;
   ${nginxHttpTemps(dir)}
@@ -54,7 +54,7 @@ export function nginxProxyConf(
 worker_processes 1;
 daemon off;
 ${nginxPaths(dir, 'nginx-proxy')}
-events { worker_connections 20000; }
+events { worker_connections 8000; }
 http {
   access_log off;
   ${nginxHttpTemps(dir)}
@@ -83,11 +83,10 @@ export function haproxyConf(
   httpBackends: number[],
   lineBackends: number[],
 ): string {
-  const servers = (ports: number[]) =>
-    ports.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join('\n');
+  const servers = (ports: number[]) => ports.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join('\n');
   return `global
   nbthread 1
-  maxconn 20000
+  maxconn 8000
 
 defaults
   timeout connect 5s

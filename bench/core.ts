@@ -24,7 +24,9 @@ const SELF = fileURLToPath(import.meta.url);
 const KEYS = Array.from({ length: 1024 }, (_, i) => `App${i}`);
 
 function setup(strategyIndex: number, n: number): { pool: Pool; s: Strategy; ctx: PickContext } {
-  const pool = new Pool(Array.from({ length: n }, (_, i) => ({ id: String(i + 1), address: `127.0.0.1:${10000 + i}` })));
+  const pool = new Pool(
+    Array.from({ length: n }, (_, i) => ({ id: String(i + 1), address: `127.0.0.1:${10000 + i}` })),
+  );
   const s = STRATEGIES[strategyIndex].create();
   pool.attach(s);
   const ctx: PickContext = { now: 0, rand: createRandom(42), key: undefined, avoid: undefined };
@@ -75,7 +77,8 @@ export function benchStrategy(si: number, ms: number, sizes: readonly number[]):
     const cyclesPerSec = rate(ms, 50_000, (iterations) => {
       const { pool, s, ctx } = c;
       for (let i = 0; i < iterations; i++) {
-        const now = (ctx.now += 0.01);
+        ctx.now += 0.01;
+        const now = ctx.now;
         if (keyed) ctx.key = KEYS[i & 1023];
         const b = s.pick(pool, ctx)!;
         pool.start(b, now);
@@ -97,9 +100,13 @@ export function benchStrategy(si: number, ms: number, sizes: readonly number[]):
 export function coreBench(ms = 300, sizes: readonly number[] = [3, 1000]): CoreRow[] {
   const rows: CoreRow[] = [];
   for (let si = 0; si < STRATEGIES.length; si++) {
-    const out = execFileSync(process.execPath, [SELF, '--only', String(si), '--ms', String(ms), '--sizes', sizes.join(',')], {
-      encoding: 'utf8',
-    });
+    const out = execFileSync(
+      process.execPath,
+      [SELF, '--only', String(si), '--ms', String(ms), '--sizes', sizes.join(',')],
+      {
+        encoding: 'utf8',
+      },
+    );
     rows.push(...(JSON.parse(out) as CoreRow[]));
   }
   return rows;
@@ -110,7 +117,9 @@ const millions = (x: number) => `${(x / 1e6).toFixed(1)} M`;
 export function coreTable(rows: readonly CoreRow[]): string {
   const lines = ['| strategy | backends | picks/s | pick+start+end/s |', '| --- | ---: | ---: | ---: |'];
   for (const r of rows) {
-    lines.push(`| ${r.strategy} | ${r.backends} | ${millions(r.picksPerSec)} | ${millions(r.cyclesPerSec)} |`);
+    lines.push(
+      `| ${r.strategy} | ${r.backends} | ${millions(r.picksPerSec)} | ${millions(r.cyclesPerSec)} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -47,7 +47,8 @@ export async function lineLoad(port: number, connections: number, seconds: numbe
   stoppedAt = performance.now();
 
   const sorted = latencies.subarray(0, Math.min(count, latencies.length)).sort();
-  const at = (q: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
+  const at = (q: number) =>
+    sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const secs = (stoppedAt - startedAt) / 1000;
   return { requests: count, seconds: secs, rps: count / secs, p50Ms: at(0.5), p99Ms: at(0.99), errors };
 }

@@ -14,9 +14,11 @@ export interface Service {
 }
 
 const running = new Set<Service>();
+const logs = new Map<string, string>();
 
 export function start(name: string, cmd: string, args: string[], logFile: string): Service {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  logs.set(name, logFile);
   const log = (chunk: Buffer) => appendFileSync(logFile, chunk);
   child.stdout?.on('data', log);
   child.stderr?.on('data', log);
@@ -59,7 +61,9 @@ export async function freePort(): Promise<number> {
 export async function waitForPort(port: number, svc: Service, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (svc.child.exitCode !== null) throw new Error(`${svc.name} exited with code ${svc.child.exitCode}`);
+    if (svc.child.exitCode !== null) {
+      throw new Error(`${svc.name} exited with code ${svc.child.exitCode}:\n${logTail(svc.name)}`);
+    }
     const ok = await new Promise<boolean>((resolve) => {
       const sock = net.connect(port, '127.0.0.1');
       sock.once('connect', () => {
@@ -72,6 +76,17 @@ export async function waitForPort(port: number, svc: Service, timeoutMs = 15_000
     await sleep(50);
   }
   throw new Error(`${svc.name} did not listen on ${port} within ${timeoutMs} ms`);
+}
+
+function logTail(name: string): string {
+  try {
+    return readFileSync(logs.get(name) ?? '', 'utf8')
+      .split('\n')
+      .slice(-10)
+      .join('\n');
+  } catch {
+    return '(no output)';
+  }
 }
 
 /** The process and all its descendants (nginx's workers, cluster workers). */

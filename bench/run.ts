@@ -138,9 +138,13 @@ function checkLine(port: number): Promise<void> {
 
 function runLineLoad(port: number, connections: number, seconds: number): Promise<Measurement> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(HERE, 'line-load.js'), String(port), String(connections), String(seconds)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(HERE, 'line-load.js'), String(port), String(connections), String(seconds)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
@@ -199,7 +203,10 @@ async function interleaved(
 }
 
 /** Peak broker RSS while wrk holds 1,000 keep-alive connections and sends as fast as it can. */
-async function rssUnderLoad(t: Target, seconds: number): Promise<{ peakMb: number; idleMb: number; rps: number }> {
+async function rssUnderLoad(
+  t: Target,
+  seconds: number,
+): Promise<{ peakMb: number; idleMb: number; rps: number }> {
   const idleMb = rssMb(t.pids);
   let peakMb = idleMb;
   const run = runWrk(`http://127.0.0.1:${t.port}/`, 1000, seconds);
@@ -227,6 +234,8 @@ function brokerArgs(port: number, backends: number[], procs: number): string[] {
     'round-robin',
     '--log-format',
     'none',
+    // The admin listener would want port 8001; its telemetry still runs on every request without it.
+    '--no-admin',
   ];
   if (procs > 1) args.push('--procs', String(procs));
   return args;
@@ -255,30 +264,60 @@ function checks(httpRows: Row[], lineRows: Row[], rss: number, core: CoreRow[]):
   const ng = get(httpRows, 'nginx', 50);
   if (tb && np) {
     const x = tb.rps / np.rps;
-    out.push({ what: 'timbang HTTP vs node http-proxy, 50 conns', target: '>= 1.5x', got: `${x.toFixed(2)}x`, pass: x >= 1.5 });
+    out.push({
+      what: 'timbang HTTP vs node http-proxy, 50 conns',
+      target: '>= 1.5x',
+      got: `${x.toFixed(2)}x`,
+      pass: x >= 1.5,
+    });
   }
   if (tb && ng) {
     const x = tb.rps / ng.rps;
-    out.push({ what: 'timbang HTTP vs nginx (1 worker), 50 conns', target: '>= 0.6x', got: `${x.toFixed(2)}x`, pass: x >= 0.6 });
+    out.push({
+      what: 'timbang HTTP vs nginx (1 worker), 50 conns',
+      target: '>= 0.6x',
+      got: `${x.toFixed(2)}x`,
+      pass: x >= 0.6,
+    });
   }
   const tb1 = get(httpRows, 'timbang http', 1);
   const d1 = get(httpRows, 'direct', 1);
   if (tb1 && d1) {
     const added = tb1.p50Ms - d1.p50Ms;
-    out.push({ what: 'added p50 latency at 1 conn', target: '<= 0.150 ms', got: `${added.toFixed(3)} ms`, pass: added <= 0.15 });
+    out.push({
+      what: 'added p50 latency at 1 conn',
+      target: '<= 0.150 ms',
+      got: `${added.toFixed(3)} ms`,
+      pass: added <= 0.15,
+    });
   }
   const tl = get(lineRows, 'timbang line', 50);
   const ht = get(lineRows, 'haproxy tcp', 50);
   if (tl && ht) {
     const x = tl.rps / ht.rps;
-    out.push({ what: 'timbang line vs HAProxy mode tcp, 50 conns', target: '>= 0.8x', got: `${x.toFixed(2)}x`, pass: x >= 0.8 });
+    out.push({
+      what: 'timbang line vs HAProxy mode tcp, 50 conns',
+      target: '>= 0.8x',
+      got: `${x.toFixed(2)}x`,
+      pass: x >= 0.8,
+    });
   }
-  out.push({ what: 'broker RSS, 1,000 keep-alive clients', target: '<= 120 MB', got: `${rss.toFixed(0)} MB`, pass: rss <= 120 });
+  out.push({
+    what: 'broker RSS, 1,000 keep-alive clients',
+    target: '<= 120 MB',
+    got: `${rss.toFixed(0)} MB`,
+    pass: rss <= 120,
+  });
   for (const name of ['round-robin', 'power-of-two']) {
     const r = core.find((x) => x.strategy === name && x.backends === 1000);
     if (r) {
       const m = r.picksPerSec / 1e6;
-      out.push({ what: `core picks/s, ${name}, 1,000 backends`, target: '>= 10 M', got: `${m.toFixed(1)} M`, pass: m >= 10 });
+      out.push({
+        what: `core picks/s, ${name}, 1,000 backends`,
+        target: '>= 10 M',
+        got: `${m.toFixed(1)} M`,
+        pass: m >= 10,
+      });
     }
   }
   return out;
@@ -307,7 +346,10 @@ async function main(): Promise<void> {
   };
 
   writeFileSync(path.join(dir, 'backends.conf'), backendsConf(dir, httpPorts, linePorts));
-  writeFileSync(path.join(dir, 'nginx-proxy.conf'), nginxProxyConf(dir, port.nginx, httpPorts, port.nginxLine, linePorts));
+  writeFileSync(
+    path.join(dir, 'nginx-proxy.conf'),
+    nginxProxyConf(dir, port.nginx, httpPorts, port.nginxLine, linePorts),
+  );
   writeFileSync(
     path.join(dir, 'haproxy.cfg'),
     haproxyConf({ http: port.haHttp, tcp: port.haTcp, line: port.haLine }, httpPorts, linePorts),
@@ -324,10 +366,20 @@ async function main(): Promise<void> {
     log('node-proxy'),
   );
   const timbang = start('timbang', process.execPath, brokerArgs(port.timbang, httpPorts, 1), log('timbang'));
-  const timbangLine = start('timbang line', process.execPath, brokerArgs(port.timbangLine, linePorts, 1), log('timbang-line'));
+  const timbangLine = start(
+    'timbang line',
+    process.execPath,
+    brokerArgs(port.timbangLine, linePorts, 1),
+    log('timbang-line'),
+  );
   const withProcs = PROCS > 1 && supportsProcs();
   const timbangN = withProcs
-    ? start(`timbang --procs ${PROCS}`, process.execPath, brokerArgs(port.timbangN, httpPorts, PROCS), log('timbang-n'))
+    ? start(
+        `timbang --procs ${PROCS}`,
+        process.execPath,
+        brokerArgs(port.timbangN, httpPorts, PROCS),
+        log('timbang-n'),
+      )
     : undefined;
 
   const ready: [number, Service][] = [
@@ -354,7 +406,8 @@ async function main(): Promise<void> {
     { name: 'haproxy tcp', port: port.haTcp, pids: tree(haproxy) },
     { name: 'node http-proxy', port: port.nodeProxy, pids: tree(nodeProxy) },
   ];
-  if (timbangN) httpTargets.splice(2, 0, { name: `timbang http x${PROCS}`, port: port.timbangN, pids: tree(timbangN) });
+  if (timbangN)
+    httpTargets.splice(2, 0, { name: `timbang http x${PROCS}`, port: port.timbangN, pids: tree(timbangN) });
   const lineTargets: Target[] = [
     { name: 'direct', port: linePorts[0], pids: tree(backends) },
     { name: 'timbang line', port: port.timbangLine, pids: tree(timbangLine) },
@@ -371,11 +424,17 @@ async function main(): Promise<void> {
 
   console.log('HTTP (wrk -t1)');
   const httpRows = await interleaved(httpTargets, wrkLoad, 'http');
-  const lineRows = flags['skip-line'] ? [] : (console.log('line exchange'), await interleaved(lineTargets, runLineLoad, 'line'));
+  let lineRows: Row[] = [];
+  if (!flags['skip-line']) {
+    console.log('line exchange');
+    lineRows = await interleaved(lineTargets, runLineLoad, 'line');
+  }
 
   console.log('RSS with 1,000 keep-alive clients');
   const rss = await rssUnderLoad(httpTargets[1], 10);
-  console.log(`  timbang: idle ${rss.idleMb.toFixed(0)} MB, peak ${rss.peakMb.toFixed(0)} MB at ${Math.round(rss.rps)}/s`);
+  console.log(
+    `  timbang: idle ${rss.idleMb.toFixed(0)} MB, peak ${rss.peakMb.toFixed(0)} MB at ${Math.round(rss.rps)}/s`,
+  );
 
   const loadAfter = loadAverage();
   await stopAll();
@@ -385,7 +444,17 @@ async function main(): Promise<void> {
   const core = coreBench(300);
 
   const checkList = checks(httpRows, lineRows, rss.peakMb, core);
-  const report = renderReport(facts, loadBefore, loadAfter, httpRows, lineRows, rss, core, checkList, withProcs);
+  const report = renderReport(
+    facts,
+    loadBefore,
+    loadAfter,
+    httpRows,
+    lineRows,
+    rss,
+    core,
+    checkList,
+    withProcs,
+  );
   console.log(`\n${report}`);
   if (!flags['no-write']) {
     mkdirSync(path.dirname(RESULTS), { recursive: true });

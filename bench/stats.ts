@@ -61,7 +61,10 @@ export function table(rows: readonly Row[], unit: string, refs: [string, string]
     `CPU µs/${unit}`,
     'errors',
   ];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 1 ? ' --- ' : ' ---: ')).join('|')}|`];
+  const lines = [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i < 1 ? ' --- ' : ' ---: ')).join('|')}|`,
+  ];
   for (const row of rows) {
     const s = summarize(row);
     const ref = (name: string) => {
