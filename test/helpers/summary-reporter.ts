@@ -10,7 +10,7 @@ export default class SummaryReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     const walk = (task: RunnerTask) => {
-      if (task.type === 'suite' || task.type === 'file') {
+      if (task.type === 'suite') {
         for (const t of task.tasks) walk(t);
         if (task.result?.state === 'fail' && task.tasks.length === 0) failed++;
         return;
