@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { brokerCommand } from './broker.js';
-import { demoCommand } from './demo.js';
 import { clientCommand } from './client.js';
+import { demoCommand } from './demo.js';
 import { workerCommand } from './worker.js';
 
 /** Every CLI command, one file each; adding one is a file and a line here. */

@@ -1,0 +1,127 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, type Spawned } from '../helpers/cli.js';
+import { classroomClient } from '../helpers/net.js';
+import { LineClient } from './helpers.js';
+
+const running: Spawned[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+
+async function startCli(args: string[]): Promise<{ p: Spawned; port: number }> {
+  const p = runCli(['worker', '--port', '0', ...args]);
+  running.push(p);
+  const m = await p.waitFor(/listening on 127\.0\.0\.1:(\d+)/);
+  return { p, port: Number(m[1]) };
+}
+
+function connectRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+describe('timbang worker (CLI)', () => {
+  it.each([
+    [['--cores', '-1'], /--cores.*'-1'.*whole number from 0/],
+    [['--fail-rate', '2'], /--fail-rate.*from 0 to 1/],
+    [['--port', '70000'], /--port.*0 to 65535/],
+    [['--long-ms', 'soon'], /--long-ms.*'soon'/],
+    [['--capacity', '1.5'], /--capacity.*whole number/],
+  ])('rejects %j with one clear line and exit 2', async (args, message) => {
+    const p = runCli(['worker', ...args]);
+    running.push(p);
+    const { code } = await p.exited;
+    expect(code).toBe(2);
+    const lines = p.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(p.output()).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+  });
+
+  it('shows every option with its default in --help', async () => {
+    const p = runCli(['worker', '--help']);
+    running.push(p);
+    expect((await p.exited).code).toBe(0);
+    for (const flag of [
+      '--long-ms',
+      '--short-ms',
+      '--cores',
+      '--capacity',
+      '--fail-rate',
+      '--crash-after',
+      '--drain-timeout',
+      '--id',
+      '--port',
+      '--host',
+      '--quiet',
+    ]) {
+      expect(p.output()).toContain(flag);
+    }
+    expect(p.output()).toMatch(/default: 5000/);
+  });
+
+  it('prints a line per job like the classroom worker, and answers both protocols', async () => {
+    const { p, port } = await startCli(['--id', '2', '--short-ms', '10']);
+    expect(await classroomClient(port, 'App1:Short')).toMatch(
+      /^Worker 2 processed Short request for App1 in \d+ ms\n$/,
+    );
+    await p.waitFor(/\[Worker-2\] processing Short request for App1\n/);
+    await p.waitFor(/\[Worker-2\] done Short request for App1 in \d+ ms\n/);
+    const res = await fetch(`http://127.0.0.1:${port}/work?type=short&app=App5`);
+    expect(await res.json()).toMatchObject({ worker: '2', type: 'short', app: 'App5' });
+  });
+
+  it('--crash-after 2 replies to two jobs, then exits and refuses connections', async () => {
+    const { p, port } = await startCli(['--short-ms', '10', '--crash-after', '2', '--quiet']);
+    expect(await classroomClient(port, 'App1:Short')).toMatch(/for App1 in/);
+    expect(await classroomClient(port, 'App2:Short')).toMatch(/for App2 in/);
+    const { code } = await p.exited;
+    expect(code).toBe(1);
+    expect(p.output()).toMatch(/crashing after 2 jobs \(--crash-after 2\)/);
+    expect(p.output()).not.toMatch(/processing/); // --quiet
+    expect(await connectRefused(port)).toBe(true);
+  });
+
+  it('drains on SIGTERM: refuses new connections, /health 503, lets the running job finish, exits 0', async () => {
+    const { p, port } = await startCli(['--long-ms', '600']);
+    const job = await LineClient.connect(port);
+    job.send('App1:Long\n');
+    await p.waitFor(/processing Long request for App1/);
+    // A connection mid-request when the signal comes asks /health after it.
+    const probe = await LineClient.connect(port);
+    probe.send('GET /health HTTP/1.1\r\nHost: worker\r\n');
+    p.child.kill('SIGTERM');
+    await p.waitFor(/draining: not accepting; 1 job left/); // logged once the listener is closed
+    expect(await connectRefused(port)).toBe(true);
+    probe.send('\r\n');
+    const health = await probe.rest();
+    expect(health).toMatch(/^HTTP\/1\.1 503 /);
+    expect(health).toMatch(/connection: close/i);
+    expect(health).toContain('{"status":"draining"}');
+    expect(await job.readLine()).toMatch(/^Worker 1 processed Long request for App1 in \d+ ms\n$/);
+    await job.closed; // the worker closes idle connections once draining
+    const { code } = await p.exited;
+    expect(code).toBe(0);
+    expect(p.output()).toMatch(/\[Worker-1\] stopped/);
+  });
+
+  it('cuts jobs that outlast --drain-timeout and still exits 0', async () => {
+    const { p, port } = await startCli(['--long-ms', '60000', '--drain-timeout', '100']);
+    const job = await LineClient.connect(port);
+    job.send('App1:Long\n');
+    await p.waitFor(/processing Long request for App1/);
+    const t0 = Date.now();
+    p.child.kill('SIGTERM');
+    expect((await p.exited).code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(await job.rest()).toBe('');
+    expect(p.output()).toMatch(/drain timeout: cutting 1 unfinished job/);
+  });
+});
