@@ -1,0 +1,104 @@
+import type { BrokerLog } from '../broker/access-log.js';
+import { BrokerControl, type ReloadResult } from '../broker/control.js';
+import { type Broker, startBroker } from '../broker/server.js';
+import { loadConfig } from '../config/load.js';
+import { mergeSettings, type Settings, type SettingsPatch } from '../config/settings.js';
+import { isTimbangError } from '../errors.js';
+import { checkAdminExposure, checkTokenStrength } from './auth.js';
+import { type AdminServer, startAdmin } from './server.js';
+import { Telemetry } from './telemetry.js';
+
+export interface RunningBroker {
+  readonly broker: Broker;
+  /** Undefined when the admin listener is disabled. */
+  readonly admin: AdminServer | undefined;
+  readonly control: BrokerControl;
+  readonly telemetry: Telemetry;
+  /** Re-reads the config file (flags still win) and applies it; undefined without a config file. */
+  readonly reload: (() => Promise<ReloadResult>) | undefined;
+  close(): Promise<void>;
+}
+
+export interface RunOptions {
+  log?: BrokerLog;
+  /** The config file the settings came from, and the flags' patch to lay over it again on reload. */
+  configFile?: string;
+  flags?: SettingsPatch;
+  tickMs?: number;
+}
+
+/**
+ * A broker with its admin side: telemetry hooked into the forwarding path, the control surface, and the
+ * admin listener (API, metrics, dashboard). What `timbang broker` runs, and what tests and demos start.
+ */
+export async function startBrokerWithAdmin(settings: Settings, run: RunOptions = {}): Promise<RunningBroker> {
+  checkAdminExposure(settings.admin);
+  checkTokenStrength(settings.admin.token);
+  const telemetry = new Telemetry();
+  const broker = await startBroker(settings.broker, telemetry.deps({ log: run.log }));
+  const control = new BrokerControl(broker, (message) => telemetry.live.event('admin', message));
+  telemetry.metrics.attach(broker);
+  telemetry.live.attach(broker, control);
+  telemetry.live.configFile = run.configFile;
+
+  let current = settings;
+  const applyFile = async (path: string): Promise<ReloadResult> => {
+    try {
+      const loaded = await loadConfig(path);
+      const next = mergeSettings(loaded.patch, run.flags);
+      const result = control.reload(next.broker);
+      for (const key of ['enabled', 'host', 'port', 'token'] as const) {
+        if (next.admin[key] !== current.admin[key]) result.restartNeeded.push(`admin.${key}`);
+      }
+      current = next;
+      telemetry.live.event('reload', `reloaded ${path}: ${result.applied.length} change(s)`);
+      return result;
+    } catch (err) {
+      const message = isTimbangError(err) ? err.message : String(err);
+      broker.log.event(`reload refused, the old settings stay: ${message}`);
+      telemetry.live.event('reload', `reload refused: ${message.split('\n').join(' ')}`);
+      throw err;
+    }
+  };
+  // One reload at a time: a second SIGHUP while one is applied waits for it.
+  let queue: Promise<unknown> = Promise.resolve();
+  const configFile = run.configFile;
+  const reload = configFile
+    ? (): Promise<ReloadResult> => {
+        const next = queue.then(() => applyFile(configFile));
+        queue = next.catch(() => {});
+        return next;
+      }
+    : undefined;
+
+  let admin: AdminServer | undefined;
+  if (settings.admin.enabled) {
+    try {
+      admin = await startAdmin(settings.admin, {
+        broker,
+        control,
+        live: telemetry.live,
+        metrics: telemetry.metrics,
+        reload,
+        tickMs: run.tickMs,
+      });
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+    broker.log.event(`admin API and dashboard on ${admin.url}/`);
+  }
+
+  return {
+    broker,
+    admin,
+    control,
+    telemetry,
+    reload,
+    close: async () => {
+      control.close();
+      await admin?.close();
+      await broker.close();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { once } from 'node:events';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { listenError } from '../errors.js';
+import { type ApiContext, handleApi } from './api.js';
+import { browserGuard, checkAdminExposure, checkTokenStrength, tokenMatches } from './auth.js';
+import { EventStream } from './events.js';
+import { ApiError, sendError, sendJson } from './http.js';
+import type { BrokerMetrics } from './metrics.js';
+import type { AdminOptions } from './options.js';
+import { dashboardAssets } from './web/page.js';
+
+export interface AdminServer {
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  readonly events: EventStream;
+  close(): Promise<void>;
+}
+
+export interface AdminDeps extends ApiContext {
+  metrics: BrokerMetrics;
+  /** Dashboard tick, 500 ms by default. */
+  tickMs?: number;
+}
+
+/**
+ * The admin listener, apart from the public port (which never answers admin paths): the JSON API under
+ * /api, Prometheus metrics at /metrics, the dashboard at /. Loopback only unless a token is set; with a
+ * token every request must carry it.
+ */
+export async function startAdmin(opts: AdminOptions, deps: AdminDeps): Promise<AdminServer> {
+  checkAdminExposure(opts);
+  checkTokenStrength(opts.token);
+  const events = new EventStream(deps.live, deps.tickMs);
+  const assets = dashboardAssets();
+  const token = opts.token;
+
+  const server = http.createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000 }, (req, res) => {
+    handle(req, res).catch((err) => sendError(res, err));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const refused = browserGuard(req, token !== undefined);
+    if (refused) throw new ApiError(403, refused, 'ERR_FORBIDDEN');
+    if (token !== undefined && !tokenMatches(req.headers.authorization, token)) {
+      throw new ApiError(
+        401,
+        'this admin API needs a token: send Authorization: Bearer <token>',
+        'ERR_UNAUTHORIZED',
+        {
+          'www-authenticate': 'Basic realm="timbang admin", charset="UTF-8"',
+        },
+      );
+    }
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path === '/api/events') {
+      if (req.method !== 'GET')
+        throw new ApiError(405, 'use GET /api/events', 'ERR_METHOD', { allow: 'GET' });
+      return events.subscribe(req, res);
+    }
+    if (path.startsWith('/api/')) {
+      if (await handleApi(deps, req, res, path)) return;
+      throw new ApiError(
+        404,
+        `no such API route: ${req.method} ${path}; see GET /api/state`,
+        'ERR_NOT_FOUND',
+      );
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new ApiError(405, `${req.method} is not allowed on ${path}`, 'ERR_METHOD', {
+        allow: 'GET, HEAD',
+      });
+    }
+    if (path === '/metrics') {
+      const text = await deps.metrics.text();
+      res.writeHead(200, { 'content-type': deps.metrics.contentType, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : text);
+      return;
+    }
+    const asset = assets.get(path);
+    if (asset) {
+      res.writeHead(200, {
+        'content-type': asset.type,
+        'content-length': asset.body.length,
+        'cache-control': path === '/' ? 'no-store' : 'max-age=300',
+        'x-content-type-options': 'nosniff',
+        ...(path === '/' ? { 'content-security-policy': "default-src 'self'; frame-ancestors 'none'" } : {}),
+      });
+      res.end(req.method === 'HEAD' ? undefined : asset.body);
+      return;
+    }
+    if (path === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
+    sendJson(res, 404, { error: `not found: ${path}`, code: 'ERR_NOT_FOUND' });
+  }
+
+  server.listen(opts.port, opts.host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    throw listenError(err as NodeJS.ErrnoException, opts.host, opts.port);
+  }
+  events.start();
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+
+  return {
+    host: opts.host,
+    port,
+    url: `http://${shownHost}:${port}`,
+    events,
+    close: async () => {
+      events.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
