@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveStrategy } from '../balancer/strategies/index.js';
 import { ClassroomLog } from '../client/classroom-log.js';
-import { type ClientRunReport, checkReachable, runLoad } from '../client/load.js';
+import { type ClientRunReport, runLoad } from '../client/load.js';
 import {
   parseAppIds,
   parseDuration,
@@ -114,7 +114,7 @@ export function loadOptionsFrom(
     appIds: parseAppIds(f.appIds ?? DEFAULT_APP_IDS),
     mode: open ? 'open' : 'closed',
     requests: f.requests ?? (f.duration === undefined && !open ? DEFAULT_REQUESTS : undefined),
-    concurrency: f.concurrency ?? (open ? 64 : DEFAULT_CONCURRENCY),
+    concurrency: f.concurrency ?? (open ? f.maxInFlight : DEFAULT_CONCURRENCY),
     rate: f.rate ?? 0,
     durationMs: f.duration ?? (open && f.requests === undefined ? DEFAULT_OPEN_DURATION_MS : undefined),
     maxInFlight: f.maxInFlight,
@@ -170,7 +170,6 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
   const appIds = f.appIds ?? DEFAULT_APP_IDS;
   const jsonToStdout = f.json === '-';
   const say = (line: string) => (jsonToStdout ? process.stderr : process.stdout).write(`${line}\n`);
-  await checkReachable(opts.target);
   const log = await openLog(f.log);
   const progress: Progress | undefined = f.quiet
     ? undefined
@@ -285,7 +284,7 @@ export function clientCommand(): Command {
     )
     .option(
       '-c, --concurrency <n>',
-      `closed loop: requests in flight (default ${DEFAULT_CONCURRENCY}); open loop: HTTP connections (default 64)`,
+      `closed loop: requests in flight (default ${DEFAULT_CONCURRENCY}); open loop: most HTTP connections (default: --max-in-flight)`,
       intOption(1, 100_000),
     )
     .option('-r, --rate <per-second>', 'open loop: Poisson arrivals per second', parseRate)

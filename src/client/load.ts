@@ -1,9 +1,8 @@
-import net from 'node:net';
 import { TimbangError } from '../errors.js';
 import type { RunReport } from '../report/types.js';
 import type { Recorder } from './recorder.js';
 import { describeError } from './reply.js';
-import { type RunHooks, StrategyRun } from './strategy-run.js';
+import { logSummary, type RunHooks, StrategyRun } from './strategy-run.js';
 import type { ClientStrategyResult, LoadOptions, Target } from './types.js';
 
 /**
@@ -16,26 +15,6 @@ export const DEFAULT_STRATEGY_LABEL = 'broker default';
 
 export interface ClientRunReport extends RunReport {
   results: ClientStrategyResult[];
-}
-
-/** Fails fast with one clear line when nothing listens, before a run full of refused connections. */
-export async function checkReachable(target: Target): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const socket = net.connect({ host: target.host, port: target.port });
-    socket.setTimeout(Math.min(target.timeoutMs, 5000));
-    socket.once('connect', () => {
-      // A bare connect-and-close may look like an empty message to a classroom broker; it ignores it.
-      socket.destroy();
-      resolve();
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      reject(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
-    });
-    socket.once('error', reject);
-  }).catch((err: unknown) => {
-    throw connectError(target, err);
-  });
 }
 
 export function connectError(target: Target, err: unknown): TimbangError {
@@ -59,7 +38,23 @@ export async function runLoad(
     const label = strategy ?? DEFAULT_STRATEGY_LABEL;
     hooks.log?.event('Strategy', label);
     const run = new StrategyRun(opts, strategy, label, hooks);
-    results.push(await run.run());
+    const result = await run.run();
+    // Nobody listening: one clear line instead of a table of refused connections. (No probe before the
+    // run: a bare connect-and-close crashes the classroom broker of seed 002, which parses the empty message.)
+    if (
+      result.completed === 0 &&
+      result.errorKinds['connection refused'] === result.errors &&
+      result.errors > 0
+    ) {
+      hooks.progress?.end(undefined);
+      throw connectError(
+        opts.target,
+        Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' }),
+      );
+    }
+    hooks.progress?.end(result);
+    if (hooks.log) logSummary(hooks.log, result);
+    results.push(result);
     recorders.push(run.recorder);
   }
   // A backend that got nothing under one strategy still gets its 0 there, so the spread shows it.

@@ -6,7 +6,8 @@ import type { ClientStrategyResult } from './types.js';
 export interface Progress {
   begin(strategy: string, expectedRequests: number | undefined): void;
   update(rec: Recorder): void;
-  end(result: ClientStrategyResult): void;
+  /** The strategy's end line; undefined: the run was abandoned, just clear the bar. */
+  end(result: ClientStrategyResult | undefined): void;
 }
 
 const PLAIN_EVERY_MS = 5000;
@@ -21,17 +22,16 @@ export function endLine(r: ClientStrategyResult): string {
   return `[${r.strategy}] done: ${r.requests} requests, ${r.errors} errors, ${r.throughputPerSec.toFixed(1)} req/s in ${r.durationSec.toFixed(1)} s`;
 }
 
-/** For pipes and CI logs: one line per strategy start and end, and one every 5 s in between. */
+/** For pipes and CI logs: a line every 5 s while a strategy runs, and one when it ends. */
 export class PlainProgress implements Progress {
   private lastAt = 0;
   private expected: number | undefined;
 
   constructor(private readonly out: NodeJS.WritableStream = process.stderr) {}
 
-  begin(strategy: string, expectedRequests: number | undefined): void {
+  begin(_strategy: string, expectedRequests: number | undefined): void {
     this.expected = expectedRequests;
     this.lastAt = performance.now();
-    this.out.write(`[${strategy}] started${expectedRequests ? `: ${expectedRequests} requests` : ''}\n`);
   }
 
   update(rec: Recorder): void {
@@ -44,8 +44,8 @@ export class PlainProgress implements Progress {
     );
   }
 
-  end(result: ClientStrategyResult): void {
-    this.out.write(`${endLine(result)}\n`);
+  end(result: ClientStrategyResult | undefined): void {
+    if (result) this.out.write(`${endLine(result)}\n`);
   }
 }
 
@@ -73,9 +73,9 @@ export class BarProgress implements Progress {
     this.bar?.update(done, { errors: rec.errors, inFlight: rec.inFlight, rate: rateOf(rec).toFixed(1) });
   }
 
-  end(result: ClientStrategyResult): void {
-    this.bar?.update(result.completed + result.errors);
+  end(result: ClientStrategyResult | undefined): void {
+    if (result) this.bar?.update(result.completed + result.errors);
     this.bar?.stop();
-    process.stderr.write(`${endLine(result)}\n`);
+    if (result) process.stderr.write(`${endLine(result)}\n`);
   }
 }

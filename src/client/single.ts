@@ -2,7 +2,7 @@ import { TimbangError } from '../errors.js';
 import type { ClassroomLog } from './classroom-log.js';
 import type { Exchange } from './exchange.js';
 import { DEFAULT_STRATEGY_LABEL } from './load.js';
-import { StrategyRun } from './strategy-run.js';
+import { logSummary, StrategyRun } from './strategy-run.js';
 import type { RetryPolicy, Target } from './types.js';
 
 /**
@@ -70,7 +70,8 @@ export async function sendSingle(opts: SingleOptions): Promise<SingleOutcome> {
     opts.strategy ?? DEFAULT_STRATEGY_LABEL,
     { log: opts.log, onOutcome },
   );
-  await run.run();
+  const result = await run.run();
+  if (opts.log) logSummary(opts.log, result);
   if (outcome) return outcome;
   const f = failure ?? { kind: 'no reply', tries: 1 };
   const where = `${opts.target.host}:${opts.target.port}`;

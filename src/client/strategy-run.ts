@@ -98,10 +98,7 @@ export class StrategyRun implements Sink {
     hooks.signal?.removeEventListener('abort', onAbort);
     rec.sample(performance.now());
     await this.transport.close();
-    const result = rec.result();
-    hooks.progress?.end(result);
-    if (hooks.log) logSummary(hooks.log, result);
-    return result;
+    return rec.result();
   }
 
   private expectedRequests(): number | undefined {
@@ -246,7 +243,7 @@ export class StrategyRun implements Sink {
   }
 }
 
-function logSummary(log: ClassroomLog, r: ClientStrategyResult): void {
+export function logSummary(log: ClassroomLog, r: ClientStrategyResult): void {
   const l = r.latencyMs;
   const f = (v: number) => `${Number.isFinite(v) ? v.toFixed(2) : '-'} ms`;
   log.event(
