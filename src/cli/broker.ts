@@ -1,10 +1,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { type AdminOptions, DEFAULT_ADMIN_OPTIONS } from '../admin/options.js';
+import { startBrokerWithAdmin } from '../admin/run.js';
+import type { HostPort } from '../balancer/address.js';
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS, type HealthCheckOptions } from '../broker/options.js';
-import { startBroker } from '../broker/server.js';
+import { parseListen } from '../config/listen.js';
+import { loadConfig } from '../config/load.js';
+import { type BrokerPatch, mergeSettings, type SettingsPatch } from '../config/settings.js';
 import { parseBackendList } from './backends.js';
 import { intOption, portOption, strategyOption, waitForSignal } from './options.js';
 
 const D = DEFAULT_BROKER_OPTIONS;
+const DA = DEFAULT_ADMIN_OPTIONS;
 
 export function parseHealthCheck(value: string): Pick<HealthCheckOptions, 'kind' | 'path'> {
   const [kind, ...rest] = value.split(':');
@@ -22,6 +28,7 @@ export function parseHealthCheck(value: string): Pick<HealthCheckOptions, 'kind'
 }
 
 interface BrokerFlags {
+  config?: string;
   host: string;
   port: number;
   backends: BrokerOptions['backends'];
@@ -39,43 +46,62 @@ interface BrokerFlags {
   ejectAfter: number;
   drainTimeout: number;
   logFormat: BrokerOptions['logFormat'];
+  admin: HostPort | false;
+  adminToken?: string;
 }
 
-export function brokerOptionsFromFlags(f: BrokerFlags): BrokerOptions {
-  return {
-    ...D,
-    host: f.host,
-    port: f.port,
-    backends: f.backends,
-    strategy: f.strategy,
-    retries: f.retries,
-    connectTimeoutMs: f.connectTimeout,
-    requestTimeoutMs: f.requestTimeout,
-    clientIdleTimeoutMs: f.idleTimeout,
-    headersTimeoutMs: f.headersTimeout,
-    ejectAfterFailures: f.ejectAfter,
-    drainTimeoutMs: f.drainTimeout,
-    logFormat: f.logFormat,
-    healthCheck: {
-      ...f.healthCheck,
-      intervalMs: f.healthInterval,
-      timeoutMs: f.healthTimeout,
-      rise: f.rise,
-      fall: f.fall,
-    },
-  };
+/**
+ * The flags the user actually gave, as a settings patch laid over the config file: a flag left at its
+ * default never overrides the file. `given` says whether a flag came from the command line (or env).
+ */
+export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => boolean): SettingsPatch {
+  const b: BrokerPatch = {};
+  const hc: Partial<HealthCheckOptions> = {};
+  const admin: Partial<AdminOptions> = {};
+  if (given('host')) b.host = f.host;
+  if (given('port')) b.port = f.port;
+  if (given('backends')) b.backends = f.backends;
+  if (given('strategy')) b.strategy = f.strategy;
+  if (given('retries')) b.retries = f.retries;
+  if (given('connectTimeout')) b.connectTimeoutMs = f.connectTimeout;
+  if (given('requestTimeout')) b.requestTimeoutMs = f.requestTimeout;
+  if (given('idleTimeout')) b.clientIdleTimeoutMs = f.idleTimeout;
+  if (given('headersTimeout')) b.headersTimeoutMs = f.headersTimeout;
+  if (given('ejectAfter')) b.ejectAfterFailures = f.ejectAfter;
+  if (given('drainTimeout')) b.drainTimeoutMs = f.drainTimeout;
+  if (given('logFormat')) b.logFormat = f.logFormat;
+  if (given('healthCheck')) Object.assign(hc, f.healthCheck);
+  if (given('healthInterval')) hc.intervalMs = f.healthInterval;
+  if (given('healthTimeout')) hc.timeoutMs = f.healthTimeout;
+  if (given('rise')) hc.rise = f.rise;
+  if (given('fall')) hc.fall = f.fall;
+  if (given('admin')) {
+    if (f.admin === false) admin.enabled = false;
+    else Object.assign(admin, { enabled: true, host: f.admin.host, port: f.admin.port });
+  }
+  if (given('adminToken')) admin.token = f.adminToken;
+  return { broker: { ...b, healthCheck: hc }, admin };
+}
+
+function listenOption(value: string): HostPort {
+  const hp = parseListen(value);
+  if (!hp) throw new InvalidArgumentError(`expected host:port, e.g. 127.0.0.1:8001, got '${value}'`);
+  return hp;
 }
 
 export function brokerCommand(): Command {
   return new Command('broker')
     .description('run the load balancer: HTTP reverse proxy and the classroom line protocol on one port')
+    .option(
+      '-c, --config <file>',
+      'settings file (YAML or JSON; flags given here win over it; reloaded on SIGHUP)',
+    )
     .option('--host <host>', 'address to listen on', D.host)
     .option('-p, --port <port>', 'port to listen on (0: any free port)', portOption, D.port)
-    .option(
-      '-b, --backends <list>',
-      'backends, comma-separated [id=]host:port[*weight]',
-      parseBackendList,
-      D.backends,
+    .addOption(
+      new Option('-b, --backends <list>', 'backends, comma-separated [id=]host:port[*weight]')
+        .argParser(parseBackendList)
+        .default(D.backends, D.backends.map((b) => b.address).join(',')),
     )
     .option(
       '-s, --strategy <name>',
@@ -108,10 +134,11 @@ export function brokerCommand(): Command {
       intOption(1),
       D.headersTimeoutMs,
     )
-    .option('--health-check <kind>', 'active checks: none, tcp or http[:/path]', parseHealthCheck, {
-      kind: D.healthCheck.kind,
-      path: D.healthCheck.path,
-    })
+    .addOption(
+      new Option('--health-check <kind>', 'active checks: none, tcp or http[:/path]')
+        .argParser(parseHealthCheck)
+        .default({ kind: D.healthCheck.kind, path: D.healthCheck.path }, D.healthCheck.kind),
+    )
     .option('--health-interval <ms>', 'time between active checks', intOption(50), D.healthCheck.intervalMs)
     .option('--health-timeout <ms>', 'timeout of one active check', intOption(1), D.healthCheck.timeoutMs)
     .option('--rise <n>', 'successful checks that bring a backend up', intOption(1), D.healthCheck.rise)
@@ -133,11 +160,40 @@ export function brokerCommand(): Command {
         .choices(['human', 'json', 'none'])
         .default(D.logFormat),
     )
-    .action(async (flags: BrokerFlags) => {
-      const broker = await startBroker(brokerOptionsFromFlags(flags));
+    .addOption(
+      new Option(
+        '--admin <host:port>',
+        'admin API, metrics and dashboard listener (loopback unless --admin-token)',
+      )
+        .argParser(listenOption)
+        .default({ host: DA.host, port: DA.port }, `${DA.host}:${DA.port}`),
+    )
+    .option('--no-admin', 'run without the admin listener')
+    .addOption(
+      new Option('--admin-token <token>', 'bearer token the admin API requires (needed off loopback)').env(
+        'TIMBANG_ADMIN_TOKEN',
+      ),
+    )
+    .action(async (flags: BrokerFlags, cmd: Command) => {
+      const given = (flag: keyof BrokerFlags) => {
+        const source = cmd.getOptionValueSource(flag);
+        return source === 'cli' || source === 'env';
+      };
+      const flagsPatch = flagPatch(flags, given);
+      const file = flags.config === undefined ? undefined : await loadConfig(flags.config);
+      const settings = mergeSettings(file?.patch, flagsPatch);
+      const running = await startBrokerWithAdmin(settings, { configFile: flags.config, flags: flagsPatch });
+      const broker = running.broker;
+      // SIGHUP re-reads the file; a bad file is refused (and logged) and the old settings stay.
+      const onHup = () => {
+        broker.log.event(`SIGHUP: reloading ${flags.config}`);
+        running.reload?.().catch(() => {});
+      };
+      if (running.reload) process.on('SIGHUP', onHup);
       const signal = await waitForSignal();
+      process.off('SIGHUP', onHup);
       broker.log.event(`${signal}: draining (up to ${broker.options.drainTimeoutMs} ms)`);
-      await broker.close();
+      await running.close();
       broker.log.event('stopped');
     });
 }

@@ -17,6 +17,7 @@ import type { ClientStrategyResult, LoadOptions } from './types.js';
  */
 
 const SAMPLE_MS = 1000;
+const PROGRESS_MS = 250;
 
 export interface RunHooks {
   log?: ClassroomLog;
@@ -79,10 +80,9 @@ export class StrategyRun implements Sink {
     rec.start(this.startAt);
     if (opts.durationMs !== undefined) this.deadline = this.startAt + opts.durationMs;
     hooks.progress?.begin(rec.strategy, this.expectedRequests());
-    const sampler = setInterval(() => {
-      rec.sample(performance.now());
-      hooks.progress?.update(rec);
-    }, SAMPLE_MS);
+    const sampler = setInterval(() => rec.sample(performance.now()), SAMPLE_MS);
+    const progress = hooks.progress;
+    const ticker = progress ? setInterval(() => progress.update(rec), PROGRESS_MS) : undefined;
     if (hooks.signal?.aborted) onAbort();
     else if (opts.mode === 'closed') {
       for (let i = 0; i < opts.concurrency && this.canSend(); i++)
@@ -94,6 +94,7 @@ export class StrategyRun implements Sink {
     this.checkEnd();
     await done;
     clearInterval(sampler);
+    clearInterval(ticker);
     clearTimeout(this.scheduleTimer);
     hooks.signal?.removeEventListener('abort', onAbort);
     rec.sample(performance.now());
