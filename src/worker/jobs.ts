@@ -43,6 +43,8 @@ export class JobRunner {
   private readonly server: SharingServer<JobTicket>;
   private readonly done: JobTicket[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the pending timer is due (performance.now() ms). */
+  private timerAt = 0;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
   completed = 0;
@@ -99,15 +101,19 @@ export class JobRunner {
   }
 
   private schedule(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.stopped) return;
-    const next = this.server.nextCompletionAt();
+    const next = this.stopped ? Number.POSITIVE_INFINITY : this.server.nextCompletionAt();
     if (next === Number.POSITIVE_INFINITY) {
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = undefined;
       this.notifyIdle();
       return;
     }
+    // An arrival only delays completions (everyone slows down): a timer already due sooner can stay, it
+    // wakes early, finds nothing done and re-arms. That saves a timer per request under load.
+    if (this.timer !== undefined && this.timerAt <= next) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
     // Timers fire on whole ms and may run a fraction early: onTimer() checks and re-arms if so.
+    this.timerAt = next;
     this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(next - this.now())));
   }
 
