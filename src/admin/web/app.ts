@@ -22,7 +22,6 @@ export function dashboardApp(): void {
   const hook = { ticks: 0, state: undefined as StateView | undefined, connected: false };
   (window as unknown as { __timbang: typeof hook }).__timbang = hook;
   let history: HistoryView = { t: [], rps: [], inFlight: [], p50Ms: [], p99Ms: [] };
-  let maxInFlight = 1;
   let rateChart: UPlot | undefined;
   let latencyChart: UPlot | undefined;
 
@@ -66,7 +65,7 @@ export function dashboardApp(): void {
     el.innerHTML = `
       <header><b class="id"></b><span class="addr"></span><span class="badge" data-field="state"></span></header>
       <div class="flight"><span class="big" data-field="inFlight">0</span><small>in flight</small>
-        <div class="bar"><i data-field="bar"></i></div><div class="hits" data-field="hits"></div></div>
+        <div class="bar" title="its share of all requests in flight"><i data-field="bar"></i></div><div class="hits" data-field="hits"></div></div>
       <dl>
         <dt>total</dt><dd data-field="total"></dd><dt>req/s</dt><dd data-field="rps"></dd>
         <dt>p50</dt><dd data-field="p50"></dd><dt>p99</dt><dd data-field="p99"></dd>
@@ -75,7 +74,7 @@ export function dashboardApp(): void {
       <p class="reason" data-field="reason"></p>
       <footer>
         <input type="number" min="0.001" step="any" aria-label="weight" data-field="weight">
-        <button data-action="weight">Set weight</button>
+        <button data-action="weight" aria-label="Set weight">Set</button>
         <button data-action="drain" data-field="drainButton">Drain</button>
         <button data-action="remove" class="danger">Remove</button>
       </footer>`;
@@ -103,7 +102,7 @@ export function dashboardApp(): void {
   function renderCards(state: StateView): void {
     const container = $('cards');
     const seen = new Set<string>();
-    for (const b of state.backends) maxInFlight = Math.max(maxInFlight, b.inFlight);
+    const allInFlight = Math.max(1, state.totals.inFlight);
     for (const b of state.backends) {
       seen.add(b.id);
       let entry = cards.get(b.id);
@@ -116,7 +115,7 @@ export function dashboardApp(): void {
       el.className = `card state-${b.state}${b.removing ? ' removing' : ''}`;
       field(el, 'state').textContent = b.removing ? 'REMOVING' : b.state.toUpperCase();
       field(el, 'inFlight').textContent = String(b.inFlight);
-      field(el, 'bar').style.width = `${Math.min(100, (100 * b.inFlight) / maxInFlight)}%`;
+      field(el, 'bar').style.width = `${Math.round((100 * b.inFlight) / allInFlight)}%`;
       field(el, 'total').textContent = String(b.total);
       field(el, 'rps').textContent = fmtRate(b.rps);
       field(el, 'p50').textContent = fmtMs(b.p50Ms);

@@ -32,7 +32,7 @@ button.danger:hover { border-color: var(--down); color: var(--down); }
 #totals { display: flex; gap: 20px; margin-bottom: 12px; }
 #totals div { display: flex; flex-direction: column; } #totals b { font-size: 18px; }
 small { color: var(--muted); }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 12px; margin-bottom: 16px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 12px; margin-bottom: 16px; }
 .card { background: var(--card); border: 1px solid var(--line); border-left: 5px solid var(--up); border-radius: 8px; padding: 10px 12px; }
 .card.state-down { border-left-color: var(--down); } .card.state-draining { border-left-color: var(--draining); }
 .card.state-down .flight, .card.state-down dl { opacity: .5; }
@@ -42,14 +42,16 @@ small { color: var(--muted); }
 .flight { display: grid; grid-template-columns: auto 1fr; align-items: baseline; gap: 0 8px; margin: 6px 0; }
 .big { font-size: 30px; font-weight: 700; font-variant-numeric: tabular-nums; }
 .bar { grid-column: 1 / 3; height: 6px; background: var(--line); border-radius: 3px; overflow: hidden; }
-.bar i { display: block; height: 100%; width: 0; background: var(--accent); transition: width .3s; }
+.bar i { display: block; height: 100%; width: 0; background: var(--accent); }
 .hits { grid-column: 1 / 3; height: 10px; display: flex; gap: 3px; margin-top: 4px; }
 .hits i { width: 8px; height: 8px; border-radius: 4px; background: var(--accent); animation: hit 1.5s forwards; }
 @keyframes hit { from { opacity: 1; transform: scale(1.4); } to { opacity: 0; transform: scale(1); } }
-dl { display: grid; grid-template-columns: repeat(3, auto 1fr); gap: 2px 6px; margin: 6px 0; font-variant-numeric: tabular-nums; }
-dt { color: var(--muted); } dd { margin: 0; }
+dl { display: grid; grid-template-columns: auto 1fr auto 1fr; gap: 2px 10px; margin: 6px 0; font-variant-numeric: tabular-nums; }
+dt { color: var(--muted); } dd { margin: 0; white-space: nowrap; }
 .reason { min-height: 1.2em; margin: 4px 0; color: var(--down); font-size: 12px; }
-.card footer { display: flex; gap: 6px; flex-wrap: wrap; }
+.card footer { display: flex; gap: 4px; flex-wrap: wrap; } .card footer .danger { margin-left: auto; }
+.card footer button, .card footer input { padding: 3px 6px; font-size: 13px; }
+.card footer input { width: 4.5em; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 12px; margin-bottom: 16px; }
 .charts > div { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px; }
 #events { list-style: none; margin: 0; padding: 0; font: 12px/1.5 ui-monospace, monospace; max-height: 220px; overflow: auto; }
