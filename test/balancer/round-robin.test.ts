@@ -47,4 +47,23 @@ describe('round-robin', () => {
     const picks = Array.from({ length: 6 }, () => strategy.pick(pool, { now: 0, rand }));
     expect(ids(picks)).toEqual(['1', '3', '4', '1', '3', '4']);
   });
+
+  it('goes on after the last pick when a backend leaves or joins mid-cycle, skipping no one', () => {
+    const rand = createRandom(1);
+    const down = poolWith('rr', [1, 1, 1, 1]);
+    const pick = (p: typeof down) => p.strategy.pick(p.pool, { now: 0, rand });
+    expect(ids([pick(down), pick(down)])).toEqual(['1', '2']);
+    down.pool.setState('2', 'down');
+    expect(ids([pick(down), pick(down), pick(down), pick(down)])).toEqual(['3', '4', '1', '3']);
+
+    const removed = poolWith('rr', [1, 1, 1]);
+    expect(pick(removed)?.id).toBe('1');
+    removed.pool.remove('1');
+    expect(ids([pick(removed), pick(removed), pick(removed)])).toEqual(['2', '3', '2']);
+
+    const added = poolWith('rr', [1, 1]);
+    expect(ids([pick(added), pick(added)])).toEqual(['1', '2']);
+    added.pool.add({ id: '3', address: '127.0.0.1:9010' });
+    expect(ids([pick(added), pick(added), pick(added)])).toEqual(['3', '1', '2']);
+  });
 });

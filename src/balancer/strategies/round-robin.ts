@@ -5,6 +5,7 @@ import type { Backend, PickContext, PoolView, Strategy } from '../types.js';
 export class RoundRobin implements Strategy {
   readonly name = 'round-robin';
   private next = 0;
+  private last: Backend | undefined;
 
   pick(pool: PoolView, ctx: PickContext): Backend | undefined {
     const eligible = pool.eligible;
@@ -16,9 +17,22 @@ export class RoundRobin implements Strategy {
       i = i + 1 === n ? 0 : i + 1;
       if (!avoided(b, ctx.avoid)) {
         this.next = i;
+        this.last = b;
         return b;
       }
     }
     return undefined;
+  }
+
+  /** The eligible list changed: go on after the last pick by config position, so nobody loses a turn. */
+  onChange(pool: PoolView): void {
+    const last = this.last;
+    if (last === undefined) return;
+    // A removed backend keeps its old slot; its successor has moved down into that slot.
+    const after = pool.backends[last.slot] === last ? last.slot : last.slot - 1;
+    const eligible = pool.eligible;
+    let i = 0;
+    while (i < eligible.length && eligible[i].slot <= after) i++;
+    this.next = i < eligible.length ? i : 0;
   }
 }
