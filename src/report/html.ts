@@ -103,16 +103,17 @@ function htmlTable(results: readonly StrategyResult[]): string {
   const { header, rows } = tableRows(results);
   const th = header.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
   const trs = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<table id="results"><thead><tr>${th}</tr></thead><tbody>\n${trs}\n</tbody></table>`;
+  return `<div class="scroll"><table id="results"><thead><tr>${th}</tr></thead><tbody>\n${trs}\n</tbody></table></div>`;
 }
 
 const PAGE_CSS = `
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1100px; padding: 0 16px; color: #222; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1240px; padding: 0 16px; color: #222; }
 h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; }
-.meta { color: #666; } dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 8px 0; }
-dt { color: #666; } dd { margin: 0; font-family: ui-monospace, monospace; }
+.meta { color: #666; } dl { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 4px 18px; margin: 8px 0; }
+dl div { display: flex; gap: 8px; } dt { color: #666; } dd { margin: 0; font-family: ui-monospace, monospace; }
+.scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 8px 0; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
+th, td { padding: 4px 8px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 .chart { width: 100%; min-height: 340px; } .note { color: #666; font-size: 12px; }
 svg text { font-size: 13px; fill: #222; } svg text.in { fill: #fff; font-size: 12px; }
@@ -131,7 +132,7 @@ export function renderHtmlReport(report: RunReport): string {
     inFlight: timelineData(report.results, 'inFlight'),
   };
   const params = Object.entries(report.params)
-    .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`)
+    .map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd></div>`)
     .join('');
   const timeUnit = report.source === 'simulate' ? 'simulated seconds' : 'seconds since the strategy started';
   return `<!doctype html>
