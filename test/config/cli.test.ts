@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { strategyNames } from '../../src/balancer/strategies/index.js';
 import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
 import { Stack } from '../helpers/backends.js';
 
@@ -112,7 +113,7 @@ describe('timbang broker --config', () => {
     expect(b.err).toBe(
       [
         `timbang: config file ${file} has 2 problems:`,
-        '  line 1: strategy: unknown strategy; valid: round-robin, least-connections, least-requests, weighted-round-robin, weighted-least-connections, random, power-of-two, peak-ewma, consistent-hash',
+        `  line 1: strategy: unknown strategy; valid: ${strategyNames().join(', ')}`,
         '  line 4: backends[1].weight: must be > 0',
         '',
       ].join('\n'),

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADMIN_OPTIONS } from '../../src/admin/options.js';
+import { strategyNames } from '../../src/balancer/strategies/index.js';
 import { DEFAULT_BROKER_OPTIONS } from '../../src/broker/options.js';
 import { loadConfig, parseConfigText } from '../../src/config/load.js';
 import { configToPatch } from '../../src/config/schema.js';
@@ -60,7 +61,7 @@ describe('config file', () => {
       'admin: { listen: "0.0.0.0:99999", token: short }',
     ].join('\n');
     expect(problems(text)).toEqual([
-      'line 2: strategy: unknown strategy; valid: round-robin, least-connections, least-requests, weighted-round-robin, weighted-least-connections, random, power-of-two, peak-ewma, consistent-hash',
+      `line 2: strategy: unknown strategy; valid: ${strategyNames().join(', ')}`,
       "line 3: stratgy: unknown setting (did you mean 'strategy'?)",
       'line 6: backends[1].weight: must be > 0',
       "line 7: backends[2].id: '1' is already the id of backends[0]",
