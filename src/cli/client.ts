@@ -213,6 +213,11 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
     say(`report written to ${f.report}`);
   }
   if (log) say(`log appended to ${log.path}`);
+  if (abort.signal.aborted) {
+    say('interrupted: the results above cover the requests sent before Ctrl-C');
+    process.exitCode = 130;
+    return;
+  }
   if (report.results.length > 0 && report.results.every((r) => r.completed === 0 && r.requests > 0)) {
     throw new TimbangError('ERR_CONNECT', 'every request failed; see the errors above');
   }
