@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { type AdminOptions, DEFAULT_ADMIN_OPTIONS } from '../admin/options.js';
 import { startBrokerWithAdmin } from '../admin/run.js';
 import type { HostPort } from '../balancer/address.js';
+import { failedToStart, isClusterWorker, prepareWorker, runPrimary, runsAdmin } from '../broker/cluster.js';
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS, type HealthCheckOptions } from '../broker/options.js';
 import { parseListen } from '../config/listen.js';
 import { loadConfig } from '../config/load.js';
@@ -48,6 +49,7 @@ interface BrokerFlags {
   logFormat: BrokerOptions['logFormat'];
   admin: HostPort | false;
   adminToken?: string;
+  procs: number;
 }
 
 /**
@@ -169,6 +171,12 @@ export function brokerCommand(): Command {
         .default({ host: DA.host, port: DA.port }, `${DA.host}:${DA.port}`),
     )
     .option('--no-admin', 'run without the admin listener')
+    .option(
+      '--procs <n>',
+      'broker processes sharing the port (node:cluster); each balances on its own (see README)',
+      intOption(1, 64),
+      1,
+    )
     .addOption(
       new Option('--admin-token <token>', 'bearer token the admin API requires (needed off loopback)').env(
         'TIMBANG_ADMIN_TOKEN',
@@ -182,7 +190,16 @@ export function brokerCommand(): Command {
       const flagsPatch = flagPatch(flags, given);
       const file = flags.config === undefined ? undefined : await loadConfig(flags.config);
       const settings = mergeSettings(file?.patch, flagsPatch);
-      const running = await startBrokerWithAdmin(settings, { configFile: flags.config, flags: flagsPatch });
+      if (flags.procs > 1 && !isClusterWorker()) {
+        process.exitCode = await runPrimary(flags.procs);
+        return;
+      }
+      if (isClusterWorker()) prepareWorker();
+      if (!runsAdmin()) settings.admin = { ...settings.admin, enabled: false };
+      const running = await startBrokerWithAdmin(settings, {
+        configFile: flags.config,
+        flags: flagsPatch,
+      }).catch(failedToStart);
       const broker = running.broker;
       // SIGHUP re-reads the file; a bad file is refused (and logged) and the old settings stay.
       const onHup = () => {
