@@ -34,5 +34,8 @@ export function formatAddress({ host, port }: HostPort): string {
 }
 
 function badAddress(text: string): TimbangError {
-  return new TimbangError('ERR_BAD_ADDRESS', `bad backend address '${text}': expected host:port, e.g. 127.0.0.1:9002`);
+  return new TimbangError(
+    'ERR_BAD_ADDRESS',
+    `bad backend address '${text}': expected host:port, e.g. 127.0.0.1:9002`,
+  );
 }

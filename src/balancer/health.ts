@@ -13,7 +13,12 @@ export interface HealthPolicy {
   ejectMaxMs: number;
 }
 
-export const DEFAULT_HEALTH_POLICY: HealthPolicy = { rise: 2, fall: 3, ejectBaseMs: 1_000, ejectMaxMs: 30_000 };
+export const DEFAULT_HEALTH_POLICY: HealthPolicy = {
+  rise: 2,
+  fall: 3,
+  ejectBaseMs: 1_000,
+  ejectMaxMs: 30_000,
+};
 
 export type Transition = 'up' | 'down' | undefined;
 

@@ -1,4 +1,4 @@
-import type { Backend, Cost } from './types.js';
+import type { Cost } from './types.js';
 
 /** Cost functions: how loaded a backend looks (lower is better). Separate from how one is chosen (p2c.ts). */
 

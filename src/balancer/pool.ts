@@ -1,6 +1,6 @@
+import { TimbangError } from '../errors.js';
 import { formatAddress, parseAddress } from './address.js';
 import { feedEwma } from './ewma.js';
-import { TimbangError } from '../errors.js';
 import type { Backend, BackendSpec, BackendState, PoolView, Strategy } from './types.js';
 
 /**
@@ -95,10 +95,14 @@ export class Pool implements PoolView {
   private insert(spec: BackendSpec): Backend {
     const hp = parseAddress(spec.address);
     const id = spec.id ?? String(this.nextId());
-    if (this.get(id)) throw new TimbangError('ERR_DUPLICATE_BACKEND', `a backend with id '${id}' already exists`);
+    if (this.get(id))
+      throw new TimbangError('ERR_DUPLICATE_BACKEND', `a backend with id '${id}' already exists`);
     const weight = spec.weight ?? 1;
     if (!(weight >= 0) || !Number.isFinite(weight)) {
-      throw new TimbangError('ERR_BAD_OPTION', `weight of backend '${id}' must be a number >= 0, got ${weight}`);
+      throw new TimbangError(
+        'ERR_BAD_OPTION',
+        `weight of backend '${id}' must be a number >= 0, got ${weight}`,
+      );
     }
     const b: Backend = {
       id,
