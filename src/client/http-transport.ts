@@ -1,130 +1,221 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { type Dispatcher, Pool } from 'undici';
+import net from 'node:net';
 import type { Exchange, MessageSpec, Sink, Transport } from './exchange.js';
+import { ResponseParser } from './http1-parser.js';
 import { backendFromJson, describeError, isRetryableStatus, UNKNOWN_BACKEND } from './reply.js';
 import type { Target } from './types.js';
 
 /**
- * HTTP/1.1 load over an undici Pool (keep-alive, no pipelining): `GET /work?type=long&app=App1` with the
- * strategy in `X-Timbang-Strategy`; the backend is read from the `X-Timbang-Backend` response header.
- * Uses the low-level `dispatch` with one reusable handler per exchange, so a request allocates nothing of ours.
+ * HTTP/1.1 load over raw keep-alive connections, one request at a time on each (no pipelining):
+ * `GET /work?type=long&app=App1` with the strategy in `X-Timbang-Strategy`; the backend is read from the
+ * `X-Timbang-Backend` response header. Requests are encoded once per (type, app) and replies read by a
+ * minimal parser (http1-parser.ts), as autocannon and wrk do: a general client (undici) spent about twice
+ * the CPU per request, and the generator must never be what limits a benchmark.
  */
 
 export interface HttpTransportOptions {
   target: Target;
   spec: MessageSpec;
+  /** Most connections open at once; more exchanges wait in FIFO order for one. */
   connections: number;
   /** Keep reply bodies in `ex.reply` (for the log and the single request). */
   keepReply: boolean;
   onConnect?: () => void;
 }
 
-class HttpCall implements Dispatcher.DispatchHandler {
-  private chunks: Buffer[] = [];
-  private headerBackend: string | undefined = undefined;
+class HttpConn {
+  readonly socket: net.Socket;
+  ex: Exchange | null = null;
+  alive = true;
+  private readonly parser: ResponseParser;
+  private error = '';
+  /** Replies this connection carried: a reused one may have been closed by the server meanwhile. */
+  private served = 0;
+  private received = false;
 
-  constructor(
-    readonly transport: HttpTransport,
-    private readonly ex: Exchange,
-  ) {}
-
-  begin(): void {
-    this.chunks.length = 0;
-    this.headerBackend = undefined;
+  constructor(private readonly t: HttpTransport) {
+    const { host, port, timeoutMs } = t.target;
+    this.parser = new ResponseParser(t.keepReply);
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket.setTimeout(timeoutMs);
+    this.socket.on('connect', this.onConnect);
+    this.socket.on('data', this.onData);
+    this.socket.on('timeout', this.onTimeout);
+    this.socket.on('error', this.onError);
+    this.socket.on('close', this.onClose);
   }
 
-  onRequestStart(): void {
-    this.transport.sink.sent(this.ex);
+  send(ex: Exchange, request: Buffer): void {
+    this.ex = ex;
+    this.error = '';
+    this.received = false;
+    this.parser.reset();
+    this.socket.write(request); // while connecting, node queues it until the connection is up
+    if (!this.socket.connecting) this.t.sink.sent(ex);
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    this.ex.status = statusCode;
-    const b = headers['x-timbang-backend'];
-    this.headerBackend = Array.isArray(b) ? b[0] : b;
-  }
+  private readonly onConnect = (): void => {
+    this.t.onConnect?.();
+    if (this.ex !== null) this.t.sink.sent(this.ex);
+  };
 
-  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.ex.bytes += chunk.length;
-    if (this.transport.keepReply || this.headerBackend === undefined) this.chunks.push(chunk);
-  }
-
-  onResponseEnd(): void {
+  private readonly onData = (chunk: Buffer): void => {
     const ex = this.ex;
-    const body = this.chunks.length === 0 ? '' : Buffer.concat(this.chunks).toString('utf8');
-    this.chunks.length = 0;
-    if (this.transport.keepReply) ex.reply = body.trimEnd();
-    ex.backend = this.headerBackend ?? (body === '' ? UNKNOWN_BACKEND : backendFromJson(body));
-    ex.ok = ex.status < 400;
-    if (!ex.ok) {
-      ex.errorKind = `http ${ex.status}`;
-      ex.retryable = isRetryableStatus(ex.status);
+    if (ex === null) {
+      this.socket.destroy(); // bytes nobody asked for: the connection is out of step, drop it
+      return;
     }
-    this.transport.sink.done(ex);
-  }
+    this.received = true;
+    const p = this.parser;
+    p.feed(chunk);
+    if (p.error !== '') {
+      this.error = p.error;
+      this.socket.destroy();
+    } else if (p.done) this.complete(p.keepAlive);
+  };
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  private readonly onTimeout = (): void => {
+    if (this.ex !== null) this.error = 'timeout';
+    this.socket.destroy();
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.error = describeError(err);
+  };
+
+  private readonly onClose = (): void => {
+    this.alive = false;
+    this.t.forget(this);
     const ex = this.ex;
-    this.chunks.length = 0;
+    if (ex === null) return;
+    if (this.error === '' && this.parser.endsAtClose) {
+      this.parser.finishAtClose();
+      this.complete(false);
+      return;
+    }
+    this.ex = null;
+    if (!this.received && this.served > 0 && this.error !== 'timeout') {
+      // A kept-alive connection the server closed as we reused it: send again on a fresh one.
+      this.t.send(ex);
+      return;
+    }
     ex.ok = false;
-    ex.errorKind = describeError(err);
-    // Nothing came back (or it broke mid-way): the broker or the network failed, not the request.
+    ex.bytes += this.parser.bodyBytes;
+    ex.errorKind = this.error || (this.received ? 'connection closed mid-response' : 'closed without reply');
     ex.retryable = true;
-    this.transport.sink.done(ex);
+    this.t.sink.done(ex);
+  };
+
+  private complete(reusable: boolean): void {
+    const ex = this.ex!;
+    const p = this.parser;
+    this.ex = null;
+    this.served++;
+    ex.status = p.status;
+    ex.bytes += p.bodyBytes;
+    const keep = this.t.keepReply || p.backend === undefined;
+    const body = keep && p.body.length > 0 ? Buffer.concat(p.body).toString('utf8') : '';
+    if (this.t.keepReply) ex.reply = body.trimEnd();
+    ex.backend = p.backend ?? (body === '' ? UNKNOWN_BACKEND : backendFromJson(body));
+    ex.ok = p.status < 400;
+    if (!ex.ok) {
+      ex.errorKind = `http ${p.status}`;
+      ex.retryable = isRetryableStatus(p.status);
+    }
+    p.body.length = 0;
+    if (reusable && this.alive && this.t.target.keepAlive) this.t.release(this);
+    else this.socket.destroy();
+    this.t.sink.done(ex);
   }
 }
 
 export class HttpTransport implements Transport {
+  readonly target: Target;
   readonly keepReply: boolean;
-  private readonly pool: Pool;
-  /** Dispatch options per [type][app], built once per strategy. */
-  private readonly requests: Dispatcher.DispatchOptions[][];
+  readonly onConnect: (() => void) | undefined;
+  private readonly maxConnections: number;
+  private readonly strategy: string | undefined;
+  private readonly requests: Buffer[][];
+  private readonly texts: string[][];
+  private readonly idle: HttpConn[] = [];
+  private readonly all = new Set<HttpConn>();
+  /** Exchanges waiting for a connection when `connections` are all busy (open loop). */
+  private readonly waiting: Exchange[] = [];
+  private waitingHead = 0;
 
   constructor(
     opts: HttpTransportOptions,
     readonly sink: Sink,
   ) {
     const { target, spec } = opts;
+    this.target = target;
     this.keepReply = opts.keepReply;
-    this.pool = new Pool(
-      `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
-      {
-        connections: opts.connections,
-        pipelining: 1,
-        connectTimeout: target.timeoutMs,
-        headersTimeout: target.timeoutMs,
-        bodyTimeout: target.timeoutMs,
-      },
+    this.onConnect = opts.onConnect;
+    this.maxConnections = opts.connections;
+    const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+    const extra =
+      (spec.strategy ? `X-Timbang-Strategy: ${spec.strategy}\r\n` : '') +
+      (target.keepAlive ? '' : 'Connection: close\r\n');
+    this.texts = spec.types.map((type) =>
+      spec.appIds.map((app) => `/work?type=${type.toLowerCase()}&app=${encodeURIComponent(app)}`),
     );
-    if (opts.onConnect) this.pool.on('connect', opts.onConnect);
-    const headers: Record<string, string> = {};
-    if (spec.strategy) headers['x-timbang-strategy'] = spec.strategy;
-    this.requests = spec.types.map((type) =>
-      spec.appIds.map((app) => ({
-        method: 'GET' as const,
-        path: `/work?type=${type.toLowerCase()}&app=${encodeURIComponent(app)}`,
-        headers,
-        reset: !target.keepAlive,
-      })),
+    this.requests = this.texts.map((row) =>
+      row.map((path) =>
+        Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}:${target.port}\r\n${extra}\r\n`, 'latin1'),
+      ),
     );
+    this.strategy = spec.strategy;
   }
 
   send(ex: Exchange): void {
-    let call = ex.slot as HttpCall | undefined;
-    if (!(call instanceof HttpCall) || call.transport !== this) {
-      call = new HttpCall(this, ex);
-      ex.slot = call;
+    let conn = this.idle.pop();
+    if (conn === undefined) {
+      if (this.all.size >= this.maxConnections) {
+        this.waiting.push(ex);
+        return;
+      }
+      conn = new HttpConn(this);
+      this.all.add(conn);
     }
-    call.begin();
-    this.pool.dispatch(this.requests[ex.typeIdx][ex.appIdx], call);
+    conn.send(ex, this.requests[ex.typeIdx][ex.appIdx]);
   }
 
   describe(ex: Exchange): string {
-    const r = this.requests[ex.typeIdx][ex.appIdx];
-    const strategy = (r.headers as Record<string, string>)['x-timbang-strategy'];
-    return `GET ${r.path}${strategy ? ` (X-Timbang-Strategy: ${strategy})` : ''}`;
+    const path = this.texts[ex.typeIdx][ex.appIdx];
+    return `GET ${path}${this.strategy ? ` (X-Timbang-Strategy: ${this.strategy})` : ''}`;
+  }
+
+  /** A connection whose reply is complete takes the next waiting exchange, or goes idle. */
+  release(conn: HttpConn): void {
+    const next = this.nextWaiting();
+    if (next !== undefined) conn.send(next, this.requests[next.typeIdx][next.appIdx]);
+    else this.idle.push(conn);
+  }
+
+  forget(conn: HttpConn): void {
+    this.all.delete(conn);
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+    // A slot freed up: a waiting exchange gets a new connection.
+    const next = this.nextWaiting();
+    if (next !== undefined) this.send(next);
+  }
+
+  private nextWaiting(): Exchange | undefined {
+    if (this.waitingHead >= this.waiting.length) return undefined;
+    const ex = this.waiting[this.waitingHead++];
+    if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.waitingHead);
+      this.waitingHead = 0;
+    }
+    return ex;
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    const closing = [...this.all].map(
+      (c) => new Promise<void>((resolve) => (c.alive ? c.socket.once('close', () => resolve()) : resolve())),
+    );
+    for (const c of this.all) c.socket.destroy();
+    this.idle.length = 0;
+    await Promise.all(closing);
   }
 }

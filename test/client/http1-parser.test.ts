@@ -1,0 +1,93 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ResponseParser } from '../../src/client/http1-parser.js';
+
+/** Feeds `text` in the given pieces; returns the parser and how many bytes of the input it used. */
+function parse(pieces: string[], keepBody = true) {
+  const p = new ResponseParser(keepBody);
+  let used = 0;
+  for (const piece of pieces) {
+    const buf = Buffer.from(piece, 'latin1');
+    const n = p.feed(buf);
+    used += n;
+    if (p.done || p.error) break;
+  }
+  return { p, used, body: Buffer.concat(p.body).toString('latin1') };
+}
+
+const LENGTH = 'HTTP/1.1 200 OK\r\nX-Timbang-Backend: 2\r\nContent-Length: 5\r\n\r\nhello';
+const CHUNKED =
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-timbang-backend:  w3 \r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n';
+
+describe('ResponseParser', () => {
+  it('reads a Content-Length response and its backend header', () => {
+    const { p, used, body } = parse([LENGTH]);
+    expect(p.done).toBe(true);
+    expect(used).toBe(LENGTH.length);
+    expect([p.status, p.backend, p.keepAlive, p.bodyBytes, body]).toEqual([200, '2', true, 5, 'hello']);
+  });
+
+  it('reads a chunked response with extensions and trailers', () => {
+    const { p, used, body } = parse([CHUNKED]);
+    expect(p.done).toBe(true);
+    expect(used).toBe(CHUNKED.length);
+    expect([p.backend, p.bodyBytes, body]).toEqual(['w3', 11, 'hello world']);
+  });
+
+  it('gives the same result however the bytes are split', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(LENGTH, CHUNKED), fc.array(fc.nat(), { maxLength: 12 }), (text, cuts) => {
+        const points = [...new Set([0, ...cuts.map((c) => c % text.length), text.length])].sort(
+          (a, b) => a - b,
+        );
+        const pieces = points.slice(1).map((end, k) => text.slice(points[k], end));
+        const whole = parse([text]);
+        const split = parse(pieces);
+        expect(split.p.done).toBe(true);
+        expect([split.p.status, split.p.backend, split.body]).toEqual([
+          whole.p.status,
+          whole.p.backend,
+          whole.body,
+        ]);
+      }),
+    );
+  });
+
+  it('leaves the bytes of the next response unread', () => {
+    const p = new ResponseParser(false);
+    const two = Buffer.from(`${LENGTH}HTTP/1.1 503`, 'latin1');
+    expect(p.feed(two)).toBe(LENGTH.length);
+    expect(p.done).toBe(true);
+    expect(p.body).toEqual([]); // not kept: the backend header said who served it
+  });
+
+  it('keeps the body when there is no backend header, to read the worker id from JSON', () => {
+    const text = 'HTTP/1.1 200 OK\r\ncontent-length: 14\r\n\r\n{"worker":"1"}';
+    expect(parse([text], false).body).toBe('{"worker":"1"}');
+  });
+
+  it('skips 100 Continue, and knows 204 has no body', () => {
+    const { p } = parse(['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n']);
+    expect([p.done, p.status, p.bodyBytes]).toEqual([true, 204, 0]);
+  });
+
+  it('reads to the close when there is no length, and honours Connection: close and HTTP/1.0', () => {
+    const close = parse(['HTTP/1.1 200 OK\r\n\r\nsome', ' more']);
+    expect(close.p.done).toBe(false);
+    expect(close.p.endsAtClose).toBe(true);
+    close.p.finishAtClose();
+    expect([close.p.done, close.p.keepAlive, close.body]).toEqual([true, false, 'some more']);
+    expect(parse(['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n']).p.keepAlive).toBe(
+      false,
+    );
+    expect(parse(['HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n']).p.keepAlive).toBe(false);
+    expect(
+      parse(['HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n']).p.keepAlive,
+    ).toBe(true);
+  });
+
+  it('rejects what is not HTTP', () => {
+    expect(parse(['Worker 1 processed Long request\r\n\r\n']).p.error).toBe('bad response');
+    expect(parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']).p.error).toBe('bad chunk');
+  });
+});
