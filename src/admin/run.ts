@@ -13,7 +13,8 @@ export interface RunningBroker {
   /** Undefined when the admin listener is disabled. */
   readonly admin: AdminServer | undefined;
   readonly control: BrokerControl;
-  readonly telemetry: Telemetry;
+  /** Metrics and live statistics; undefined without the admin listener (nothing would read them). */
+  readonly telemetry: Telemetry | undefined;
   /** Re-reads the config file (flags still win) and applies it; undefined without a config file. */
   readonly reload: (() => Promise<ReloadResult>) | undefined;
   close(): Promise<void>;
@@ -34,12 +35,16 @@ export interface RunOptions {
 export async function startBrokerWithAdmin(settings: Settings, run: RunOptions = {}): Promise<RunningBroker> {
   checkAdminExposure(settings.admin);
   checkTokenStrength(settings.admin.token);
-  const telemetry = new Telemetry();
-  const broker = await startBroker(settings.broker, telemetry.deps({ log: run.log }));
-  const control = new BrokerControl(broker, (message) => telemetry.live.event('admin', message));
-  telemetry.metrics.attach(broker);
-  telemetry.live.attach(broker, control);
-  telemetry.live.configFile = run.configFile;
+  // Without the admin listener nothing reads metrics: the forwarding path runs without the hooks.
+  const telemetry = settings.admin.enabled ? new Telemetry() : undefined;
+  const broker = await startBroker(
+    settings.broker,
+    telemetry ? telemetry.deps({ log: run.log }) : { log: run.log },
+  );
+  const control = new BrokerControl(broker, (message) => telemetry?.live.event('admin', message));
+  telemetry?.metrics.attach(broker);
+  telemetry?.live.attach(broker, control);
+  if (telemetry) telemetry.live.configFile = run.configFile;
 
   let current = settings;
   const applyFile = async (path: string): Promise<ReloadResult> => {
@@ -51,12 +56,12 @@ export async function startBrokerWithAdmin(settings: Settings, run: RunOptions =
         if (next.admin[key] !== current.admin[key]) result.restartNeeded.push(`admin.${key}`);
       }
       current = next;
-      telemetry.live.event('reload', `reloaded ${path}: ${result.applied.length} change(s)`);
+      telemetry?.live.event('reload', `reloaded ${path}: ${result.applied.length} change(s)`);
       return result;
     } catch (err) {
       const message = isTimbangError(err) ? err.message : String(err);
       broker.log.event(`reload refused, the old settings stay: ${message}`);
-      telemetry.live.event('reload', `reload refused: ${message.split('\n').join(' ')}`);
+      telemetry?.live.event('reload', `reload refused: ${message.split('\n').join(' ')}`);
       throw err;
     }
   };
@@ -72,7 +77,7 @@ export async function startBrokerWithAdmin(settings: Settings, run: RunOptions =
     : undefined;
 
   let admin: AdminServer | undefined;
-  if (settings.admin.enabled) {
+  if (telemetry) {
     try {
       admin = await startAdmin(settings.admin, {
         broker,

@@ -194,7 +194,7 @@ describe('admin API', () => {
     expect(Object.keys(res.json.byBackend).sort()).toEqual(['1', '2', '3']); // least-connections spreads them
     expect(workers.reduce((n, w) => n + w.jobs, 0)).toBe(20);
     expect(running.broker.balancer.pool.backends.every((b) => b.inFlight === 0)).toBe(true);
-    const events = running.telemetry.live.recentEvents().map((e) => e.message);
+    const events = running.telemetry!.live.recentEvents().map((e) => e.message);
     expect(events.some((m) => m.startsWith('lab done: worker 1:'))).toBe(true);
   });
 
