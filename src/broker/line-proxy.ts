@@ -318,7 +318,9 @@ class LineExchange implements Exchange {
     clearTimeout(this.timer);
     clearTimeout(this.silence);
     this.silence = undefined;
-    this.upstream?.destroy();
+    // A reset, not a FIN, when the client left: to a line worker a close means "message complete".
+    if (outcome === 'client-gone') this.upstream?.resetAndDestroy();
+    else this.upstream?.destroy();
     this.upstream = undefined;
     if (outcome === 'ok') this.status = 200;
     const forwarder = this.conn.proxy.forwarder;

@@ -97,7 +97,8 @@ export async function startBroker(
   // has seen 'listening'. So it is told it is listening; close() stops that tracking again.
   httpServer.emit('listening');
 
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  // allowHalfOpen: a classroom client may send its message and half-close; it still wants the reply.
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     sniff(socket);

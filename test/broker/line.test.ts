@@ -126,3 +126,19 @@ describe('broker: the classroom line protocol', () => {
     expect(b.state).toBe('up');
   });
 });
+
+describe('broker: line messages ended by a half-close', () => {
+  it('answers a message the client ended with a half-close, with or without newline', async () => {
+    const w = await lineBackend(stack, '1', 'timbang');
+    const { broker } = await brokerFor(stack, [w.port]);
+    expect(await rawExchange(broker.port, 'App1:Short', { end: true })).toBe(
+      'Worker 1 processed App1:Short\n',
+    );
+    expect(await rawExchange(broker.port, 'App2:Short\n', { end: true })).toBe(
+      'Worker 1 processed App2:Short\n',
+    );
+    expect(await rawExchange(broker.port, 'App3:Short\nApp4:Long\n', { end: true })).toBe(
+      'Worker 1 processed App3:Short\nWorker 1 processed App4:Long\n',
+    );
+  });
+});
