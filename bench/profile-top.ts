@@ -58,6 +58,43 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\//, '').replace(/^node:/, 'node:');
 }
 
+/**
+ * Self time grouped by where the code lives: a package under node_modules, a Node core module, timbang's
+ * own files, or the VM (GC, idle, native code such as the syscalls writev and writeLatin1String make).
+ */
+export function byModule(profile: CpuProfile): Array<{ module: string; selfMs: number; share: number }> {
+  const byNode = new Map<number, CpuNode>();
+  for (const node of profile.nodes) byNode.set(node.id, node);
+  const totals = new Map<string, number>();
+  let all = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byNode.get(profile.samples[i]);
+    if (node === undefined) continue;
+    const dt = profile.timeDeltas[i] ?? 0;
+    all += dt;
+    const key = moduleOf(node.callFrame.url, node.callFrame.functionName);
+    totals.set(key, (totals.get(key) ?? 0) + dt);
+  }
+  return [...totals.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([module, us]) => ({ module, selfMs: us / 1000, share: all ? us / all : 0 }));
+}
+
+function moduleOf(url: string, fn: string): string {
+  if (!url) return fn.startsWith('(') ? fn : `native ${fn}`;
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) return url.slice(nm + 14).split('/')[0];
+  if (url.startsWith('node:')) {
+    const m = url.slice(5);
+    if (m.startsWith('internal/streams')) return 'node:streams';
+    if (m.startsWith('internal/modules') || m.startsWith('internal/bootstrap')) return 'node:module loading';
+    return `node:${m.replace(/^internal\//, '')}`;
+  }
+  const d = url.indexOf('/dist/');
+  if (d >= 0) return `timbang ${url.slice(d + 6)}`;
+  return url;
+}
+
 export function formatTop(rows: ProfileRow[], totalMs: number): string {
   const lines = ['| self ms | share | function | where |', '| ---: | ---: | --- | --- |'];
   for (const r of rows) {
@@ -74,6 +111,11 @@ if (process.argv[1]?.endsWith('profile-top.js')) {
     process.exit(2);
   }
   const n = Number(process.argv[3] ?? 15);
-  const { rows, totalMs } = topSelf(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, n);
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const { rows, totalMs } = topSelf(profile, n);
   console.log(formatTop(rows, totalMs));
+  console.log('\n| self ms | share | where |\n| ---: | ---: | --- |');
+  for (const m of byModule(profile).slice(0, n)) {
+    console.log(`| ${m.selfMs.toFixed(0)} | ${(m.share * 100).toFixed(1)}% | ${m.module} |`);
+  }
 }

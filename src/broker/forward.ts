@@ -76,7 +76,9 @@ export class Forwarder {
     this.observer?.onTryEnd?.(ex, b, outcome, status);
     switch (outcome) {
       case 'ok':
-        this.health.requestEnded(b, status < 500, `${status} responses`);
+        // The reason is only read on a failure: no string is built for the common 2xx-4xx answer.
+        if (status < 500) this.health.requestEnded(b, true, '');
+        else this.health.requestEnded(b, false, `${status} responses`);
         return this.finish(ex);
       case 'client-gone':
         return this.finish(ex);

@@ -30,6 +30,7 @@ const RESPONSE_HOP_BY_HOP = new Set([
   'trailer',
   'upgrade',
 ]);
+const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP].map((h) => h.length));
 const CONNECT_ERRORS = new Set([
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
@@ -212,7 +213,9 @@ class HttpExchange implements Exchange {
     }
     // consistent-hash key: the client's own choice, else the classroom app id, else its address.
     this.key = hashKey ?? this.app ?? clientIp;
-    res.once('close', this.onClientClose);
+    // One shared listener finds its exchange on the response: no closure per request ('close' fires once).
+    (res as ExchangeResponse)[EXCHANGE] = this;
+    res.on('close', onResponseClose);
   }
 
   get strategyName(): string {
@@ -275,7 +278,8 @@ class HttpExchange implements Exchange {
     const headers: string[] = [];
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i].toString('latin1');
-      if (RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) continue;
+      // Lower-case (a new string) only names as long as a hop-by-hop one.
+      if (HOP_BY_HOP_LENGTHS.has(name.length) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) continue;
       headers.push(name, rawHeaders[i + 1].toString('latin1'));
     }
     headers.push('x-timbang-backend', this.backend!.id);
@@ -286,7 +290,7 @@ class HttpExchange implements Exchange {
   onData(chunk: Buffer): boolean {
     this.bytes += chunk.length;
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.onClientDrain);
+    this.res.once('drain', onResponseDrain);
     return false;
   }
 
@@ -317,16 +321,30 @@ class HttpExchange implements Exchange {
     this.proxy.forwarder.settle(this, outcome, this.status, reason);
   }
 
-  private readonly onClientDrain = (): void => {
+  /** The client can take more: let undici read on (onData returned false). */
+  clientDrained(): void {
     this.resume?.();
-  };
+  }
 
-  private readonly onClientClose = (): void => {
+  clientClosed(): void {
     if (this.done || this.res.writableFinished) return;
     this.clientGone = true;
     if (this.settled) return; // between tries or not started: nothing upstream to cancel
     if (this.abort) this.abort(new Error('client went away'));
-  };
+  }
+}
+
+const EXCHANGE = Symbol('timbang.exchange');
+interface ExchangeResponse extends ServerResponse {
+  [EXCHANGE]?: HttpExchange;
+}
+
+function onResponseClose(this: ExchangeResponse): void {
+  this[EXCHANGE]?.clientClosed();
+}
+
+function onResponseDrain(this: ExchangeResponse): void {
+  this[EXCHANGE]?.clientDrained();
 }
 
 function errorReason(err: NodeJS.ErrnoException): string {
