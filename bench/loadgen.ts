@@ -34,17 +34,29 @@ interface AutocannonResult {
 type Autocannon = (opts: { url: string; connections: number; duration: number }) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-async function viaAutocannon(port: number): Promise<number> {
+interface Run {
+  perSec: number;
+  /** CPU time of this process (the generator) per request, microseconds. */
+  cpuUsPerRequest: number;
+}
+
+function cpuUs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return d.user + d.system;
+}
+
+async function viaAutocannon(port: number): Promise<Run> {
+  const c0 = process.cpuUsage();
   const r = await autocannon({
     url: `http://127.0.0.1:${port}${PATH}`,
     connections: CONNECTIONS,
     duration: SECONDS,
   });
   if (r.errors > 0 || r.non2xx > 0) console.error(`autocannon: ${r.errors} errors, ${r.non2xx} non-2xx`);
-  return r.requests.total / r.duration;
+  return { perSec: r.requests.total / r.duration, cpuUsPerRequest: cpuUs(c0) / r.requests.total };
 }
 
-async function viaTimbang(port: number): Promise<number> {
+async function viaTimbang(port: number): Promise<Run> {
   const opts: LoadOptions = {
     target: {
       host: '127.0.0.1',
@@ -67,22 +79,31 @@ async function viaTimbang(port: number): Promise<number> {
     maxInFlight: CONNECTIONS,
     seed: 1,
   };
+  const c0 = process.cpuUsage();
   const [r] = (await runLoad(opts, {}, {})).results;
   if (r.errors > 0) console.error(`timbang: ${r.errors} errors ${JSON.stringify(r.errorKinds)}`);
-  return r.throughputPerSec;
+  return { perSec: r.throughputPerSec, cpuUsPerRequest: cpuUs(c0) / Math.max(1, r.completed) };
 }
 
+/** Best of ROUNDS for each, alternating which goes first, so neither always meets a warmer target. */
 async function compare(name: string, port: number) {
-  let ac = 0;
-  let tb = 0;
+  const best = (a: Run, b: Run) => (b.perSec > a.perSec ? b : a);
+  let ac: Run = { perSec: 0, cpuUsPerRequest: 0 };
+  let tb: Run = { perSec: 0, cpuUsPerRequest: 0 };
   for (let i = 0; i < ROUNDS; i++) {
-    ac = Math.max(ac, await viaAutocannon(port));
-    tb = Math.max(tb, await viaTimbang(port));
+    if (i % 2 === 0) {
+      ac = best(ac, await viaAutocannon(port));
+      tb = best(tb, await viaTimbang(port));
+    } else {
+      tb = best(tb, await viaTimbang(port));
+      ac = best(ac, await viaAutocannon(port));
+    }
   }
+  const cpu = (r: Run) => r.cpuUsPerRequest.toFixed(0);
   console.log(
-    `${name.padEnd(26)} ${ac.toFixed(0).padStart(16)} ${tb.toFixed(0).padStart(14)} ${(tb / ac).toFixed(2).padStart(7)}`,
+    `${name.padEnd(26)} ${ac.perSec.toFixed(0).padStart(16)} ${tb.perSec.toFixed(0).padStart(14)} ${(tb.perSec / ac.perSec).toFixed(2).padStart(7)} ${`${cpu(ac)} / ${cpu(tb)}`.padStart(22)}`,
   );
-  return { target: name, autocannonPerSec: ac, timbangPerSec: tb, ratio: tb / ac };
+  return { target: name, autocannon: ac, timbang: tb, ratio: tb.perSec / ac.perSec };
 }
 
 async function startBackend(): Promise<{ svc: Service; port: number }> {
@@ -126,7 +147,7 @@ async function comparison(): Promise<void> {
     `${CONNECTIONS} connections, ${SECONDS} s per run, best of ${ROUNDS}, alternating; GET ${PATH}`,
   );
   console.log(
-    `${'target'.padEnd(26)} ${'autocannon req/s'.padStart(16)} ${'timbang req/s'.padStart(14)} ${'ratio'.padStart(7)}`,
+    `${'target'.padEnd(26)} ${'autocannon req/s'.padStart(16)} ${'timbang req/s'.padStart(14)} ${'ratio'.padStart(7)} ${'CPU us/req (ac / tb)'.padStart(22)}`,
   );
   const rows = [
     await compare('through the timbang broker', brokerPort),
@@ -136,7 +157,9 @@ async function comparison(): Promise<void> {
     `${OUT}/loadgen.json`,
     `${JSON.stringify({ connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, rows }, null, 2)}\n`,
   );
-  console.log(`ratio = timbang / autocannon; written to bench/out/loadgen.json`);
+  console.log(
+    'ratio = timbang / autocannon; CPU = the generator process per request; bench/out/loadgen.json',
+  );
 }
 
 /** N requests through the CLI against the fast backend; RSS sampled from /proc while it runs. */
