@@ -172,6 +172,25 @@ describe('dashboard in Chromium', () => {
     ]);
   });
 
+  it('with an admin token, a browser logs in (Basic, the token as password) and goes live', async () => {
+    const ws = await workers();
+    const token = 'browser-token-0123456789';
+    const { running, api } = await startLab(
+      stack,
+      ws.map((w) => w.port),
+      {},
+      { token },
+    );
+    const context = await browser.newContext({ httpCredentials: { username: 'admin', password: token } });
+    stack.add(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${api}/`);
+    await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor({ timeout: 15_000 });
+    await expect.poll(() => page.getByTestId('backend-card').count()).toBe(3);
+    await page.getByTestId('strategy').selectOption('random');
+    await expect.poll(() => running.broker.balancer.strategyName).toBe('random');
+  });
+
   it('takes the screenshot the README shows: jobs spread over 3 workers', async () => {
     const ws = await Promise.all(
       ['1', '2', '3'].map((id) => startWorker({ id, port: 0, longMs: 1500, shortMs: 300, cores: 1 })),
@@ -182,7 +201,7 @@ describe('dashboard in Chromium', () => {
       ws.map((w) => w.port),
     );
     // A few seconds of history for the charts, then the lab's burst in flight.
-    const deadline = Date.now() + 4_000;
+    const deadline = Date.now() + 3_000;
     let n = 0;
     const clients = Array.from({ length: 3 }, async () => {
       while (Date.now() < deadline)

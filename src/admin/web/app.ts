@@ -188,15 +188,22 @@ export function dashboardApp(): void {
   }
 
   function makeCharts(): void {
-    const axes = (label: string): UPlot.Axis[] => [{ stroke: '#889' }, { label, stroke: '#889', size: 56 }];
+    // Whole seconds on the time axis: history is short when the page opens.
+    const time: UPlot.Axis = {
+      stroke: '#889',
+      space: 70,
+      incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300],
+      values: (_u, splits) => splits.map((v) => new Date(v * 1000).toLocaleTimeString()),
+    };
+    const axes = (label: string): UPlot.Axis[] => [time, { label, stroke: '#889', size: 56 }];
     rateChart = new uPlot(
       {
         width: chartWidth('chart-rate'),
         height: 220,
         series: [
           {},
-          { label: 'req/s', stroke: '#3b82f6', width: 2 },
-          { label: 'in flight', stroke: '#f59e0b', width: 2 },
+          { label: 'req/s', stroke: '#3b82f6', width: 2, points: { show: false } },
+          { label: 'in flight', stroke: '#f59e0b', width: 2, points: { show: false } },
         ],
         axes: axes('req/s · in flight'),
         legend: { live: false },
@@ -210,8 +217,8 @@ export function dashboardApp(): void {
         height: 220,
         series: [
           {},
-          { label: 'p50 ms', stroke: '#10b981', width: 2, spanGaps: true },
-          { label: 'p99 ms', stroke: '#ef4444', width: 2, spanGaps: true },
+          { label: 'p50 ms', stroke: '#10b981', width: 2, spanGaps: true, points: { show: false } },
+          { label: 'p99 ms', stroke: '#ef4444', width: 2, spanGaps: true, points: { show: false } },
         ],
         axes: axes('ms'),
         legend: { live: false },
