@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { main } from '../../src/cli/main.js';
 import { deadPort } from '../helpers/net.js';
 import { type Fake, startFakeHttp, startFakeLine } from './fake-backend.js';
+import { clientJsonSchema } from './result-schema.js';
 import { runCli } from './run-cli.js';
 
 let fake: Fake | undefined;
@@ -192,8 +193,11 @@ describe('load mode from the command line', () => {
     expect(r.stdout).toMatch(/^least-connections\s+20\s+0\s/m);
     // Not a terminal: plain progress lines on stderr.
     expect(r.stderr).toMatch(/^\[round-robin\] done: 20 requests, 0 errors/m);
-    const parsed = JSON.parse(await readFile(json, 'utf8'));
-    expect(parsed.schema).toBe('timbang-client/1');
+    const parsed = clientJsonSchema.parse(JSON.parse(await readFile(json, 'utf8')));
+    expect(parsed.results.map((x) => [x.strategy, x.requests, x.completed])).toEqual([
+      ['round-robin', 20, 20],
+      ['least-connections', 20, 20],
+    ]);
     expect(parsed.params.seed).toBe(7);
     expect(parsed.results).toHaveLength(2);
     expect(await readFile(html, 'utf8')).toMatch(/^<!doctype html>/);
