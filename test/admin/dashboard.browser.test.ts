@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../../src/admin/run.js';
@@ -9,7 +11,10 @@ import { call, startLab } from './helpers.js';
 
 /** Debian's chromium, installed by scripts/setup-system.sh (never a test tool's own browser download). */
 const CHROMIUM = process.env.TIMBANG_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOT = 'docs/img/dashboard.png';
+/** The README's picture is rewritten only when asked (TIMBANG_UPDATE_SCREENSHOT=1), so test runs leave the tree clean. */
+const SCREENSHOT = process.env.TIMBANG_UPDATE_SCREENSHOT
+  ? 'docs/img/dashboard.png'
+  : join(tmpdir(), `timbang-dashboard-${process.pid}.png`);
 
 const stack = new Stack();
 let browser: Browser;
@@ -224,9 +229,10 @@ describe('dashboard in Chromium', () => {
         ),
       )
       .toBeGreaterThan(8);
-    await mkdir('docs/img', { recursive: true });
+    await mkdir(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: false });
     expect((await stat(SCREENSHOT)).size).toBeGreaterThan(10_000);
+    if (!process.env.TIMBANG_UPDATE_SCREENSHOT) await rm(SCREENSHOT);
     expect(errors).toEqual([]);
   });
 });
