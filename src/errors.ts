@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'ERR_UNKNOWN_BACKEND'
   | 'ERR_DUPLICATE_BACKEND'
   | 'ERR_CONNECT'
-  | 'ERR_LISTEN';
+  | 'ERR_LISTEN'
+  | 'ERR_INTERRUPTED';
 
 export class TimbangError extends Error {
   readonly code: ErrorCode;

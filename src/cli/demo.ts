@@ -19,7 +19,19 @@ export function demoCommand(): Command {
       portOption,
       DEFAULT_DEMO_OPTIONS.brokerPort,
     )
-    .action(async (flags: { speed: number; port: number }) => {
-      await runDemo({ speed: flags.speed, brokerPort: flags.port });
+    .option(
+      '--admin-port <port>',
+      'dashboard and admin API port (any free port if taken)',
+      portOption,
+      DEFAULT_DEMO_OPTIONS.adminPort,
+    )
+    .option('--stay', 'after the scenario, keep everything running with the dashboard until Ctrl-C')
+    .action(async (flags: { speed: number; port: number; adminPort: number; stay?: boolean }) => {
+      await runDemo({
+        speed: flags.speed,
+        brokerPort: flags.port,
+        adminPort: flags.adminPort,
+        stay: flags.stay === true,
+      });
     });
 }

@@ -4,9 +4,18 @@ import { isTimbangError } from '../errors.js';
 import { COMMANDS } from './commands.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
+
+/** Bad usage exits 2, an interrupt 130 (128 + SIGINT), any other failure 1. */
+const EXIT_CODES: Partial<Record<string, number>> = {
+  ERR_BAD_OPTION: 2,
+  ERR_UNKNOWN_STRATEGY: 2,
+  ERR_INTERRUPTED: 130,
+};
 
 export function buildProgram(): Command {
   const program = new Command('timbang')
@@ -31,7 +40,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (isTimbangError(err)) {
       console.error(`timbang: ${err.message}`);
-      process.exitCode = err.code === 'ERR_BAD_OPTION' || err.code === 'ERR_UNKNOWN_STRATEGY' ? 2 : 1;
+      process.exitCode = EXIT_CODES[err.code] ?? 1;
       return;
     }
     throw err;

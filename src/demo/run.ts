@@ -1,17 +1,23 @@
 import net from 'node:net';
-import { type Broker, startBroker } from '../broker/server.js';
+import { type RunningBroker, startBrokerWithAdmin } from '../admin/run.js';
+import type { Broker } from '../broker/server.js';
 import { sendSingle } from '../client/single.js';
-import { isTimbangError } from '../errors.js';
+import { mergeSettings } from '../config/settings.js';
+import { isTimbangError, TimbangError } from '../errors.js';
 import { renderTable } from '../report/table.js';
 import type { StrategyResult } from '../report/types.js';
-import { startWorker, type WorkerHandle } from '../worker/worker.js';
 import { classroomScenario } from './scenario.js';
 import { type DemoReply, summarize } from './summary.js';
+import { type DemoWorker, spawnWorker } from './workers.js';
 
 export interface DemoOptions {
   /** Divides every job time and gap: 10 runs the scenario ten times faster. */
   speed: number;
   brokerPort: number;
+  /** The admin API and dashboard; any free port if taken. */
+  adminPort: number;
+  /** After the scenario, keep everything running (dashboard and all) until SIGINT or SIGTERM. */
+  stay: boolean;
   /** Worker N listens on firstWorkerPort + N - 1 (9002, 9003, 9004). */
   firstWorkerPort: number;
   strategies: string[];
@@ -22,6 +28,8 @@ export interface DemoOptions {
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = {
   speed: 1,
   brokerPort: 8000,
+  adminPort: 8001,
+  stay: false,
   firstWorkerPort: 9002,
   strategies: ['round-robin', 'least-connections'],
   requests: 9,
@@ -53,36 +61,55 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<Strat
   const o: DemoOptions = { ...DEFAULT_DEMO_OPTIONS, ...partial };
   const longMs = 5000 / o.speed;
   const shortMs = 1000 / o.speed;
-  const workers: WorkerHandle[] = [];
-  let broker: Broker | undefined;
+  const workers: DemoWorker[] = [];
+  let running: RunningBroker | undefined;
+  // Ctrl-C mid-demo still stops the worker processes (they would keep their ports otherwise).
+  const interrupted = new Promise<never>((_, reject) => {
+    const stop = () => reject(new TimbangError('ERR_INTERRUPTED', 'interrupted'));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  interrupted.catch(() => {});
   try {
     for (let id = 1; id <= 3; id++) {
       const port = await freePort(o.firstWorkerPort + id - 1);
-      workers.push(
-        await startWorker({ id: String(id), port, longMs, shortMs, cores: 1, log: (line) => o.out(line) }),
-      );
+      workers.push(await spawnWorker(String(id), port, { longMs, shortMs }, o.out));
     }
-    const brokerPort = await freePort(o.brokerPort);
-    broker = await startBroker({
-      port: brokerPort,
-      backends: workers.map((w) => ({ id: w.id, address: `127.0.0.1:${w.port}` })),
-      strategy: o.strategies[0],
-      healthCheck: { kind: 'http', path: '/health', intervalMs: 2_000, timeoutMs: 1_000, rise: 2, fall: 3 },
+    const settings = mergeSettings({
+      broker: {
+        port: await freePort(o.brokerPort),
+        backends: workers.map((w) => ({ id: w.id, address: `127.0.0.1:${w.port}` })),
+        strategy: o.strategies[0],
+        healthCheck: { kind: 'http', path: '/health', intervalMs: 2_000, timeoutMs: 1_000, rise: 2, fall: 3 },
+      },
+      admin: { port: await freePort(o.adminPort) },
     });
+    running = await startBrokerWithAdmin(settings);
+    const broker = running.broker;
     o.out(
       `\nDemo: 3 workers (Long ${longMs} ms, Short ${shortMs} ms of work, one core each), broker on 127.0.0.1:${broker.port}`,
     );
+    if (running.admin) o.out(`Dashboard: ${running.admin.url}/ (live cards, charts and controls)`);
 
     const results: StrategyResult[] = [];
     for (const strategy of o.strategies) {
-      results.push(await playScenario(broker, strategy, o, workers));
+      results.push(await Promise.race([playScenario(broker, strategy, o, workers), interrupted]));
     }
     o.out(`\n${renderTable(results)}`);
     o.out(explain(results));
+    if (o.stay) {
+      o.out(
+        `\nStill running: broker 127.0.0.1:${broker.port}, dashboard ${running.admin?.url ?? '(off)'}/. Ctrl-C stops it all.`,
+      );
+      o.out(`Workers: ${workers.map((w) => `${w.id} = pid ${w.pid} on port ${w.port}`).join(', ')}`);
+      o.out(`Try: kill ${workers[1].pid}   (the broker routes around it; watch its card on the dashboard)`);
+      o.out(`     timbang client --port ${broker.port} --strategy all -n 60 -c 6   (in another terminal)`);
+      await interrupted.catch(() => {});
+    }
     return results;
   } finally {
-    await broker?.close();
-    await Promise.all(workers.map((w) => w.close({ timeoutMs: 1_000 })));
+    await running?.close();
+    await Promise.all(workers.map((w) => w.stop()));
   }
 }
 
@@ -90,7 +117,7 @@ async function playScenario(
   broker: Broker,
   strategy: string,
   o: DemoOptions,
-  workers: WorkerHandle[],
+  workers: DemoWorker[],
 ): Promise<StrategyResult> {
   const scenario = classroomScenario(o.requests, 600 / o.speed);
   o.out(
