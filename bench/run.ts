@@ -21,7 +21,7 @@ import {
   versionOf,
   waitForPort,
 } from './procs.js';
-import { median, type Row, summarize, table } from './stats.js';
+import { median, type Row, type Summary, summarize, table } from './stats.js';
 import { type Measurement, runWrk } from './wrk.js';
 
 /**
@@ -301,6 +301,18 @@ function checks(httpRows: Row[], lineRows: Row[], rss: number, core: CoreRow[]):
       got: `${x.toFixed(2)}x`,
       pass: x >= 0.8,
     });
+  }
+  // The same ratios by CPU cost per request (the other's µs over timbang's): steadier than req/s when
+  // other work shares the machine, since it does not depend on how much CPU each target was given.
+  const byCost: Array<[string, Summary | undefined, Summary | undefined, number]> = [
+    ['timbang HTTP vs node http-proxy, by CPU per request, 50 conns', tb, np, 1.5],
+    ['timbang HTTP vs nginx, by CPU per request, 50 conns', tb, ng, 0.6],
+    ['timbang line vs HAProxy mode tcp, by CPU per message, 50 conns', tl, ht, 0.8],
+  ];
+  for (const [what, ours, theirs, target] of byCost) {
+    if (!ours || !theirs) continue;
+    const x = theirs.cpuUs / ours.cpuUs;
+    out.push({ what, target: `>= ${target}x`, got: `${x.toFixed(2)}x`, pass: x >= target });
   }
   out.push({
     what: 'broker RSS, 1,000 keep-alive clients',
