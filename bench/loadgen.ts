@@ -8,7 +8,7 @@ import { freePort, rssMb, type Service, start, stopAll, waitForPort } from './pr
 /**
  * Is the load generator ever the bottleneck? Against a trivial fast backend, directly and through the
  * timbang broker, `timbang client` (HTTP, closed loop) and autocannon (programmatic API) run with the same
- * connections and duration, alternately, best of ROUNDS each; prints both req/s and the ratio.
+ * connections and duration, in alternating pairs; prints the median req/s of each and the median ratio.
  * With `--memory [N]`, instead: N requests (default 1,000,000) through the CLI, sampling its RSS.
  *
  *   npm run bench:loadgen                       # the comparison
@@ -21,7 +21,7 @@ const BIN = `${root}bin/timbang.js`;
 const OUT = `${root}bench/out`;
 const CONNECTIONS = Number(process.env.LOADGEN_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.LOADGEN_SECONDS ?? 5);
-const ROUNDS = Number(process.env.LOADGEN_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.LOADGEN_ROUNDS ?? 4);
 const PATH = '/work?type=short&app=App1';
 
 interface AutocannonResult {
@@ -85,25 +85,43 @@ async function viaTimbang(port: number): Promise<Run> {
   return { perSec: r.throughputPerSec, cpuUsPerRequest: cpuUs(c0) / Math.max(1, r.completed) };
 }
 
-/** Best of ROUNDS for each, alternating which goes first, so neither always meets a warmer target. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * ROUNDS pairs, alternating which generator goes first; the ratio is the median of the pairs' ratios, so a
+ * burst of load from elsewhere on the machine during one run moves one pair, not the answer.
+ */
 async function compare(name: string, port: number) {
-  const best = (a: Run, b: Run) => (b.perSec > a.perSec ? b : a);
-  let ac: Run = { perSec: 0, cpuUsPerRequest: 0 };
-  let tb: Run = { perSec: 0, cpuUsPerRequest: 0 };
+  const ac: Run[] = [];
+  const tb: Run[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     if (i % 2 === 0) {
-      ac = best(ac, await viaAutocannon(port));
-      tb = best(tb, await viaTimbang(port));
+      ac.push(await viaAutocannon(port));
+      tb.push(await viaTimbang(port));
     } else {
-      tb = best(tb, await viaTimbang(port));
-      ac = best(ac, await viaAutocannon(port));
+      tb.push(await viaTimbang(port));
+      ac.push(await viaAutocannon(port));
     }
   }
-  const cpu = (r: Run) => r.cpuUsPerRequest.toFixed(0);
+  const ratios = ac.map((a, i) => tb[i].perSec / a.perSec);
+  const row = {
+    target: name,
+    autocannonPerSec: median(ac.map((r) => r.perSec)),
+    timbangPerSec: median(tb.map((r) => r.perSec)),
+    ratio: median(ratios),
+    autocannonCpuUsPerRequest: median(ac.map((r) => r.cpuUsPerRequest)),
+    timbangCpuUsPerRequest: median(tb.map((r) => r.cpuUsPerRequest)),
+    rounds: ac.map((a, i) => ({ autocannon: a, timbang: tb[i] })),
+  };
+  const cpu = `${row.autocannonCpuUsPerRequest.toFixed(0)} / ${row.timbangCpuUsPerRequest.toFixed(0)}`;
   console.log(
-    `${name.padEnd(26)} ${ac.perSec.toFixed(0).padStart(16)} ${tb.perSec.toFixed(0).padStart(14)} ${(tb.perSec / ac.perSec).toFixed(2).padStart(7)} ${`${cpu(ac)} / ${cpu(tb)}`.padStart(22)}`,
+    `${name.padEnd(26)} ${row.autocannonPerSec.toFixed(0).padStart(16)} ${row.timbangPerSec.toFixed(0).padStart(14)} ${row.ratio.toFixed(2).padStart(7)} ${cpu.padStart(22)}`,
   );
-  return { target: name, autocannon: ac, timbang: tb, ratio: tb.perSec / ac.perSec };
+  return row;
 }
 
 async function startBackend(): Promise<{ svc: Service; port: number }> {
@@ -144,7 +162,7 @@ async function comparison(): Promise<void> {
   const backend = await startBackend();
   const brokerPort = await startBrokerProcess(backend.port);
   console.log(
-    `${CONNECTIONS} connections, ${SECONDS} s per run, best of ${ROUNDS}, alternating; GET ${PATH}`,
+    `${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} alternating pairs, medians; GET ${PATH}`,
   );
   console.log(
     `${'target'.padEnd(26)} ${'autocannon req/s'.padStart(16)} ${'timbang req/s'.padStart(14)} ${'ratio'.padStart(7)} ${'CPU us/req (ac / tb)'.padStart(22)}`,
