@@ -1,6 +1,7 @@
 import { TimbangError } from '../../errors.js';
 import { inFlightCost, inFlightPerWeightCost, peakEwmaCost, totalCost } from '../load.js';
 import type { Strategy } from '../types.js';
+import { ConsistentHash } from './consistent-hash.js';
 import { LeastCost } from './least-cost.js';
 import { PowerOfTwo } from './p2c.js';
 import { RandomPick } from './random.js';
@@ -64,6 +65,13 @@ export const STRATEGIES: readonly StrategyInfo[] = [
     aliases: ['peak_ewma', 'ewma'],
     summary: 'two random choices, lower latency x (in-flight + 1) wins; backends of uneven speed',
     create: () => new PowerOfTwo('peak-ewma', peakEwmaCost),
+  },
+  {
+    name: 'consistent-hash',
+    aliases: ['consistent_hash', 'hash'],
+    summary:
+      'bounded-load consistent hashing on a key (app id, header, client address); sticky and cache-friendly',
+    create: () => new ConsistentHash(),
   },
 ];
 
