@@ -1,0 +1,72 @@
+import type { Trace } from './trace.js';
+
+/** What a simulation run needs, already validated (the CLI and the tests build it). */
+export type ArrivalKind = 'poisson' | 'uniform' | 'trace';
+export type ServiceKind = 'exp' | 'det' | 'lognormal' | 'mix';
+
+export interface JobMix {
+  /** Relative weights of Long and Short jobs; each job's type is drawn independently. */
+  long: number;
+  short: number;
+}
+
+export interface SimConfig {
+  backends: number;
+  /** One per backend: the strategy sees it as the weight, the worker runs at a speed proportional to it. */
+  weights: number[];
+  /** Processor-sharing cores per backend, >= 1. */
+  cores: number;
+  /** Jobs running at once per backend, 0 = no cap; the rest wait in FIFO order. */
+  capacity: number;
+  /** Offered load: arrival rate = load x backends x cores / mean job time. */
+  load: number;
+  arrival: ArrivalKind;
+  service: ServiceKind;
+  /** Mean job time for exp, det and lognormal. */
+  meanMs: number;
+  /** Shape of the lognormal: the standard deviation of log(job time). */
+  sigma: number;
+  mix: JobMix;
+  longMs: number;
+  shortMs: number;
+  /** Arrivals to simulate (for a trace: its length). */
+  requests: number;
+  /** Fraction of the first arrivals excluded from the statistics. */
+  warmup: number;
+  seed: number;
+  /** Distinct hash keys (app ids) synthetic arrivals carry, for consistent-hash. */
+  keys: number;
+  /** Bounded-load factor for consistent-hash. */
+  hashFactor: number;
+  /** With arrival 'trace': the arrivals and jobs to replay. */
+  trace?: Trace;
+}
+
+export const SIM_DEFAULTS = {
+  backends: 10,
+  cores: 1,
+  capacity: 0,
+  load: 0.8,
+  arrival: 'poisson',
+  service: 'exp',
+  meanMs: 1000,
+  sigma: 1,
+  mix: { long: 1, short: 4 },
+  longMs: 5000,
+  shortMs: 1000,
+  requests: 100_000,
+  warmup: 0.1,
+  seed: 1,
+  hashFactor: 1.25,
+} as const;
+
+/** Mean work of one job in ms at full speed: for a mix, the weighted mean of Long and Short. */
+export function meanJobMs(c: Pick<SimConfig, 'service' | 'meanMs' | 'mix' | 'longMs' | 'shortMs'>): number {
+  if (c.service !== 'mix') return c.meanMs;
+  return (c.mix.long * c.longMs + c.mix.short * c.shortMs) / (c.mix.long + c.mix.short);
+}
+
+/** Arrivals per ms that make the offered load `load`. */
+export function arrivalRatePerMs(c: SimConfig): number {
+  return (c.load * c.backends * c.cores) / meanJobMs(c);
+}

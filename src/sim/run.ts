@@ -1,0 +1,231 @@
+import { Pool } from '../balancer/pool.js';
+import { ConsistentHash } from '../balancer/strategies/consistent-hash.js';
+import { resolveStrategy } from '../balancer/strategies/index.js';
+import type { Backend, BackendSpec, PickContext, Strategy } from '../balancer/types.js';
+import type { LatencySummary } from '../report/types.js';
+import { SharingBank } from '../worker/sharing.js';
+import { CompletionHeap } from './completion-heap.js';
+import type { SimConfig } from './config.js';
+import { LatencyStats } from './latency.js';
+import { STREAM, stream } from './streams.js';
+import { Timeline } from './timeline.js';
+import { Workload } from './workload.js';
+
+export interface BackendOutcome {
+  id: string;
+  /** Measured requests it completed. */
+  requests: number;
+  meanLatencyMs: number;
+  /** Busy (any job running) share of the measured window, in [0, 1]. */
+  utilization: number;
+}
+
+/** What one strategy did with the workload. */
+export interface SimOutcome {
+  strategy: string;
+  backends: number;
+  /** Arrivals, warm-up included. */
+  requests: number;
+  /** Measured (post-warm-up) requests completed; the run drains, so all of them that found a backend. */
+  completed: number;
+  /** Arrivals no backend could take (only when none is eligible). */
+  dropped: number;
+  /** Completions per simulated second over the measured window. */
+  throughputPerSec: number;
+  latencyMs: LatencySummary;
+  perBackend: BackendOutcome[];
+  latencyCdf: { ms: number; fraction: number }[];
+  timeline: { t: number; throughputPerSec: number; inFlight: number }[];
+  /** Simulated time from 0 to the last completion, ms. */
+  simulatedMs: number;
+  /** Wall-clock time the run took, ms; never part of --json, which must be reproducible. */
+  wallMs: number;
+}
+
+/** The backends a run simulates: ids 1..N, placeholder addresses (nothing is ever dialled). */
+export function backendSpecs(c: SimConfig): BackendSpec[] {
+  const specs: BackendSpec[] = [];
+  for (let i = 0; i < c.backends; i++) {
+    specs.push({
+      id: String(i + 1),
+      address: `sim-${Math.floor(i / 60_000)}:${(i % 60_000) + 1}`,
+      weight: c.weights[i],
+    });
+  }
+  return specs;
+}
+
+/** The strategy a name stands for, from the registry the broker uses (consistent-hash with --hash-factor). */
+export function createStrategy(name: string, c: SimConfig): Strategy {
+  const info = resolveStrategy(name);
+  if (info.name === 'consistent-hash') return new ConsistentHash({ loadFactor: c.hashFactor });
+  return info.create();
+}
+
+/** Offsets into the per-backend row: work multiplier (1 / speed), measured count and latency sum, busy time. */
+const STRIDE = 8;
+const WORK_SCALE = 0;
+const COUNT = 1;
+const SUM = 2;
+/** Since when the backend has been busy; NaN when idle. */
+const BUSY_SINCE = 3;
+/** Busy time inside the measured window, and after its start (for runs too short to have one). */
+const BUSY_IN_WINDOW = 4;
+const BUSY_AFTER_START = 5;
+
+/**
+ * Runs one strategy over the workload with the broker's own Pool and Strategy, driven by a virtual clock.
+ * An arrival is picked (strategy.pick), started (pool.start) and added to its backend's processor-sharing
+ * server; each busy backend's next completion sits in a heap; a completion ends the request (pool.end,
+ * ok). Events run in time order, a completion before an arrival at the same time; then the run drains.
+ *
+ * Statistics: latencies of the measured requests (all but the first `warmup` share of arrivals). The
+ * window for throughput and utilisation runs from the first measured arrival to the last arrival, the
+ * steady state, leaving out the drain; a run too short to have one falls back to the end of the drain.
+ */
+export function runStrategy(c: SimConfig, name: string): SimOutcome {
+  const wallStart = performance.now();
+  const pool = new Pool(backendSpecs(c));
+  const strategy = createStrategy(name, c);
+  pool.attach(strategy);
+  const backends: readonly Backend[] = pool.backends;
+  const n = backends.length;
+
+  // One row per backend, side by side, so an event touches one cache line of statistics.
+  const per = new Float64Array(n * STRIDE);
+  // Weights are speeds, normalised to a mean of 1 so --load keeps its meaning (see config.ts).
+  let weightSum = 0;
+  for (let i = 0; i < n; i++) weightSum += backends[i].weight;
+  for (let i = 0; i < n; i++) {
+    per[i * STRIDE + WORK_SCALE] = weightSum / (n * backends[i].weight);
+    per[i * STRIDE + BUSY_SINCE] = Number.NaN;
+  }
+
+  const bank = new SharingBank(n, c.cores, c.capacity);
+  const heap = new CompletionHeap(n);
+  const workload = new Workload(c, strategy instanceof ConsistentHash);
+  const ctx: PickContext = { now: 0, rand: stream(c.seed, STREAM.picks), key: undefined, avoid: undefined };
+  const latency = new LatencyStats();
+  const timeline = new Timeline();
+  const warmupCount = Math.floor(c.warmup * workload.total);
+
+  let windowStart = Number.POSITIVE_INFINITY;
+  let windowEnd = Number.POSITIVE_INFINITY;
+  let doneInWindow = 0;
+  let doneAfterStart = 0;
+  let doneAll = 0;
+  let completed = 0;
+  let dropped = 0;
+  let inFlight = 0;
+  let now = 0;
+
+  let nextArrival = workload.next() ? workload.at : Number.POSITIVE_INFINITY;
+  for (;;) {
+    const tc = heap.topTime();
+    if (tc <= nextArrival) {
+      if (tc === Number.POSITIVE_INFINITY) break;
+      // A completion.
+      now = tc;
+      if (now >= timeline.nextEdge) timeline.roll(now, doneAll, inFlight);
+      const slot = heap.topSlot();
+      const b = backends[slot];
+      const o = slot * STRIDE;
+      const count = bank.complete(slot, now);
+      const done = bank.done;
+      for (let k = 0; k < count; k++) {
+        // A job's data is its arrival time, or -1 - time for a warm-up arrival (see the arrival below).
+        const d = done[k];
+        const ms = d >= 0 ? now - d : now + 1 + d;
+        pool.end(b, now, ms, true);
+        if (d >= 0) {
+          latency.record(ms);
+          per[o + COUNT]++;
+          per[o + SUM] += ms;
+          completed++;
+        }
+      }
+      inFlight -= count;
+      doneAll += count;
+      if (now >= windowStart) {
+        doneAfterStart += count;
+        if (now <= windowEnd) doneInWindow += count;
+      }
+      if (bank.running(slot) === 0) {
+        const since = per[o + BUSY_SINCE];
+        per[o + BUSY_IN_WINDOW] += overlap(since, now, windowStart, windowEnd);
+        per[o + BUSY_AFTER_START] += overlap(since, now, windowStart, Number.POSITIVE_INFINITY);
+        per[o + BUSY_SINCE] = Number.NaN;
+        heap.set(slot, Number.POSITIVE_INFINITY);
+      } else {
+        heap.set(slot, bank.nextCompletionAt(slot));
+      }
+      continue;
+    }
+    // An arrival.
+    now = nextArrival;
+    if (now >= timeline.nextEdge) timeline.roll(now, doneAll, inFlight);
+    const index = workload.count - 1;
+    if (index === warmupCount) windowStart = now;
+    ctx.now = now;
+    ctx.key = workload.key;
+    const b = strategy.pick(pool, ctx);
+    if (b === undefined) {
+      dropped++;
+    } else {
+      const slot = b.slot;
+      const o = slot * STRIDE;
+      pool.start(b, now);
+      inFlight++;
+      if (bank.running(slot) === 0) per[o + BUSY_SINCE] = now;
+      bank.add(slot, workload.work * per[o + WORK_SCALE], index >= warmupCount ? now : -1 - now, now);
+      heap.set(slot, bank.nextCompletionAt(slot));
+    }
+    if (workload.next()) {
+      nextArrival = workload.at;
+    } else {
+      nextArrival = Number.POSITIVE_INFINITY;
+      windowEnd = now;
+    }
+  }
+
+  let span = windowEnd - windowStart;
+  let doneCount = doneInWindow;
+  let busyAt = BUSY_IN_WINDOW;
+  if (!(span > 0)) {
+    span = now - windowStart;
+    doneCount = doneAfterStart;
+    busyAt = BUSY_AFTER_START;
+  }
+  const perBackend: BackendOutcome[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = i * STRIDE;
+    const count = per[o + COUNT];
+    perBackend.push({
+      id: backends[i].id,
+      requests: count,
+      meanLatencyMs: count === 0 ? 0 : per[o + SUM] / count,
+      utilization: span > 0 ? Math.min(1, per[o + busyAt] / span) : 0,
+    });
+  }
+  return {
+    strategy: strategy.name,
+    backends: n,
+    requests: workload.count,
+    completed,
+    dropped,
+    throughputPerSec: span > 0 ? (doneCount * 1000) / span : 0,
+    latencyMs: latency.summary(),
+    perBackend,
+    latencyCdf: latency.cdf(),
+    timeline: timeline.points(now, doneAll),
+    simulatedMs: now,
+    wallMs: performance.now() - wallStart,
+  };
+}
+
+/** Length of [from, to] inside [start, end]; 0 when they do not meet. */
+function overlap(from: number, to: number, start: number, end: number): number {
+  const a = Math.max(from, start);
+  const b = Math.min(to, end);
+  return b > a ? b - a : 0;
+}
