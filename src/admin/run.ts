@@ -1,7 +1,6 @@
 import type { BrokerLog } from '../broker/access-log.js';
 import { BrokerControl, type ReloadResult } from '../broker/control.js';
 import { type Broker, startBroker } from '../broker/server.js';
-import { loadConfig } from '../config/load.js';
 import { mergeSettings, type Settings, type SettingsPatch } from '../config/settings.js';
 import { isTimbangError } from '../errors.js';
 import { checkAdminExposure, checkTokenStrength } from './auth.js';
@@ -49,6 +48,7 @@ export async function startBrokerWithAdmin(settings: Settings, run: RunOptions =
   let current = settings;
   const applyFile = async (path: string): Promise<ReloadResult> => {
     try {
+      const { loadConfig } = await import('../config/load.js'); // yaml and zod only when reloading
       const loaded = await loadConfig(path);
       const next = mergeSettings(loaded.patch, run.flags);
       const result = control.reload(next.broker);

@@ -5,7 +5,6 @@ import type { HostPort } from '../balancer/address.js';
 import { failedToStart, isClusterWorker, prepareWorker, runPrimary, runsAdmin } from '../broker/cluster.js';
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS, type HealthCheckOptions } from '../broker/options.js';
 import { parseListen } from '../config/listen.js';
-import { loadConfig } from '../config/load.js';
 import { type BrokerPatch, mergeSettings, type SettingsPatch } from '../config/settings.js';
 import { parseBackendList } from './backends.js';
 import { intOption, portOption, strategyOption, waitForSignal } from './options.js';
@@ -188,7 +187,11 @@ export function brokerCommand(): Command {
         return source === 'cli' || source === 'env';
       };
       const flagsPatch = flagPatch(flags, given);
-      const file = flags.config === undefined ? undefined : await loadConfig(flags.config);
+      // yaml and zod load only when there is a file to read.
+      const file =
+        flags.config === undefined
+          ? undefined
+          : await (await import('../config/load.js')).loadConfig(flags.config);
       const settings = mergeSettings(file?.patch, flagsPatch);
       if (flags.procs > 1 && !isClusterWorker()) {
         process.exitCode = await runPrimary(flags.procs);

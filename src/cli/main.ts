@@ -17,19 +17,25 @@ const EXIT_CODES: Partial<Record<string, number>> = {
   ERR_INTERRUPTED: 130,
 };
 
-export function buildProgram(): Command {
+/** The program with the named command, or with all of them when the name is not one (help, typos). */
+export async function buildProgram(commandName?: string): Promise<Command> {
   const program = new Command('timbang')
     .description('a load balancer and load-balancing lab')
     .version(version())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const make of COMMANDS) program.addCommand(make().exitOverride());
+  const names =
+    commandName !== undefined && Object.hasOwn(COMMANDS, commandName) ? [commandName] : Object.keys(COMMANDS);
+  for (const name of names) {
+    const make = await COMMANDS[name]();
+    program.addCommand(make().exitOverride());
+  }
   return program;
 }
 
 /** Runs the CLI. A user mistake prints one line and exits 2 (bad usage) or 1 (it failed); never a stack. */
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
   } catch (err) {
