@@ -46,6 +46,25 @@ export interface Exchange extends RequestRecord {
   fail(kind: FailureKind, reason: string): void;
 }
 
+/** The per-request bookkeeping every exchange carries; a front end extends it with how it sends. */
+export abstract class ExchangeState {
+  readonly tried: Backend[] = [];
+  backend: Backend | undefined = undefined;
+  startedAt = 0;
+  attemptAt = 0;
+  retriesUsed = 0;
+  tries = 0;
+  status = 0;
+  bytes = 0;
+  totalMs = 0;
+  error: string | undefined = undefined;
+  abstract readonly strategy: Strategy;
+
+  get strategyName(): string {
+    return this.strategy.name;
+  }
+}
+
 /**
  * The one path both front ends share: pick -> start -> send -> end -> retry with avoid.
  * No strategy contains retry code; no front end contains balancing code.

@@ -3,24 +3,11 @@ import { isIP } from 'node:net';
 import { Pool as UpstreamPool } from 'undici';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
-import type { Exchange, FailureKind, Forwarder, Outcome } from './forward.js';
+import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Outcome } from './forward.js';
 import { describeError } from './health-monitor.js';
 import type { BrokerOptions } from './options.js';
 
-/** Headers that belong to one hop (RFC 9110 §7.6.1) and must not be forwarded, plus ours. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'expect',
-  'http2-settings',
-  'x-timbang-strategy',
-  'x-timbang-key',
-]);
+/** Headers that belong to one hop (RFC 9110 §7.6.1) and must not be forwarded. */
 const RESPONSE_HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -29,6 +16,14 @@ const RESPONSE_HOP_BY_HOP = new Set([
   'te',
   'trailer',
   'upgrade',
+]);
+/** Requests also lose the headers undici sets itself or refuses, and ours. */
+const HOP_BY_HOP = new Set([
+  ...RESPONSE_HOP_BY_HOP,
+  'expect',
+  'http2-settings',
+  'x-timbang-strategy',
+  'x-timbang-key',
 ]);
 const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP].map((h) => h.length));
 const CONNECT_ERRORS = new Set([
@@ -97,26 +92,16 @@ export class HttpProxy {
   }
 }
 
-class HttpExchange implements Exchange {
+class HttpExchange extends ExchangeState implements Exchange {
   readonly protocol = 'http' as const;
   readonly client: string;
   readonly strategy: Strategy;
   readonly key: string | undefined;
   readonly retriable: boolean;
-  readonly tried: Backend[] = [];
   readonly method: string;
   readonly path: string;
   readonly app: string | undefined;
   readonly type: string | undefined;
-  backend: Backend | undefined = undefined;
-  startedAt = 0;
-  attemptAt = 0;
-  retriesUsed = 0;
-  tries = 0;
-  status = 0;
-  bytes = 0;
-  totalMs = 0;
-  error: string | undefined = undefined;
   /** > 0: a small body to buffer first, so the request stays retriable. */
   bodyToBuffer = 0;
 
@@ -134,6 +119,7 @@ class HttpExchange implements Exchange {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
   ) {
+    super();
     const opts = proxy.opts;
     this.method = req.method ?? 'GET';
     this.path = req.url ?? '/';
@@ -216,10 +202,6 @@ class HttpExchange implements Exchange {
     // One shared listener finds its exchange on the response: no closure per request ('close' fires once).
     (res as ExchangeResponse)[EXCHANGE] = this;
     res.on('close', onResponseClose);
-  }
-
-  get strategyName(): string {
-    return this.strategy.name;
   }
 
   bufferBody(): void {

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import net from 'node:net';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
-import type { Exchange, FailureKind, Forwarder, Outcome } from './forward.js';
+import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Outcome } from './forward.js';
 import { describeError } from './health-monitor.js';
 import type { BrokerOptions } from './options.js';
 
@@ -162,22 +162,12 @@ class LineConnection {
   }
 }
 
-class LineExchange implements Exchange {
+class LineExchange extends ExchangeState implements Exchange {
   readonly protocol = 'line' as const;
   readonly method = undefined;
   readonly path = undefined;
   readonly retriable = true; // a line message is idempotent by the contract
-  readonly tried: Backend[] = [];
   readonly client: string;
-  backend: Backend | undefined = undefined;
-  startedAt = 0;
-  attemptAt = 0;
-  retriesUsed = 0;
-  tries = 0;
-  status = 0;
-  bytes = 0;
-  totalMs = 0;
-  error: string | undefined = undefined;
 
   private upstream: net.Socket | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -194,6 +184,7 @@ class LineExchange implements Exchange {
     readonly app: string | undefined,
     readonly type: string | undefined,
   ) {
+    super();
     this.client = conn.socket.remoteAddress ?? '';
   }
 
@@ -238,10 +229,6 @@ class LineExchange implements Exchange {
 
   get key(): string | undefined {
     return this.app ?? this.client;
-  }
-
-  get strategyName(): string {
-    return this.strategy.name;
   }
 
   send(b: Backend): void {
