@@ -15,6 +15,12 @@ const ARITY_SHIFT = 2;
 const ARITY = 1 << ARITY_SHIFT;
 
 export class CompletionHeap {
+  /**
+   * By backend slot: the time its next job finishes, Infinity when idle. The caller writes a slot's time
+   * here and calls update(slot): a double passed in a typed array, unlike one passed as an argument to a
+   * call V8 does not inline, needs no heap-allocated box, and this loop runs a million times a second.
+   */
+  readonly next: Float64Array;
   /** Heap order: each entry's time (Infinity past the end) and backend slot. */
   private readonly times: Float64Array;
   private readonly slots: Int32Array;
@@ -23,6 +29,7 @@ export class CompletionHeap {
   size = 0;
 
   constructor(capacity: number) {
+    this.next = new Float64Array(capacity).fill(Number.POSITIVE_INFINITY);
     this.times = new Float64Array(capacity + ARITY).fill(Number.POSITIVE_INFINITY);
     this.slots = new Int32Array(capacity + ARITY);
     this.pos = new Int32Array(capacity).fill(-1);
@@ -38,8 +45,9 @@ export class CompletionHeap {
     return this.times[0];
   }
 
-  /** Sets a slot's next completion; Infinity (idle) takes it out of the heap. */
-  set(slot: number, at: number): void {
+  /** Takes a slot's time from `next`: Infinity (idle) takes it out of the heap. */
+  update(slot: number): void {
+    const at = this.next[slot];
     const i = this.pos[slot];
     if (at === Number.POSITIVE_INFINITY) {
       if (i >= 0) this.removeAt(i);

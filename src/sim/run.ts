@@ -36,6 +36,12 @@ export interface SimOutcome {
   perBackend: BackendOutcome[];
   latencyCdf: { ms: number; fraction: number }[];
   timeline: { t: number; throughputPerSec: number; inFlight: number }[];
+  /**
+   * Queue-length profile over the measured window: element i-1 is the time-average fraction of backends
+   * holding at least i requests (running or queued), up to PROFILE_LEVELS; element 0 is mean utilisation.
+   * Not in --json (its fields are fixed); the theory tests check it against Mitzenmacher's fixed point.
+   */
+  queueProfile: number[];
   /** Simulated time from 0 to the last completion, ms. */
   simulatedMs: number;
   /** Wall-clock time the run took, ms; never part of --json, which must be reproducible. */
@@ -61,6 +67,9 @@ export function createStrategy(name: string, c: SimConfig): Strategy {
   if (info.name === 'consistent-hash') return new ConsistentHash({ loadFactor: c.hashFactor });
   return info.create();
 }
+
+/** Levels of the queue-length profile kept (a backend with more counts at the top level only). */
+export const PROFILE_LEVELS = 32;
 
 /** Offsets into the per-backend row: work multiplier (1 / speed), measured count and latency sum, busy time. */
 const STRIDE = 8;
@@ -96,6 +105,8 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
   // Weights are speeds, normalised to a mean of 1 so --load keeps its meaning (see config.ts).
   let weightSum = 0;
   for (let i = 0; i < n; i++) weightSum += backends[i].weight;
+  // Equal weights (the usual case) skip the per-backend scale, and its cache line, on every arrival.
+  const weighted = backends.some((b) => b.weight !== backends[0].weight);
   for (let i = 0; i < n; i++) {
     per[i * STRIDE + WORK_SCALE] = weightSum / (n * backends[i].weight);
     per[i * STRIDE + BUSY_SINCE] = Number.NaN;
@@ -103,11 +114,17 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
 
   const bank = new SharingBank(n, c.cores, c.capacity);
   const heap = new CompletionHeap(n);
+  const nextAt = heap.next;
   const workload = new Workload(c, strategy instanceof ConsistentHash);
   const ctx: PickContext = { now: 0, rand: stream(c.seed, STREAM.picks), key: undefined, avoid: undefined };
   const latency = new LatencyStats();
   const timeline = new Timeline();
   const warmupCount = Math.floor(c.warmup * workload.total);
+  // Queue-length profile: how many backends hold at least i requests, and its integral over time.
+  const levelCount = new Float64Array(PROFILE_LEVELS + 1);
+  const levelArea = new Float64Array(PROFILE_LEVELS + 1);
+  const levelSince = new Float64Array(PROFILE_LEVELS + 1);
+  let profile: number[] | undefined;
 
   let windowStart = Number.POSITIVE_INFINITY;
   let windowEnd = Number.POSITIVE_INFINITY;
@@ -124,10 +141,15 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
     const tc = heap.topTime();
     if (tc <= nextArrival) {
       if (tc === Number.POSITIVE_INFINITY) break;
+      const slot = heap.topSlot();
+      // A key left behind by an arrival that postponed this backend's completion: re-key it, nothing ends.
+      if (nextAt[slot] > tc) {
+        heap.update(slot);
+        continue;
+      }
       // A completion.
       now = tc;
       if (now >= timeline.nextEdge) timeline.roll(now, doneAll, inFlight);
-      const slot = heap.topSlot();
       const b = backends[slot];
       const o = slot * STRIDE;
       const count = bank.complete(slot, now);
@@ -136,6 +158,12 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
         // A job's data is its arrival time, or -1 - time for a warm-up arrival (see the arrival below).
         const d = done[k];
         const ms = d >= 0 ? now - d : now + 1 + d;
+        const level = b.inFlight;
+        if (level <= PROFILE_LEVELS) {
+          levelArea[level] += levelCount[level] * (now - levelSince[level]);
+          levelSince[level] = now;
+          levelCount[level]--;
+        }
         pool.end(b, now, ms, true);
         if (d >= 0) {
           latency.record(ms);
@@ -155,17 +183,20 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
         per[o + BUSY_IN_WINDOW] += overlap(since, now, windowStart, windowEnd);
         per[o + BUSY_AFTER_START] += overlap(since, now, windowStart, Number.POSITIVE_INFINITY);
         per[o + BUSY_SINCE] = Number.NaN;
-        heap.set(slot, Number.POSITIVE_INFINITY);
-      } else {
-        heap.set(slot, bank.nextCompletionAt(slot));
       }
+      nextAt[slot] = bank.nextCompletionAt(slot);
+      heap.update(slot);
       continue;
     }
     // An arrival.
     now = nextArrival;
     if (now >= timeline.nextEdge) timeline.roll(now, doneAll, inFlight);
     const index = workload.count - 1;
-    if (index === warmupCount) windowStart = now;
+    if (index === warmupCount) {
+      windowStart = now;
+      levelArea.fill(0);
+      levelSince.fill(now);
+    }
     ctx.now = now;
     ctx.key = workload.key;
     const b = strategy.pick(pool, ctx);
@@ -176,17 +207,32 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
       const o = slot * STRIDE;
       pool.start(b, now);
       inFlight++;
+      const level = b.inFlight;
+      if (level <= PROFILE_LEVELS) {
+        levelArea[level] += levelCount[level] * (now - levelSince[level]);
+        levelSince[level] = now;
+        levelCount[level]++;
+      }
       if (bank.running(slot) === 0) per[o + BUSY_SINCE] = now;
-      bank.add(slot, workload.work * per[o + WORK_SCALE], index >= warmupCount ? now : -1 - now, now);
-      heap.set(slot, bank.nextCompletionAt(slot));
+      const work = weighted ? workload.work * per[o + WORK_SCALE] : workload.work;
+      bank.add(slot, work, index >= warmupCount ? now : -1 - now, now);
+      // A later completion can wait in the heap under its old, earlier key (re-keyed when it comes up);
+      // only an earlier one must move now.
+      const at = bank.nextCompletionAt(slot);
+      const old = nextAt[slot];
+      nextAt[slot] = at;
+      if (at < old || old === Number.POSITIVE_INFINITY) heap.update(slot);
     }
     if (workload.next()) {
       nextArrival = workload.at;
     } else {
       nextArrival = Number.POSITIVE_INFINITY;
       windowEnd = now;
+      if (windowEnd > windowStart)
+        profile = closeProfile(levelArea, levelCount, levelSince, now, n * (now - windowStart));
     }
   }
+  profile ??= closeProfile(levelArea, levelCount, levelSince, now, n * (now - windowStart));
 
   let span = windowEnd - windowStart;
   let doneCount = doneInWindow;
@@ -218,9 +264,27 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
     perBackend,
     latencyCdf: latency.cdf(),
     timeline: timeline.points(now, doneAll),
+    queueProfile: profile,
     simulatedMs: now,
     wallMs: performance.now() - wallStart,
   };
+}
+
+/** The profile's fractions at time t over `total` backend-milliseconds, trailing zeros trimmed. */
+function closeProfile(
+  area: Float64Array,
+  count: Float64Array,
+  since: Float64Array,
+  t: number,
+  total: number,
+): number[] {
+  const out: number[] = [];
+  for (let i = 1; i <= PROFILE_LEVELS; i++) {
+    const a = area[i] + count[i] * (t - since[i]);
+    out.push(total > 0 ? a / total : 0);
+  }
+  while (out.length > 0 && out[out.length - 1] === 0) out.pop();
+  return out;
 }
 
 /** Length of [from, to] inside [start, end]; 0 when they do not meet. */

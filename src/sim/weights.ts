@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { TimbangError } from '../errors.js';
 import { STREAM, stream } from './streams.js';
 
 /** A --weights value: explicit numbers, or a uniform range drawn per backend from the seed. */
@@ -25,13 +26,14 @@ export function parseWeights(value: string): WeightSpec {
   return { kind: 'list', values };
 }
 
-/** One weight per backend: a list must have one per backend (or a single value for all). */
+/** One weight per backend: a list must have one per backend (or a single value for all); ERR_BAD_OPTION else. */
 export function resolveWeights(spec: WeightSpec | undefined, backends: number, seed: number): number[] {
   if (spec === undefined) return new Array<number>(backends).fill(1);
   if (spec.kind === 'list') {
     if (spec.values.length === 1) return new Array<number>(backends).fill(spec.values[0]);
     if (spec.values.length !== backends) {
-      throw new InvalidArgumentError(
+      throw new TimbangError(
+        'ERR_BAD_OPTION',
         `--weights has ${spec.values.length} values but there are ${backends} backends: give one per backend, or one for all`,
       );
     }

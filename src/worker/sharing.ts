@@ -173,20 +173,22 @@ export class SharingServer<T> {
 
 /**
  * The same model for many servers at once, for the simulator: no object per job, no cancel, a number as
- * each job's data. Each server is one small object of numbers; every job is a slot in typed arrays,
- * reused through a free list, so running a million jobs allocates nothing per job. (SharingServer must
- * hand out a Job per add, for cancel; at a million jobs a second those allocations sweep the CPU cache
- * and cost more than the model itself.) Same arithmetic, in the same order, as SharingServer, so both give
- * bit-identical times: test/sim/sharing-bank.test.ts holds them to it.
+ * each job's data. Laid out for the CPU cache, since at a million jobs a second the simulator waits on
+ * memory more than it computes: a server's hot state is one 64-byte row of a Float64Array, a job one
+ * 32-byte slot of another, reused through a free list, so running a million jobs allocates nothing per
+ * job. (SharingServer must hand out a Job per add, for cancel; those allocations sweep the cache.) Same
+ * arithmetic, in the same order, as SharingServer, so both give bit-identical times:
+ * test/sim/sharing-bank.test.ts holds them to it.
  */
 export class SharingBank {
   /** Data of the jobs the last complete() finished, in the order they started; complete() says how many. */
   done = new Float64Array(16);
-  private readonly rows: BankServer[] = [];
-  /** Per job slot: the finish tag while it runs, its work while it waits; its data; the next slot in its list. */
-  private tag = new Float64Array(1024);
-  private data = new Float64Array(1024);
-  private next = new Int32Array(1024);
+  /** Per server, ROW numbers: see the offsets V, AT, ... below. */
+  private readonly row: Float64Array;
+  /** Per server with a capacity: its FIFO queue's length, head and tail slots. */
+  private readonly queue: Int32Array;
+  /** Per job slot, JOB numbers: the finish tag while it runs (its work while it waits), data, next slot. */
+  private job = new Float64Array(1024 * JOB);
   private free = -1;
   private used = 0;
 
@@ -195,68 +197,83 @@ export class SharingBank {
     readonly cores: number,
     readonly capacity: number,
   ) {
-    for (let s = 0; s < servers; s++) this.rows.push(new BankServer());
+    this.row = new Float64Array(servers * ROW);
+    this.queue = new Int32Array(capacity > 0 ? servers * 3 : 0).fill(-1);
+    for (let s = 0; s < servers; s++) {
+      const r = s * ROW;
+      this.row[r + MIN] = Number.POSITIVE_INFINITY;
+      this.row[r + HEAD] = -1;
+      this.row[r + TAIL] = -1;
+      if (capacity > 0) this.queue[s * 3] = 0;
+    }
   }
 
   running(server: number): number {
-    return this.rows[server].running;
+    return this.row[server * ROW + RUNNING];
   }
 
   queued(server: number): number {
-    return this.rows[server].queued;
+    return this.capacity > 0 ? this.queue[server * 3] : 0;
   }
 
   rate(server: number): number {
-    return shareRate(this.cores, this.rows[server].running);
+    return shareRate(this.cores, this.row[server * ROW + RUNNING]);
   }
 
   /** Moves a server's clock to now, advancing its running jobs. */
   advance(server: number, now: number): void {
-    this.advanceRow(this.rows[server], now);
+    const row = this.row;
+    const r = server * ROW;
+    const dt = now - row[r + AT];
+    row[r + AT] = now;
+    const k = row[r + RUNNING];
+    if (dt <= 0 || k === 0) return;
+    row[r + V] += dt * shareRate(this.cores, k);
   }
 
   /** Adds a job of `work` ms to a server; it runs at once, or waits if the server is at capacity. */
   add(server: number, work: number, data: number, now: number): void {
-    const row = this.rows[server];
-    this.advanceRow(row, now);
+    this.advance(server, now);
     const j = this.alloc();
-    this.data[j] = data;
-    this.tag[j] = work;
-    if (this.capacity === 0 || row.running < this.capacity) this.start(row, j);
-    else this.enqueue(row, j);
+    const job = this.job;
+    job[j + DATA] = data;
+    job[j + TAG] = work;
+    if (this.capacity === 0 || this.row[server * ROW + RUNNING] < this.capacity) this.start(server * ROW, j);
+    else this.enqueue(server * 3, j);
   }
 
   /** When the server's next running job finishes if nothing else arrives; Infinity when idle. */
   nextCompletionAt(server: number): number {
-    const row = this.rows[server];
-    const k = row.running;
+    const row = this.row;
+    const r = server * ROW;
+    const k = row[r + RUNNING];
     if (k === 0) return Number.POSITIVE_INFINITY;
-    const left = row.min - row.v;
-    return row.at + Math.max(left, 0) / shareRate(this.cores, k);
+    const left = row[r + MIN] - row[r + V];
+    return row[r + AT] + Math.max(left, 0) / shareRate(this.cores, k);
   }
 
   /** Advances a server to now, finishes its jobs that are done (their data in `done`), admits queued ones. */
   complete(server: number, now: number): number {
-    const row = this.rows[server];
-    this.advanceRow(row, now);
-    const doneBy = row.v + doneEpsilon(now);
-    if (!(row.min <= doneBy)) return 0;
-    const tag = this.tag;
-    const next = this.next;
+    this.advance(server, now);
+    const row = this.row;
+    const r = server * ROW;
+    const doneBy = row[r + V] + doneEpsilon(now);
+    if (!(row[r + MIN] <= doneBy)) return 0;
+    const job = this.job;
     let count = 0;
     let min = Number.POSITIVE_INFINITY;
     let prev = -1;
-    let j = row.head;
+    let j = row[r + HEAD];
     while (j >= 0) {
-      const after = next[j];
-      const t = tag[j];
+      const after = job[j + NEXT];
+      const t = job[j + TAG];
       if (t <= doneBy) {
         if (count === this.done.length) this.done = grow(this.done, count * 2);
-        this.done[count++] = this.data[j];
-        if (prev < 0) row.head = after;
-        else next[prev] = after;
-        if (after < 0) row.tail = prev;
-        next[j] = this.free;
+        this.done[count++] = job[j + DATA];
+        if (prev < 0) row[r + HEAD] = after;
+        else job[prev + NEXT] = after;
+        if (after < 0) row[r + TAIL] = prev;
+        job[j + NEXT] = this.free;
         this.free = j;
         this.used--;
       } else {
@@ -265,15 +282,9 @@ export class SharingBank {
       }
       j = after;
     }
-    row.min = min;
-    row.running -= count;
-    while (row.queued > 0 && (this.capacity === 0 || row.running < this.capacity)) {
-      const q = row.qhead;
-      row.qhead = next[q];
-      if (next[q] < 0) row.qtail = -1;
-      row.queued--;
-      this.start(row, q);
-    }
+    row[r + MIN] = min;
+    row[r + RUNNING] -= count;
+    if (this.capacity > 0) this.admit(server, r);
     return count;
   }
 
@@ -282,46 +293,51 @@ export class SharingBank {
     return this.used;
   }
 
-  private advanceRow(row: BankServer, now: number): void {
-    const dt = now - row.at;
-    row.at = now;
-    const k = row.running;
-    if (dt <= 0 || k === 0) return;
-    row.v += dt * shareRate(this.cores, k);
+  private admit(server: number, r: number): void {
+    const queue = this.queue;
+    const q = server * 3;
+    while (queue[q] > 0 && this.row[r + RUNNING] < this.capacity) {
+      const j = queue[q + 1];
+      const after = this.job[j + NEXT];
+      queue[q + 1] = after;
+      if (after < 0) queue[q + 2] = -1;
+      queue[q]--;
+      this.start(r, j);
+    }
   }
 
-  private start(row: BankServer, j: number): void {
-    const t = this.tag[j] + row.v;
-    this.tag[j] = t;
-    if (t < row.min) row.min = t;
-    this.next[j] = -1;
-    if (row.tail < 0) row.head = j;
-    else this.next[row.tail] = j;
-    row.tail = j;
-    row.running++;
+  private start(r: number, j: number): void {
+    const row = this.row;
+    const job = this.job;
+    const t = job[j + TAG] + row[r + V];
+    job[j + TAG] = t;
+    if (t < row[r + MIN]) row[r + MIN] = t;
+    job[j + NEXT] = -1;
+    const tail = row[r + TAIL];
+    if (tail < 0) row[r + HEAD] = j;
+    else job[tail + NEXT] = j;
+    row[r + TAIL] = j;
+    row[r + RUNNING]++;
   }
 
-  private enqueue(row: BankServer, j: number): void {
-    this.next[j] = -1;
-    if (row.qtail < 0) row.qhead = j;
-    else this.next[row.qtail] = j;
-    row.qtail = j;
-    row.queued++;
+  private enqueue(q: number, j: number): void {
+    const queue = this.queue;
+    this.job[j + NEXT] = -1;
+    const tail = queue[q + 2];
+    if (tail < 0) queue[q + 1] = j;
+    else this.job[tail + NEXT] = j;
+    queue[q + 2] = j;
+    queue[q]++;
   }
 
+  /** A free job slot (an offset into `job`), growing the array when none is left. */
   private alloc(): number {
     let j = this.free;
     if (j >= 0) {
-      this.free = this.next[j];
+      this.free = this.job[j + NEXT];
     } else {
-      j = this.used;
-      if (j === this.tag.length) {
-        this.tag = grow(this.tag, j * 2);
-        this.data = grow(this.data, j * 2);
-        const next = new Int32Array(j * 2);
-        next.set(this.next);
-        this.next = next;
-      }
+      j = this.used * JOB;
+      if (j === this.job.length) this.job = grow(this.job, j * 2);
     }
     this.used++;
     return j;
@@ -329,20 +345,21 @@ export class SharingBank {
 }
 
 /**
- * One server of a SharingBank: its virtual time and clock, the smallest finish tag among its running jobs
- * (so the next completion needs no walk), and the ends of its running list and FIFO queue (job slots).
+ * A SharingBank server row: virtual time, clock, running count, the smallest finish tag of its running
+ * jobs (so the next completion costs no walk), and the first and last job slot of its running list.
  */
-class BankServer {
-  v = 0;
-  at = 0;
-  min = Number.POSITIVE_INFINITY;
-  running = 0;
-  queued = 0;
-  head = -1;
-  tail = -1;
-  qhead = -1;
-  qtail = -1;
-}
+const ROW = 8;
+const V = 0;
+const AT = 1;
+const RUNNING = 2;
+const MIN = 3;
+const HEAD = 4;
+const TAIL = 5;
+/** A job slot: finish tag (or work while queued), data, next slot in its list (-1: none). */
+const JOB = 4;
+const TAG = 0;
+const DATA = 1;
+const NEXT = 2;
 
 function grow(a: Float64Array, size: number): Float64Array<ArrayBuffer> {
   const b = new Float64Array(size);
