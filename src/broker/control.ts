@@ -23,7 +23,12 @@ const LIVE_FIELDS = [
 ] as const;
 
 /** Settings of the upstream connection pools: applied by replacing each backend's pool (gracefully). */
-const UPSTREAM_FIELDS = ['connectTimeoutMs', 'requestTimeoutMs', 'upstreamIdleTimeoutMs'] as const;
+const UPSTREAM_FIELDS = [
+  'connectTimeoutMs',
+  'requestTimeoutMs',
+  'upstreamIdleTimeoutMs',
+  'maxConnsPerBackend',
+] as const;
 
 /** Captured when the broker started (listener, server timeouts, retry budget, health policy, log). */
 const RESTART_FIELDS = [

@@ -72,6 +72,7 @@ export class HttpProxy {
         keepAliveTimeout: this.opts.upstreamIdleTimeoutMs,
         keepAliveMaxTimeout: this.opts.upstreamIdleTimeoutMs,
         pipelining: 1,
+        connections: this.opts.maxConnsPerBackend,
       });
       this.upstreams.set(b, pool);
     }

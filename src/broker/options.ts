@@ -38,6 +38,11 @@ export interface BrokerOptions {
   headersTimeoutMs: number;
   /** Upstream keep-alive: idle connections to a backend are closed after this. */
   upstreamIdleTimeoutMs: number;
+  /**
+   * Most connections open to one backend (HAProxy's maxconn): beyond it, requests wait in the broker
+   * for a free connection instead of piling new sockets on the backend and the broker's memory.
+   */
+  maxConnsPerBackend: number;
   /** Consecutive failed requests (5xx, resets) that eject a backend (passive health). */
   ejectAfterFailures: number;
   ejectBaseMs: number;
@@ -71,6 +76,7 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   clientIdleTimeoutMs: 60_000,
   headersTimeoutMs: 10_000,
   upstreamIdleTimeoutMs: 4_000,
+  maxConnsPerBackend: 64,
   ejectAfterFailures: 5,
   ejectBaseMs: 1_000,
   ejectMaxMs: 30_000,

@@ -28,6 +28,7 @@ export function parseHealthCheck(value: string): Pick<HealthCheckOptions, 'kind'
 }
 
 interface BrokerFlags {
+  maxConns: number;
   config?: string;
   host: string;
   port: number;
@@ -64,6 +65,7 @@ export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => bo
   if (given('backends')) b.backends = f.backends;
   if (given('strategy')) b.strategy = f.strategy;
   if (given('retries')) b.retries = f.retries;
+  if (given('maxConns')) b.maxConnsPerBackend = f.maxConns;
   if (given('connectTimeout')) b.connectTimeoutMs = f.connectTimeout;
   if (given('requestTimeout')) b.requestTimeoutMs = f.requestTimeout;
   if (given('idleTimeout')) b.clientIdleTimeoutMs = f.idleTimeout;
@@ -109,6 +111,12 @@ export function brokerCommand(): Command {
       'balancing strategy (see README; aliases accepted)',
       strategyOption,
       D.strategy,
+    )
+    .option(
+      '--max-conns <n>',
+      'most connections to one backend; more requests wait for one (HAProxy maxconn)',
+      intOption(1),
+      D.maxConnsPerBackend,
     )
     .option(
       '--retries <n>',

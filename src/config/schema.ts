@@ -86,6 +86,7 @@ export const configSchema = z
     retryBudget: z.strictObject({ percent: z.number().min(0).max(100), min: count(0, 1_000_000) }).partial(),
     retryPutDelete: z.boolean({ error: 'must be true or false' }),
     retryBodyBytes: count(0, 64 * 1024 * 1024),
+    maxConnsPerBackend: count(1, 1_000_000),
     timeouts: z
       .strictObject({
         connectMs: ms(),
@@ -132,6 +133,7 @@ export function configToPatch(c: ConfigFile): SettingsPatch {
     retryBudgetMin: c.retryBudget?.min,
     retryPutDelete: c.retryPutDelete,
     retryBodyBytes: c.retryBodyBytes,
+    maxConnsPerBackend: c.maxConnsPerBackend,
     connectTimeoutMs: c.timeouts?.connectMs,
     requestTimeoutMs: c.timeouts?.requestMs,
     clientIdleTimeoutMs: c.timeouts?.clientIdleMs,

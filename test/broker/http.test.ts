@@ -192,3 +192,19 @@ describe('broker: hostile HTTP input', () => {
     }
   });
 });
+
+describe('broker: connections to a backend are capped', () => {
+  it('queues requests beyond --max-conns instead of opening more connections, and loses none', async () => {
+    const backend = await httpBackend(stack, 'a');
+    let open = 0;
+    let peak = 0;
+    backend.server.on('connection', (s) => {
+      peak = Math.max(peak, ++open);
+      s.on('close', () => open--);
+    });
+    const { url } = await brokerFor(stack, [backend.port], { maxConnsPerBackend: 2 });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => get(`${url}/?delay=50&i=${i}`)));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(peak).toBe(2);
+  });
+});
