@@ -172,6 +172,11 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
   const config = configFrom(f, given, trace);
   const out = process.stdout;
   if (!f.json) out.write(`${describe(config)}\n`);
+  if (config.arrival !== 'trace' && config.load >= 1) {
+    process.stderr.write(
+      `timbang simulate: load ${config.load} >= 1 is more work than the backends can do: queues grow for as long as requests arrive, so latencies depend on --requests\n`,
+    );
+  }
   const outcomes: SimOutcome[] = [];
   let wallMs = 0;
   for (const name of f.strategy) {

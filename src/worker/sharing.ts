@@ -174,20 +174,23 @@ export class SharingServer<T> {
 /**
  * The same model for many servers at once, for the simulator: no object per job, no cancel, a number as
  * each job's data. Laid out for the CPU cache, since at a million jobs a second the simulator waits on
- * memory more than it computes: a server's hot state is one 64-byte row of a Float64Array, a job one
- * 32-byte slot of another, reused through a free list, so running a million jobs allocates nothing per
- * job. (SharingServer must hand out a Job per add, for cancel; those allocations sweep the cache.) Same
- * arithmetic, in the same order, as SharingServer, so both give bit-identical times:
- * test/sim/sharing-bank.test.ts holds them to it.
+ * memory more than it computes: a server's state is one 32-byte row of a Float64Array, a job one 32-byte
+ * slot of another, reused through a free list, so running a million jobs allocates nothing per job.
+ * (SharingServer must hand out a Job per add, for cancel; those allocations sweep the cache.) A server's
+ * running jobs form a pairing heap on their finish tags (Fredman, Sedgewick, Sleator & Tarjan, 1986):
+ * adding a job is O(1), finishing one O(log k), so a crowded server (random at load 0.99, an overload)
+ * costs little more than an idle one. Same arithmetic as SharingServer, so both give bit-identical times
+ * (test/sim/sharing-bank.test.ts); jobs that finish at the same instant come out in tag order, not in
+ * the order they started.
  */
 export class SharingBank {
-  /** Data of the jobs the last complete() finished, in the order they started; complete() says how many. */
+  /** Data of the jobs the last complete() finished; complete() says how many. */
   done = new Float64Array(16);
   /** Per server, ROW numbers: see the offsets V, AT, ... below. */
   private readonly row: Float64Array;
-  /** Per server with a capacity: its FIFO queue's length, head and tail slots. */
+  /** Per server with a capacity: its FIFO queue's length, head and tail slots (linked through SIBLING). */
   private readonly queue: Int32Array;
-  /** Per job slot, JOB numbers: the finish tag while it runs (its work while it waits), data, next slot. */
+  /** Per job slot, JOB numbers: see TAG, DATA, ... below. */
   private job = new Float64Array(1024 * JOB);
   private free = -1;
   private used = 0;
@@ -200,10 +203,7 @@ export class SharingBank {
     this.row = new Float64Array(servers * ROW);
     this.queue = new Int32Array(capacity > 0 ? servers * 3 : 0).fill(-1);
     for (let s = 0; s < servers; s++) {
-      const r = s * ROW;
-      this.row[r + MIN] = Number.POSITIVE_INFINITY;
-      this.row[r + HEAD] = -1;
-      this.row[r + TAIL] = -1;
+      this.row[s * ROW + ROOT] = -1;
       if (capacity > 0) this.queue[s * 3] = 0;
     }
   }
@@ -248,7 +248,7 @@ export class SharingBank {
     const r = server * ROW;
     const k = row[r + RUNNING];
     if (k === 0) return Number.POSITIVE_INFINITY;
-    const left = row[r + MIN] - row[r + V];
+    const left = this.job[row[r + ROOT] + TAG] - row[r + V];
     return row[r + AT] + Math.max(left, 0) / shareRate(this.cores, k);
   }
 
@@ -256,33 +256,22 @@ export class SharingBank {
   complete(server: number, now: number): number {
     this.advance(server, now);
     const row = this.row;
+    const job = this.job;
     const r = server * ROW;
     const doneBy = row[r + V] + doneEpsilon(now);
-    if (!(row[r + MIN] <= doneBy)) return 0;
-    const job = this.job;
+    let root = row[r + ROOT];
     let count = 0;
-    let min = Number.POSITIVE_INFINITY;
-    let prev = -1;
-    let j = row[r + HEAD];
-    while (j >= 0) {
-      const after = job[j + NEXT];
-      const t = job[j + TAG];
-      if (t <= doneBy) {
-        if (count === this.done.length) this.done = grow(this.done, count * 2);
-        this.done[count++] = job[j + DATA];
-        if (prev < 0) row[r + HEAD] = after;
-        else job[prev + NEXT] = after;
-        if (after < 0) row[r + TAIL] = prev;
-        job[j + NEXT] = this.free;
-        this.free = j;
-        this.used--;
-      } else {
-        if (t < min) min = t;
-        prev = j;
-      }
-      j = after;
+    while (root >= 0 && job[root + TAG] <= doneBy) {
+      if (count === this.done.length) this.done = grow(this.done, count * 2);
+      this.done[count++] = job[root + DATA];
+      const children = job[root + CHILD];
+      job[root + SIBLING] = this.free;
+      this.free = root;
+      this.used--;
+      root = this.mergePairs(children);
     }
-    row[r + MIN] = min;
+    if (count === 0) return 0;
+    row[r + ROOT] = root;
     row[r + RUNNING] -= count;
     if (this.capacity > 0) this.admit(server, r);
     return count;
@@ -293,12 +282,55 @@ export class SharingBank {
     return this.used;
   }
 
+  /** Links two heap roots: the later tag becomes the first child of the earlier (ties: a stays on top). */
+  private meld(a: number, b: number): number {
+    const job = this.job;
+    if (job[b + TAG] < job[a + TAG]) {
+      const t = a;
+      a = b;
+      b = t;
+    }
+    job[b + SIBLING] = job[a + CHILD];
+    job[a + CHILD] = b;
+    return a;
+  }
+
+  /** The two-pass pairing of a removed root's children, left to right in pairs, then right to left. */
+  private mergePairs(first: number): number {
+    if (first < 0) return -1;
+    const job = this.job;
+    let pairs = -1;
+    let a = first;
+    while (a >= 0) {
+      const b = job[a + SIBLING];
+      if (b < 0) {
+        job[a + SIBLING] = pairs;
+        pairs = a;
+        break;
+      }
+      const next = job[b + SIBLING];
+      const m = this.meld(a, b);
+      job[m + SIBLING] = pairs;
+      pairs = m;
+      a = next;
+    }
+    let root = pairs;
+    pairs = job[root + SIBLING];
+    while (pairs >= 0) {
+      const next = job[pairs + SIBLING];
+      root = this.meld(root, pairs);
+      pairs = next;
+    }
+    job[root + SIBLING] = -1;
+    return root;
+  }
+
   private admit(server: number, r: number): void {
     const queue = this.queue;
     const q = server * 3;
     while (queue[q] > 0 && this.row[r + RUNNING] < this.capacity) {
       const j = queue[q + 1];
-      const after = this.job[j + NEXT];
+      const after = this.job[j + SIBLING];
       queue[q + 1] = after;
       if (after < 0) queue[q + 2] = -1;
       queue[q]--;
@@ -306,26 +338,30 @@ export class SharingBank {
     }
   }
 
+  /** Starts a job: its tag becomes the virtual time it is done at, and it joins the server's heap. */
   private start(r: number, j: number): void {
     const row = this.row;
     const job = this.job;
-    const t = job[j + TAG] + row[r + V];
-    job[j + TAG] = t;
-    if (t < row[r + MIN]) row[r + MIN] = t;
-    job[j + NEXT] = -1;
-    const tail = row[r + TAIL];
-    if (tail < 0) row[r + HEAD] = j;
-    else job[tail + NEXT] = j;
-    row[r + TAIL] = j;
+    job[j + TAG] += row[r + V];
+    job[j + CHILD] = -1;
+    job[j + SIBLING] = -1;
+    const root = row[r + ROOT];
+    if (root >= 0) {
+      const top = this.meld(root, j);
+      job[top + SIBLING] = -1;
+      row[r + ROOT] = top;
+    } else {
+      row[r + ROOT] = j;
+    }
     row[r + RUNNING]++;
   }
 
   private enqueue(q: number, j: number): void {
     const queue = this.queue;
-    this.job[j + NEXT] = -1;
+    this.job[j + SIBLING] = -1;
     const tail = queue[q + 2];
     if (tail < 0) queue[q + 1] = j;
-    else this.job[tail + NEXT] = j;
+    else this.job[tail + SIBLING] = j;
     queue[q + 2] = j;
     queue[q]++;
   }
@@ -334,7 +370,7 @@ export class SharingBank {
   private alloc(): number {
     let j = this.free;
     if (j >= 0) {
-      this.free = this.job[j + NEXT];
+      this.free = this.job[j + SIBLING];
     } else {
       j = this.used * JOB;
       if (j === this.job.length) this.job = grow(this.job, j * 2);
@@ -344,22 +380,21 @@ export class SharingBank {
   }
 }
 
-/**
- * A SharingBank server row: virtual time, clock, running count, the smallest finish tag of its running
- * jobs (so the next completion costs no walk), and the first and last job slot of its running list.
- */
-const ROW = 8;
+/** A SharingBank server row: virtual time, clock, running count, the root job slot of its heap (-1: none). */
+const ROW = 4;
 const V = 0;
 const AT = 1;
 const RUNNING = 2;
-const MIN = 3;
-const HEAD = 4;
-const TAIL = 5;
-/** A job slot: finish tag (or work while queued), data, next slot in its list (-1: none). */
+const ROOT = 3;
+/**
+ * A job slot: finish tag (its work while queued), data, first child and next sibling in the pairing heap
+ * (-1: none). SIBLING also links the free list and a server's FIFO queue.
+ */
 const JOB = 4;
 const TAG = 0;
 const DATA = 1;
-const NEXT = 2;
+const CHILD = 2;
+const SIBLING = 3;
 
 function grow(a: Float64Array, size: number): Float64Array<ArrayBuffer> {
   const b = new Float64Array(size);
