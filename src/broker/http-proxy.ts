@@ -158,7 +158,7 @@ class HttpExchange extends ExchangeState implements Exchange {
         continue;
       headers.push(name, value);
     }
-    if (dropped !== undefined && dropped.includes(',')) {
+    if (dropped?.includes(',')) {
       // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
       const names = new Set(dropped.split(',').map((s) => s.trim()));
       for (let i = headers.length - 2; i >= 0; i -= 2) {

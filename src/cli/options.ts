@@ -8,7 +8,9 @@ export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
     if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, got '${value}'`);
+      throw new InvalidArgumentError(
+        `expected a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, got '${value}'`,
+      );
     }
     return n;
   };
@@ -18,7 +20,9 @@ export function numberOption(min: number, max = Number.POSITIVE_INFINITY) {
   return (value: string): number => {
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ' up'}, got '${value}'`);
+      throw new InvalidArgumentError(
+        `expected a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ' up'}, got '${value}'`,
+      );
     }
     return n;
   };

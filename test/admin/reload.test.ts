@@ -67,7 +67,7 @@ describe('reload', () => {
       'strategy least-connections -> weighted-round-robin',
       'backend a removed (draining 0 in flight)',
       'backend b weight 1 -> 3',
-      'backend c added at 127.0.0.1:' + c.port,
+      `backend c added at 127.0.0.1:${c.port}`,
       'retries 2 -> 1',
       'connectTimeoutMs 2000 -> 1500',
     ]);

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
 describe('timbang demo', () => {
-  it('plays the classroom scenario under both strategies and prints the table', { timeout: 60_000 }, async () => {
+  it('plays the classroom scenario under both strategies and prints the table', {
+    timeout: 60_000,
+  }, async () => {
     const demo = runCli(['demo', '--speed', '20', '--port', '0']);
     const { code } = await demo.exited;
     const out = demo.output();

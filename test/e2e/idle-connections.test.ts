@@ -2,7 +2,7 @@ import net from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpBackend, Stack } from '../helpers/backends.js';
-import { runCli, rssMb } from '../helpers/cli.js';
+import { rssMb, runCli } from '../helpers/cli.js';
 
 const stack = new Stack();
 afterEach(() => stack.closeAll());
@@ -18,7 +18,17 @@ function connect(port: number): Promise<net.Socket> {
 describe('broker under 10,000 idle connections', () => {
   it('keeps serving others, and its memory stays bounded', { timeout: 60_000 }, async () => {
     const backend = await httpBackend(stack, 'a');
-    const broker = runCli(['broker', '--port', '0', '--backends', `127.0.0.1:${backend.port}`, '--log-format', 'none', '--headers-timeout', '30000']);
+    const broker = runCli([
+      'broker',
+      '--port',
+      '0',
+      '--backends',
+      `127.0.0.1:${backend.port}`,
+      '--log-format',
+      'none',
+      '--headers-timeout',
+      '30000',
+    ]);
     stack.add(() => broker.stop());
     const port = Number((await broker.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
     const pid = broker.child.pid!;
@@ -42,7 +52,9 @@ describe('broker under 10,000 idle connections', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
 
     const during = await rssMb(pid);
-    console.log(`broker RSS: ${before.toFixed(1)} MB before, ${during.toFixed(1)} MB with 10,000 idle connections`);
+    console.log(
+      `broker RSS: ${before.toFixed(1)} MB before, ${during.toFixed(1)} MB with 10,000 idle connections`,
+    );
     expect(during - before).toBeLessThan(150);
   });
 });

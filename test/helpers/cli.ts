@@ -36,7 +36,10 @@ export function runCli(args: string[]): Spawned {
     exited,
     waitFor(re, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n${out}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${re} in:\n${out}`)),
+          timeoutMs,
+        );
         const check = () => {
           const m = out.match(re);
           if (m) {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 
 /** Listens on 127.0.0.1 port 0 and returns the port. */
 export async function listen(server: net.Server): Promise<number> {
