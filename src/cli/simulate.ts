@@ -39,6 +39,7 @@ interface SimulateFlags {
   keys: number;
   hashFactor: number;
   trace?: string;
+  profile: boolean;
   json: boolean;
   report?: string;
 }
@@ -108,6 +109,7 @@ export function configFrom(f: SimulateFlags, given: (flag: string) => boolean, t
     seed: f.seed,
     keys: trace ? trace.apps.length : f.keys,
     hashFactor: f.hashFactor,
+    profile: f.profile,
     trace,
   };
 }
@@ -187,11 +189,28 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
   }
   if (!f.json) {
     out.write(`\n${table(outcomes, config.backends)}\n`);
+    out.write('utilisation per backend (share of time with a job running):\n');
+    const width = Math.max(...outcomes.map((o) => o.strategy.length));
     for (const o of outcomes) {
       const u = utilizationSummary(o);
+      const each =
+        o.perBackend.length <= MAX_BACKEND_COLUMNS
+          ? `  [${o.perBackend.map((b) => `${b.id}: ${percent(b.utilization)}`).join(', ')}]`
+          : '';
       out.write(
-        `${o.strategy}: utilisation per backend min ${percent(u.min)}, mean ${percent(u.mean)}, max ${percent(u.max)}\n`,
+        `  ${o.strategy.padEnd(width)}  min ${percent(u.min)}, mean ${percent(u.mean)}, max ${percent(u.max)}${each}\n`,
       );
+    }
+    if (config.profile) {
+      out.write(
+        'backends holding at least i requests (share of time; power of two at load rho: rho^(2^i - 1)):\n',
+      );
+      for (const o of outcomes) {
+        const levels = o.queueProfile.filter((x, i) => i === 0 || x >= 0.0005).slice(0, 12);
+        out.write(
+          `  ${o.strategy.padEnd(width)}  ${levels.map((x, i) => `${i + 1}: ${percent(x)}`).join('  ')}\n`,
+        );
+      }
     }
     if (trace) for (const line of traceSummary(trace, outcomes)) out.write(`${line}\n`);
     const arrivals = outcomes.reduce((n, o) => n + o.requests, 0);
@@ -314,6 +333,11 @@ export function simulateCommand(): Command {
       SIM_DEFAULTS.hashFactor,
     )
     .option('--trace <file>', "replay a broker's JSON log (arrivals and job types) under every strategy")
+    .option(
+      '--profile',
+      'also measure and print the share of backends holding at least 1, 2, 3... requests',
+      false,
+    )
     .option('--json', 'print one JSON object per strategy (JSON Lines)', false)
     .option('--report <file>', 'write an HTML report')
     .action(async (flags: SimulateFlags, cmd: Command) => simulate(flags, cmd));

@@ -37,9 +37,10 @@ export interface SimOutcome {
   latencyCdf: { ms: number; fraction: number }[];
   timeline: { t: number; throughputPerSec: number; inFlight: number }[];
   /**
-   * Queue-length profile over the measured window: element i-1 is the time-average fraction of backends
-   * holding at least i requests (running or queued), up to PROFILE_LEVELS; element 0 is mean utilisation.
-   * Not in --json (its fields are fixed); the theory tests check it against Mitzenmacher's fixed point.
+   * Queue-length profile over the measured window, with SimConfig.profile (else empty): element i-1 is the
+   * time-average fraction of backends holding at least i requests (running or queued), up to
+   * PROFILE_LEVELS; element 0 is mean utilisation. Not in --json (its fields are fixed); --profile prints
+   * it, and the theory tests check it against Mitzenmacher's fixed point.
    */
   queueProfile: number[];
   /** Simulated time from 0 to the last completion, ms. */
@@ -120,7 +121,9 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
   const latency = new LatencyStats();
   const timeline = new Timeline();
   const warmupCount = Math.floor(c.warmup * workload.total);
-  // Queue-length profile: how many backends hold at least i requests, and its integral over time.
+  // Queue-length profile (only when asked: it costs a tenth of the run): how many backends hold at least
+  // i requests, and its integral over time.
+  const profiling = c.profile === true;
   const levelCount = new Float64Array(PROFILE_LEVELS + 1);
   const levelArea = new Float64Array(PROFILE_LEVELS + 1);
   const levelSince = new Float64Array(PROFILE_LEVELS + 1);
@@ -152,17 +155,20 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
       if (now >= timeline.nextEdge) timeline.roll(now, doneAll, inFlight);
       const b = backends[slot];
       const o = slot * STRIDE;
-      const count = bank.complete(slot, now);
+      bank.advance(slot, now);
+      const count = bank.completeDue(slot);
       const done = bank.done;
       for (let k = 0; k < count; k++) {
         // A job's data is its arrival time, or -1 - time for a warm-up arrival (see the arrival below).
         const d = done[k];
         const ms = d >= 0 ? now - d : now + 1 + d;
-        const level = b.inFlight;
-        if (level <= PROFILE_LEVELS) {
-          levelArea[level] += levelCount[level] * (now - levelSince[level]);
-          levelSince[level] = now;
-          levelCount[level]--;
+        if (profiling) {
+          const level = b.inFlight;
+          if (level <= PROFILE_LEVELS) {
+            levelArea[level] += levelCount[level] * (now - levelSince[level]);
+            levelSince[level] = now;
+            levelCount[level]--;
+          }
         }
         pool.end(b, now, ms, true);
         if (d >= 0) {
@@ -207,11 +213,13 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
       const o = slot * STRIDE;
       pool.start(b, now);
       inFlight++;
-      const level = b.inFlight;
-      if (level <= PROFILE_LEVELS) {
-        levelArea[level] += levelCount[level] * (now - levelSince[level]);
-        levelSince[level] = now;
-        levelCount[level]++;
+      if (profiling) {
+        const level = b.inFlight;
+        if (level <= PROFILE_LEVELS) {
+          levelArea[level] += levelCount[level] * (now - levelSince[level]);
+          levelSince[level] = now;
+          levelCount[level]++;
+        }
       }
       if (bank.running(slot) === 0) per[o + BUSY_SINCE] = now;
       const work = weighted ? workload.work * per[o + WORK_SCALE] : workload.work;
@@ -228,11 +236,11 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
     } else {
       nextArrival = Number.POSITIVE_INFINITY;
       windowEnd = now;
-      if (windowEnd > windowStart)
+      if (profiling && windowEnd > windowStart)
         profile = closeProfile(levelArea, levelCount, levelSince, now, n * (now - windowStart));
     }
   }
-  profile ??= closeProfile(levelArea, levelCount, levelSince, now, n * (now - windowStart));
+  if (profiling) profile ??= closeProfile(levelArea, levelCount, levelSince, now, n * (now - windowStart));
 
   let span = windowEnd - windowStart;
   let doneCount = doneInWindow;
@@ -264,7 +272,7 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
     perBackend,
     latencyCdf: latency.cdf(),
     timeline: timeline.points(now, doneAll),
-    queueProfile: profile,
+    queueProfile: profile ?? [],
     simulatedMs: now,
     wallMs: performance.now() - wallStart,
   };

@@ -90,7 +90,10 @@ describe('timbang simulate (CLI)', () => {
     expect(r.stdout).toMatch(/^round-robin\s+5000\s+0\s/m);
     expect(r.stdout).toMatch(/^power-of-two\s+5000\s+0\s/m);
     expect(r.stdout).toMatch(/b:4/);
-    expect(r.stdout).toMatch(/power-of-two: utilisation per backend min [\d.]+%, mean [\d.]+%, max [\d.]+%/);
+    expect(r.stdout).toMatch(/utilisation per backend/);
+    expect(r.stdout).toMatch(
+      / {2}power-of-two {2}min [\d.]+%, mean [\d.]+%, max [\d.]+% {2}\[1: [\d.]+%, 2: [\d.]+%, 3: [\d.]+%, 4: [\d.]+%\]/,
+    );
     expect(r.stdout).toMatch(/simulated 10000 requests in [\d.]+ s of wall time: \d+ requests\/s/);
   });
 

@@ -122,7 +122,7 @@ describe('simulator vs queueing theory', () => {
 
   it('power of two choices approaches Mitzenmacher fixed point: share with >= i jobs is rho^(2^i - 1)', () => {
     const rho = 0.9;
-    const r = runStrategy(config({ backends: 1000, load: rho }), 'power-of-two');
+    const r = runStrategy(config({ backends: 1000, load: rho, profile: true }), 'power-of-two');
     // Relative spread over seeds at 1,000 backends, 1,000,000 requests: 0.25%, 0.7%, 1.7%, 3.7% for i = 1..4;
     // the finite pool adds a bias of +0.7% at i = 4 (the fixed point is the limit of infinitely many).
     const tolerance = [0.015, 0.04, 0.09, 0.2];
