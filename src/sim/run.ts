@@ -83,6 +83,9 @@ const BUSY_SINCE = 3;
 const BUSY_IN_WINDOW = 4;
 const BUSY_AFTER_START = 5;
 
+/** Events handled per step(): a function V8 enters often is optimised whole, not on-stack-replaced. */
+const STEP_EVENTS = 4096;
+
 /**
  * Runs one strategy over the workload with the broker's own Pool and Strategy, driven by a virtual clock.
  * An arrival is picked (strategy.pick), started (pool.start) and added to its backend's processor-sharing
@@ -95,187 +98,249 @@ const BUSY_AFTER_START = 5;
  */
 export function runStrategy(c: SimConfig, name: string): SimOutcome {
   const wallStart = performance.now();
-  const pool = new Pool(backendSpecs(c));
-  const strategy = createStrategy(name, c);
-  pool.attach(strategy);
-  const backends: readonly Backend[] = pool.backends;
-  const n = backends.length;
+  const sim = new Simulation(c, name);
+  // The event loop runs in steps: a loop V8 only meets once is compiled on the stack (OSR), which here
+  // ran a third slower than the same function compiled whole on its next call.
+  while (sim.step(STEP_EVENTS));
+  const outcome = sim.outcome();
+  outcome.wallMs = performance.now() - wallStart;
+  return outcome;
+}
 
-  // One row per backend, side by side, so an event touches one cache line of statistics.
-  const per = new Float64Array(n * STRIDE);
-  // Weights are speeds, normalised to a mean of 1 so --load keeps its meaning (see config.ts).
-  let weightSum = 0;
-  for (let i = 0; i < n; i++) weightSum += backends[i].weight;
-  // Equal weights (the usual case) skip the per-backend scale, and its cache line, on every arrival.
-  const weighted = backends.some((b) => b.weight !== backends[0].weight);
-  for (let i = 0; i < n; i++) {
-    per[i * STRIDE + WORK_SCALE] = weightSum / (n * backends[i].weight);
-    per[i * STRIDE + BUSY_SINCE] = Number.NaN;
+class Simulation {
+  private readonly pool: Pool;
+  private readonly strategy: Strategy;
+  private readonly backends: readonly Backend[];
+  private readonly n: number;
+  /** One row per backend, side by side, so an event touches one cache line of statistics. */
+  private readonly per: Float64Array;
+  private readonly weighted: boolean;
+  private readonly bank: SharingBank;
+  private readonly heap: CompletionHeap;
+  private readonly workload: Workload;
+  private readonly ctx: PickContext;
+  private readonly latency = new LatencyStats();
+  private readonly timeline = new Timeline();
+  private readonly warmupCount: number;
+  /** Queue-length profile, only when asked (it costs a tenth of the run): backends with >= i requests. */
+  private readonly profiling: boolean;
+  private readonly levelCount = new Float64Array(PROFILE_LEVELS + 1);
+  private readonly levelArea = new Float64Array(PROFILE_LEVELS + 1);
+  private readonly levelSince = new Float64Array(PROFILE_LEVELS + 1);
+  private profile: number[] | undefined;
+  /** The loop's state between steps. */
+  private now = 0;
+  private nextArrival: number;
+  private windowStart = Number.POSITIVE_INFINITY;
+  private windowEnd = Number.POSITIVE_INFINITY;
+  private doneInWindow = 0;
+  private doneAfterStart = 0;
+  private doneAll = 0;
+  private completed = 0;
+  private dropped = 0;
+  private inFlight = 0;
+
+  constructor(c: SimConfig, name: string) {
+    this.pool = new Pool(backendSpecs(c));
+    this.strategy = createStrategy(name, c);
+    this.pool.attach(this.strategy);
+    const backends = this.pool.backends;
+    const n = backends.length;
+    this.backends = backends;
+    this.n = n;
+    this.per = new Float64Array(n * STRIDE);
+    // Weights are speeds, normalised to a mean of 1 so --load keeps its meaning (see config.ts).
+    let weightSum = 0;
+    for (let i = 0; i < n; i++) weightSum += backends[i].weight;
+    // Equal weights (the usual case) skip the per-backend scale, and its cache line, on every arrival.
+    this.weighted = backends.some((b) => b.weight !== backends[0].weight);
+    for (let i = 0; i < n; i++) {
+      this.per[i * STRIDE + WORK_SCALE] = weightSum / (n * backends[i].weight);
+      this.per[i * STRIDE + BUSY_SINCE] = Number.NaN;
+    }
+    this.bank = new SharingBank(n, c.cores, c.capacity);
+    this.heap = new CompletionHeap(n);
+    this.workload = new Workload(c, this.strategy instanceof ConsistentHash);
+    this.ctx = { now: 0, rand: stream(c.seed, STREAM.picks), key: undefined, avoid: undefined };
+    this.warmupCount = Math.floor(c.warmup * this.workload.total);
+    this.profiling = c.profile === true;
+    this.nextArrival = this.workload.next() ? this.workload.at : Number.POSITIVE_INFINITY;
   }
 
-  const bank = new SharingBank(n, c.cores, c.capacity);
-  const heap = new CompletionHeap(n);
-  const nextAt = heap.next;
-  const workload = new Workload(c, strategy instanceof ConsistentHash);
-  const ctx: PickContext = { now: 0, rand: stream(c.seed, STREAM.picks), key: undefined, avoid: undefined };
-  const latency = new LatencyStats();
-  const timeline = new Timeline();
-  const warmupCount = Math.floor(c.warmup * workload.total);
-  // Queue-length profile (only when asked: it costs a tenth of the run): how many backends hold at least
-  // i requests, and its integral over time.
-  const profiling = c.profile === true;
-  const levelCount = new Float64Array(PROFILE_LEVELS + 1);
-  const levelArea = new Float64Array(PROFILE_LEVELS + 1);
-  const levelSince = new Float64Array(PROFILE_LEVELS + 1);
-  let profile: number[] | undefined;
-
-  let windowStart = Number.POSITIVE_INFINITY;
-  let windowEnd = Number.POSITIVE_INFINITY;
-  let doneInWindow = 0;
-  let doneAfterStart = 0;
-  let doneAll = 0;
-  let completed = 0;
-  let dropped = 0;
-  let inFlight = 0;
-  let now = 0;
-
-  let nextArrival = workload.next() ? workload.at : Number.POSITIVE_INFINITY;
-  for (;;) {
-    const tc = heap.topTime();
-    if (tc <= nextArrival) {
-      if (tc === Number.POSITIVE_INFINITY) break;
-      const slot = heap.topSlot();
-      // A key left behind by an arrival that postponed this backend's completion: re-key it, nothing ends.
-      if (nextAt[slot] > tc) {
+  /** Handles up to `budget` events; false once every arrival has come and every job has ended. */
+  step(budget: number): boolean {
+    const { pool, strategy, backends, per, weighted, bank, heap, workload, ctx, latency, timeline } = this;
+    const { warmupCount, profiling, levelCount, levelArea, levelSince } = this;
+    const nextAt = heap.next;
+    let now = this.now;
+    let nextArrival = this.nextArrival;
+    let windowStart = this.windowStart;
+    let windowEnd = this.windowEnd;
+    let doneInWindow = this.doneInWindow;
+    let doneAfterStart = this.doneAfterStart;
+    let doneAll = this.doneAll;
+    let completed = this.completed;
+    let dropped = this.dropped;
+    let inFlight = this.inFlight;
+    let more = true;
+    for (let events = 0; events < budget; events++) {
+      const tc = heap.topTime();
+      if (tc <= nextArrival) {
+        if (tc === Number.POSITIVE_INFINITY) {
+          more = false;
+          break;
+        }
+        const slot = heap.topSlot();
+        // A key left behind by an arrival that postponed this backend's completion: re-key it, nothing ends.
+        if (nextAt[slot] > tc) {
+          heap.update(slot);
+          continue;
+        }
+        // A completion.
+        now = tc;
+        if (now >= timeline.nextEdge) timeline.roll(now, doneAll, inFlight);
+        const b = backends[slot];
+        const o = slot * STRIDE;
+        bank.advance(slot, now);
+        const count = bank.completeDue(slot);
+        const done = bank.done;
+        for (let k = 0; k < count; k++) {
+          // A job's data is its arrival time, or -1 - time for a warm-up arrival (see the arrival below).
+          const d = done[k];
+          const ms = d >= 0 ? now - d : now + 1 + d;
+          if (profiling) {
+            const level = b.inFlight;
+            if (level <= PROFILE_LEVELS) {
+              levelArea[level] += levelCount[level] * (now - levelSince[level]);
+              levelSince[level] = now;
+              levelCount[level]--;
+            }
+          }
+          pool.end(b, now, ms, true);
+          if (d >= 0) {
+            latency.record(ms);
+            per[o + COUNT]++;
+            per[o + SUM] += ms;
+            completed++;
+          }
+        }
+        inFlight -= count;
+        doneAll += count;
+        if (now >= windowStart) {
+          doneAfterStart += count;
+          if (now <= windowEnd) doneInWindow += count;
+        }
+        if (bank.running(slot) === 0) {
+          const since = per[o + BUSY_SINCE];
+          per[o + BUSY_IN_WINDOW] += overlap(since, now, windowStart, windowEnd);
+          per[o + BUSY_AFTER_START] += overlap(since, now, windowStart, Number.POSITIVE_INFINITY);
+          per[o + BUSY_SINCE] = Number.NaN;
+        }
+        nextAt[slot] = bank.nextCompletionAt(slot);
         heap.update(slot);
         continue;
       }
-      // A completion.
-      now = tc;
+      // An arrival.
+      now = nextArrival;
       if (now >= timeline.nextEdge) timeline.roll(now, doneAll, inFlight);
-      const b = backends[slot];
-      const o = slot * STRIDE;
-      bank.advance(slot, now);
-      const count = bank.completeDue(slot);
-      const done = bank.done;
-      for (let k = 0; k < count; k++) {
-        // A job's data is its arrival time, or -1 - time for a warm-up arrival (see the arrival below).
-        const d = done[k];
-        const ms = d >= 0 ? now - d : now + 1 + d;
+      const index = workload.count - 1;
+      if (index === warmupCount) {
+        windowStart = now;
+        levelArea.fill(0);
+        levelSince.fill(now);
+      }
+      ctx.now = now;
+      ctx.key = workload.key;
+      const b = strategy.pick(pool, ctx);
+      if (b === undefined) {
+        dropped++;
+      } else {
+        const slot = b.slot;
+        const o = slot * STRIDE;
+        pool.start(b, now);
+        inFlight++;
         if (profiling) {
           const level = b.inFlight;
           if (level <= PROFILE_LEVELS) {
             levelArea[level] += levelCount[level] * (now - levelSince[level]);
             levelSince[level] = now;
-            levelCount[level]--;
+            levelCount[level]++;
           }
         }
-        pool.end(b, now, ms, true);
-        if (d >= 0) {
-          latency.record(ms);
-          per[o + COUNT]++;
-          per[o + SUM] += ms;
-          completed++;
-        }
+        if (bank.running(slot) === 0) per[o + BUSY_SINCE] = now;
+        const work = weighted ? workload.work * per[o + WORK_SCALE] : workload.work;
+        bank.add(slot, work, index >= warmupCount ? now : -1 - now, now);
+        // A later completion can wait in the heap under its old, earlier key (re-keyed when it comes up);
+        // only an earlier one must move now.
+        const at = bank.nextCompletionAt(slot);
+        const old = nextAt[slot];
+        nextAt[slot] = at;
+        if (at < old || old === Number.POSITIVE_INFINITY) heap.update(slot);
       }
-      inFlight -= count;
-      doneAll += count;
-      if (now >= windowStart) {
-        doneAfterStart += count;
-        if (now <= windowEnd) doneInWindow += count;
+      if (workload.next()) {
+        nextArrival = workload.at;
+      } else {
+        nextArrival = Number.POSITIVE_INFINITY;
+        windowEnd = now;
+        if (profiling && windowEnd > windowStart) this.closeProfile(now, windowStart);
       }
-      if (bank.running(slot) === 0) {
-        const since = per[o + BUSY_SINCE];
-        per[o + BUSY_IN_WINDOW] += overlap(since, now, windowStart, windowEnd);
-        per[o + BUSY_AFTER_START] += overlap(since, now, windowStart, Number.POSITIVE_INFINITY);
-        per[o + BUSY_SINCE] = Number.NaN;
-      }
-      nextAt[slot] = bank.nextCompletionAt(slot);
-      heap.update(slot);
-      continue;
     }
-    // An arrival.
-    now = nextArrival;
-    if (now >= timeline.nextEdge) timeline.roll(now, doneAll, inFlight);
-    const index = workload.count - 1;
-    if (index === warmupCount) {
-      windowStart = now;
-      levelArea.fill(0);
-      levelSince.fill(now);
-    }
-    ctx.now = now;
-    ctx.key = workload.key;
-    const b = strategy.pick(pool, ctx);
-    if (b === undefined) {
-      dropped++;
-    } else {
-      const slot = b.slot;
-      const o = slot * STRIDE;
-      pool.start(b, now);
-      inFlight++;
-      if (profiling) {
-        const level = b.inFlight;
-        if (level <= PROFILE_LEVELS) {
-          levelArea[level] += levelCount[level] * (now - levelSince[level]);
-          levelSince[level] = now;
-          levelCount[level]++;
-        }
-      }
-      if (bank.running(slot) === 0) per[o + BUSY_SINCE] = now;
-      const work = weighted ? workload.work * per[o + WORK_SCALE] : workload.work;
-      bank.add(slot, work, index >= warmupCount ? now : -1 - now, now);
-      // A later completion can wait in the heap under its old, earlier key (re-keyed when it comes up);
-      // only an earlier one must move now.
-      const at = bank.nextCompletionAt(slot);
-      const old = nextAt[slot];
-      nextAt[slot] = at;
-      if (at < old || old === Number.POSITIVE_INFINITY) heap.update(slot);
-    }
-    if (workload.next()) {
-      nextArrival = workload.at;
-    } else {
-      nextArrival = Number.POSITIVE_INFINITY;
-      windowEnd = now;
-      if (profiling && windowEnd > windowStart)
-        profile = closeProfile(levelArea, levelCount, levelSince, now, n * (now - windowStart));
-    }
+    this.now = now;
+    this.nextArrival = nextArrival;
+    this.windowStart = windowStart;
+    this.windowEnd = windowEnd;
+    this.doneInWindow = doneInWindow;
+    this.doneAfterStart = doneAfterStart;
+    this.doneAll = doneAll;
+    this.completed = completed;
+    this.dropped = dropped;
+    this.inFlight = inFlight;
+    return more;
   }
-  if (profiling) profile ??= closeProfile(levelArea, levelCount, levelSince, now, n * (now - windowStart));
 
-  let span = windowEnd - windowStart;
-  let doneCount = doneInWindow;
-  let busyAt = BUSY_IN_WINDOW;
-  if (!(span > 0)) {
-    span = now - windowStart;
-    doneCount = doneAfterStart;
-    busyAt = BUSY_AFTER_START;
+  private closeProfile(t: number, from: number): void {
+    this.profile = closeProfile(this.levelArea, this.levelCount, this.levelSince, t, this.n * (t - from));
   }
-  const perBackend: BackendOutcome[] = [];
-  for (let i = 0; i < n; i++) {
-    const o = i * STRIDE;
-    const count = per[o + COUNT];
-    perBackend.push({
-      id: backends[i].id,
-      requests: count,
-      meanLatencyMs: count === 0 ? 0 : per[o + SUM] / count,
-      utilization: span > 0 ? Math.min(1, per[o + busyAt] / span) : 0,
-    });
+
+  /** The statistics of a finished run (wallMs is the caller's to fill in). */
+  outcome(): SimOutcome {
+    const { n, per, now, windowStart } = this;
+    if (this.profiling && this.profile === undefined) this.closeProfile(now, windowStart);
+    let span = this.windowEnd - windowStart;
+    let doneCount = this.doneInWindow;
+    let busyAt = BUSY_IN_WINDOW;
+    if (!(span > 0)) {
+      span = now - windowStart;
+      doneCount = this.doneAfterStart;
+      busyAt = BUSY_AFTER_START;
+    }
+    const perBackend: BackendOutcome[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = i * STRIDE;
+      const count = per[o + COUNT];
+      perBackend.push({
+        id: this.backends[i].id,
+        requests: count,
+        meanLatencyMs: count === 0 ? 0 : per[o + SUM] / count,
+        utilization: span > 0 ? Math.min(1, per[o + busyAt] / span) : 0,
+      });
+    }
+    return {
+      strategy: this.strategy.name,
+      backends: n,
+      requests: this.workload.count,
+      completed: this.completed,
+      dropped: this.dropped,
+      throughputPerSec: span > 0 ? (doneCount * 1000) / span : 0,
+      latencyMs: this.latency.summary(),
+      perBackend,
+      latencyCdf: this.latency.cdf(),
+      timeline: this.timeline.points(now, this.doneAll),
+      queueProfile: this.profile ?? [],
+      simulatedMs: now,
+      wallMs: 0,
+    };
   }
-  return {
-    strategy: strategy.name,
-    backends: n,
-    requests: workload.count,
-    completed,
-    dropped,
-    throughputPerSec: span > 0 ? (doneCount * 1000) / span : 0,
-    latencyMs: latency.summary(),
-    perBackend,
-    latencyCdf: latency.cdf(),
-    timeline: timeline.points(now, doneAll),
-    queueProfile: profile ?? [],
-    simulatedMs: now,
-    wallMs: performance.now() - wallStart,
-  };
 }
 
 /** The profile's fractions at time t over `total` backend-milliseconds, trailing zeros trimmed. */
