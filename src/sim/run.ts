@@ -360,9 +360,8 @@ function closeProfile(
   return out;
 }
 
-/** Length of [from, to] inside [start, end]; 0 when they do not meet. */
+/** Length of [from, to] inside [start, end]; 0 when they do not meet (NaN from: idle, 0 too). */
 function overlap(from: number, to: number, start: number, end: number): number {
-  const a = Math.max(from, start);
-  const b = Math.min(to, end);
-  return b > a ? b - a : 0;
+  const length = Math.min(to, end) - Math.max(from, start);
+  return length > 0 ? length : 0;
 }

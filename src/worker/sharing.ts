@@ -191,7 +191,7 @@ export class SharingBank {
   /** Per server with a capacity: its FIFO queue's length, head and tail slots (linked through SIBLING). */
   private readonly queue: Int32Array;
   /** Per job slot, JOB numbers: see TAG, DATA, ... below. */
-  private job = new Float64Array(1024 * JOB);
+  private job: Float64Array;
   private free = -1;
   private used = 0;
 
@@ -201,6 +201,8 @@ export class SharingBank {
     readonly capacity: number,
   ) {
     this.row = new Float64Array(servers * ROW);
+    // Room for four jobs a server before the first growth (a busy pool holds two or three each).
+    this.job = new Float64Array(Math.max(1024, servers * 4) * JOB);
     this.queue = new Int32Array(capacity > 0 ? servers * 3 : 0).fill(-1);
     for (let s = 0; s < servers; s++) {
       this.row[s * ROW + ROOT] = -1;
