@@ -26,10 +26,8 @@ export class LogHistogram {
 
   record(value: number): void {
     f64[0] = value;
-    let i = (u32[HI] >>> (20 - SUB_BITS)) - BASE;
     // Below the range (and 0): the first bucket; above it: the last.
-    if (i < 0) i = 0;
-    else if (i >= BUCKETS) i = BUCKETS - 1;
+    const i = Math.min(Math.max((u32[HI] >>> (20 - SUB_BITS)) - BASE, 0), BUCKETS - 1);
     this.counts[i]++;
     this.count++;
   }

@@ -30,6 +30,7 @@ export class Workload {
   private readonly poisson: boolean;
   private readonly keyNames: string[];
   private readonly c: SimConfig;
+  private readonly trace: SimConfig['trace'];
   private readonly pLong: number;
   private readonly mu: number;
   private readonly withKeys: boolean;
@@ -39,6 +40,7 @@ export class Workload {
   constructor(c: SimConfig, withKeys: boolean) {
     this.withKeys = withKeys;
     this.c = c;
+    this.trace = c.trace;
     this.rArrival = stream(c.seed, STREAM.arrivals);
     this.rSize = stream(c.seed, STREAM.sizes);
     this.rKey = stream(c.seed, STREAM.keys);
@@ -57,7 +59,7 @@ export class Workload {
     const i = this.count;
     if (i >= this.total) return false;
     this.count = i + 1;
-    const trace = this.c.trace;
+    const trace = this.trace;
     if (trace) {
       this.at = trace.at[i];
       const kind = trace.kind[i];
