@@ -37,6 +37,8 @@ export function prepareWorker(): void {
   // drained and closed, it exits.
   const stopping = () => process.channel?.unref();
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  // cluster's own messages to a primary that is already gone fail with EPIPE: not worth a stack trace.
+  process.on('error', () => {});
   process.on('SIGINT', stopping);
   process.on('SIGTERM', stopping);
   process.on('SIGHUP', () => {}); // forwarded by the primary; only a worker with a config file reloads
@@ -63,6 +65,8 @@ export function runPrimary(procs: number, out: NodeJS.WritableStream = process.s
 
   const fork = (n: number) => {
     const w = cluster.fork({ [WORKER_ENV]: String(n) });
+    // A message to a worker that is already dying fails with EPIPE; its 'exit' is what we act on.
+    w.on('error', () => {});
     startedAt.set(w, Date.now());
     number.set(w, n);
     w.once('listening', () => listened.add(w));
