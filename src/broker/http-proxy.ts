@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { Pool as UpstreamPool } from 'undici';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
 import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Outcome } from './forward.js';
-import { describeError } from './health-monitor.js';
 import type { BrokerOptions } from './options.js';
+import { UpstreamPool } from './upstream/pool.js';
+import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './upstream/types.js';
 
 /** Headers that belong to one hop (RFC 9110 §7.6.1) and must not be forwarded. */
 const RESPONSE_HOP_BY_HOP = new Set([
@@ -17,7 +17,7 @@ const RESPONSE_HOP_BY_HOP = new Set([
   'trailer',
   'upgrade',
 ]);
-/** Requests also lose the headers undici sets itself or refuses, and ours. */
+/** Requests also lose Expect (Node's server answers 100-continue itself), HTTP/2's upgrade, and ours. */
 const HOP_BY_HOP = new Set([
   ...RESPONSE_HOP_BY_HOP,
   'expect',
@@ -26,20 +26,12 @@ const HOP_BY_HOP = new Set([
   'x-timbang-key',
 ]);
 const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP].map((h) => h.length));
-const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
 const FAILURE_STATUS: Record<FailureKind, number> = { 'no-backend': 503, 'bad-gateway': 502, timeout: 504 };
 
 /**
  * The HTTP front end: a thin adapter from node:http requests to the shared forwarding path, sending
- * upstream through one keep-alive undici Pool per backend. The exchange is undici's dispatch handler
- * itself (the native, callback-style API), so relaying a response creates no promises or streams.
+ * upstream through one pool of keep-alive connections per backend (upstream/). The exchange is the
+ * upstream request and the receiver of its response, so relaying one creates no promises or streams.
  */
 export class HttpProxy {
   private readonly upstreams = new Map<Backend, UpstreamPool>();
@@ -65,14 +57,13 @@ export class HttpProxy {
   upstream(b: Backend): UpstreamPool {
     let pool = this.upstreams.get(b);
     if (pool === undefined) {
-      pool = new UpstreamPool(`http://${b.address}`, {
-        connect: { timeout: this.opts.connectTimeoutMs },
-        headersTimeout: this.opts.requestTimeoutMs,
-        bodyTimeout: this.opts.requestTimeoutMs,
-        keepAliveTimeout: this.opts.upstreamIdleTimeoutMs,
-        keepAliveMaxTimeout: this.opts.upstreamIdleTimeoutMs,
-        pipelining: 1,
-        connections: this.opts.maxConnsPerBackend,
+      pool = new UpstreamPool({
+        host: b.host,
+        port: b.port,
+        connectTimeoutMs: this.opts.connectTimeoutMs,
+        requestTimeoutMs: this.opts.requestTimeoutMs,
+        idleTimeoutMs: this.opts.upstreamIdleTimeoutMs,
+        maxConnections: this.opts.maxConnsPerBackend,
       });
       this.upstreams.set(b, pool);
     }
@@ -83,17 +74,16 @@ export class HttpProxy {
   forget(b: Backend): void {
     const pool = this.upstreams.get(b);
     this.upstreams.delete(b);
-    pool?.close().catch(() => {});
+    pool?.close();
   }
 
   async close(): Promise<void> {
-    const pools = [...this.upstreams.values()];
+    for (const pool of this.upstreams.values()) pool.destroy();
     this.upstreams.clear();
-    await Promise.all(pools.map((p) => p.destroy().catch(() => {})));
   }
 }
 
-class HttpExchange extends ExchangeState implements Exchange {
+class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
   readonly protocol = 'http' as const;
   readonly client: string;
   readonly strategy: Strategy;
@@ -103,13 +93,15 @@ class HttpExchange extends ExchangeState implements Exchange {
   readonly path: string;
   readonly app: string | undefined;
   readonly type: string | undefined;
+  readonly headers: string[];
+  readonly hasHost: boolean;
+  readonly bodyLength: boolean;
+  upstreamBody: Buffer | IncomingMessage | null = null;
+  upstream: UpstreamSlot | undefined = undefined;
+  staleRetried = false;
   /** > 0: a small body to buffer first, so the request stays retriable. */
   bodyToBuffer = 0;
 
-  private readonly headers: string[];
-  private body: Buffer | IncomingMessage | null = null;
-  private abort: ((err: Error) => void) | undefined = undefined;
-  private resume: (() => void) | undefined = undefined;
   private responded = false;
   private settled = true;
   private done = false;
@@ -136,6 +128,7 @@ class HttpExchange extends ExchangeState implements Exchange {
     let via: string | undefined;
     let contentLength = -1;
     let chunked = false;
+    let hasHost = false;
     let dropped: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
@@ -149,6 +142,7 @@ class HttpExchange extends ExchangeState implements Exchange {
       else if (lower === 'connection') dropped = value.toLowerCase();
       else if (lower === 'transfer-encoding') chunked = true;
       else if (lower === 'content-length') contentLength = Number(value);
+      else if (lower === 'host') hasHost = true;
       if (
         HOP_BY_HOP.has(lower) ||
         lower === 'x-forwarded-for' ||
@@ -173,6 +167,9 @@ class HttpExchange extends ExchangeState implements Exchange {
     headers.push('x-forwarded-proto', 'http');
     headers.push('via', via === undefined ? '1.1 timbang' : `${via}, 1.1 timbang`);
     this.headers = headers;
+    this.hasHost = hasHost;
+    // Transfer-Encoding wins over Content-Length (Node's parser refuses requests with both anyway).
+    this.bodyLength = !chunked && contentLength >= 0;
 
     this.strategy = proxy.forwarder.balancer.strategy(strategyName); // throws ERR_UNKNOWN_STRATEGY -> 400
 
@@ -189,7 +186,7 @@ class HttpExchange extends ExchangeState implements Exchange {
       this.bodyToBuffer = contentLength;
     } else {
       this.retriable = false;
-      this.body = req;
+      this.upstreamBody = req;
     }
 
     // The classroom job, when it is one: for the log and for trace replay.
@@ -209,7 +206,7 @@ class HttpExchange extends ExchangeState implements Exchange {
     const chunks: Buffer[] = [];
     this.req.on('data', (c: Buffer) => chunks.push(c));
     this.req.once('end', () => {
-      this.body = Buffer.concat(chunks);
+      this.upstreamBody = Buffer.concat(chunks);
       if (!this.clientGone) this.proxy.forwarder.begin(this);
     });
   }
@@ -217,20 +214,8 @@ class HttpExchange extends ExchangeState implements Exchange {
   send(b: Backend): void {
     this.settled = false;
     this.responded = false;
-    this.abort = undefined;
-    const body = this.body;
-    this.proxy.upstream(b).dispatch(
-      {
-        path: this.path,
-        method: this.method as 'GET',
-        headers: this.headers,
-        body,
-        idempotent: this.retriable,
-      },
-      // undici's native dispatch handler (onConnect/onHeaders/onData/onComplete/onError); its
-      // typings describe only the newer controller-style API, hence the cast.
-      this as unknown as Parameters<UpstreamPool['dispatch']>[1],
-    );
+    this.staleRetried = false;
+    this.proxy.upstream(b).send(this);
   }
 
   fail(kind: FailureKind, reason: string): void {
@@ -246,55 +231,55 @@ class HttpExchange extends ExchangeState implements Exchange {
     res.end(`${reason}\n`);
   }
 
-  // --- undici dispatch handler ---
+  // --- the upstream response ---
 
-  onConnect(abort: (err: Error) => void): void {
-    this.abort = abort;
-    if (this.clientGone) abort(new Error('client went away'));
-  }
-
-  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.clientGone) return false;
+  onUpstreamHead(status: number, reason: string, fields: string[]): void {
     this.responded = true;
     this.status = status;
-    this.resume = resume;
     const headers: string[] = [];
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i].toString('latin1');
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i];
       // Lower-case (a new string) only names as long as a hop-by-hop one.
       if (HOP_BY_HOP_LENGTHS.has(name.length) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) continue;
-      headers.push(name, rawHeaders[i + 1].toString('latin1'));
+      headers.push(name, fields[i + 1]);
     }
     headers.push('x-timbang-backend', this.backend!.id);
-    this.res.writeHead(status, statusText, headers);
-    return true;
+    this.res.writeHead(status, reason, headers);
   }
 
-  onData(chunk: Buffer): boolean {
+  onUpstreamData(chunk: Buffer, last: boolean): boolean {
     this.bytes += chunk.length;
+    if (last) {
+      // Head and the whole body in one write, the usual case for small responses.
+      this.done = true;
+      this.res.end(chunk);
+      return true;
+    }
     if (this.res.write(chunk)) return true;
     this.res.once('drain', onResponseDrain);
     return false;
   }
 
-  onComplete(): void {
-    this.done = true;
-    this.res.end();
+  onUpstreamEnd(): void {
+    if (!this.done) {
+      this.done = true;
+      this.res.end();
+    }
     this.settle('ok', '');
   }
 
-  onError(err: NodeJS.ErrnoException): void {
+  onUpstreamError(failure: UpstreamFailure, reason: string): void {
     if (this.clientGone) return this.settle('client-gone', 'client went away');
-    const reason = errorReason(err);
-    if (this.responded) {
+    if (failure === 'broken' || this.responded) {
       this.done = true;
       this.res.destroy();
       return this.settle('broken', reason);
     }
-    const code = err.code ?? '';
-    const bodyUsed = this.body !== null && !Buffer.isBuffer(this.body) && this.req.readableDidRead;
-    if (CONNECT_ERRORS.has(code) && !bodyUsed) return this.settle('connect-failed', reason);
-    this.settle(code === 'UND_ERR_HEADERS_TIMEOUT' ? 'timeout' : 'no-response', reason);
+    if (failure === 'connect-failed' && this.upstreamBody !== null && !Buffer.isBuffer(this.upstreamBody)) {
+      // A streamed body is only read once connected, so the request can still go elsewhere.
+      if (this.req.readableDidRead) return this.settle('no-response', reason);
+    }
+    this.settle(failure, reason);
   }
 
   private settle(outcome: Outcome, reason: string): void {
@@ -304,16 +289,19 @@ class HttpExchange extends ExchangeState implements Exchange {
     this.proxy.forwarder.settle(this, outcome, this.status, reason);
   }
 
-  /** The client can take more: let undici read on (onData returned false). */
+  /** The client can take more: read on from the backend. */
   clientDrained(): void {
-    this.resume?.();
+    this.upstream?.resume();
   }
 
   clientClosed(): void {
     if (this.done || this.res.writableFinished) return;
     this.clientGone = true;
     if (this.settled) return; // between tries or not started: nothing upstream to cancel
-    if (this.abort) this.abort(new Error('client went away'));
+    const slot = this.upstream;
+    this.upstream = undefined;
+    slot?.cancel(this);
+    this.settle('client-gone', 'client went away');
   }
 }
 
@@ -328,16 +316,4 @@ function onResponseClose(this: ExchangeResponse): void {
 
 function onResponseDrain(this: ExchangeResponse): void {
   this[EXCHANGE]?.clientDrained();
-}
-
-function errorReason(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-      return 'backend timed out';
-    case 'UND_ERR_SOCKET':
-      return 'backend closed the connection';
-    default:
-      return describeError(err);
-  }
 }

@@ -87,7 +87,28 @@ describe('ResponseParser', () => {
   });
 
   it('rejects what is not HTTP', () => {
-    expect(parse(['Worker 1 processed Long request\r\n\r\n']).p.error).toBe('bad response');
-    expect(parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']).p.error).toBe('bad chunk');
+    expect(parse(['Worker 1 processed Long request\r\n\r\n']).p.error).toBe('malformed response');
+    expect(parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']).p.error).toBe(
+      'malformed chunked body',
+    );
+  });
+
+  it('refuses framing a proxy must not guess at (RFC 9112 §6.3)', () => {
+    const conflict = 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc';
+    expect(parse([conflict]).p.error).toBe('invalid content-length');
+    expect(parse(['HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc']).p.done).toBe(true);
+    expect(parse(['HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n']).p.error).toBe('invalid content-length');
+    const folded = 'HTTP/1.1 200 OK\r\nX-A: 1\r\n continued\r\nContent-Length: 0\r\n\r\n';
+    expect(parse([folded]).p.error).toBe('malformed response header');
+    // Transfer-Encoding wins over Content-Length, and the connection is not trusted afterwards.
+    const both =
+      'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n';
+    const r = parse([both]);
+    expect(r.p.done).toBe(true);
+    expect(r.p.bodyBytes).toBe(2);
+    expect(r.p.keepAlive).toBe(false);
+    expect(parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n']).p.error).toBe(
+      'malformed chunked body',
+    );
   });
 });

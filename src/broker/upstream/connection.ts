@@ -1,0 +1,305 @@
+import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import { ResponseReader } from '../../http1/response-reader.js';
+import { describeError } from '../health-monitor.js';
+import type { UpstreamPool } from './pool.js';
+import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './types.js';
+
+const CRLF = '\r\n';
+const LAST_CHUNK = '0\r\n\r\n';
+
+/**
+ * One keep-alive HTTP/1.1 connection to a backend, serving one request at a time (no pipelining). It is
+ * its own response reader, so a response is read with no object per request: the head's fields go into
+ * one array handed to the exchange, body bytes are passed on as the subarrays they arrived in.
+ *
+ * A response ends the try, and the connection goes back to the pool if both sides may keep it: the
+ * response said so, its framing was exact, and the request's body was sent in full.
+ */
+export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
+  readonly socket: net.Socket;
+  /** The request in flight, if any. */
+  private ex: UpstreamExchange | undefined;
+  private connected = false;
+  /** Responses completed on this connection: a failure before any byte on a reused one may be a stale close. */
+  private served = 0;
+  /** performance.now() when it went idle, for the pool's sweep. */
+  idleSince = 0;
+  /** The response's header fields, name and value alternating: reused, so valid only during onUpstreamHead. */
+  private readonly fields: string[] = [];
+  /** A body piece held back until it is known whether it is the last (so head and body go out as one). */
+  private held: Buffer | undefined = undefined;
+  private requestBodySent = true;
+  private streamedBody: IncomingMessage | undefined = undefined;
+  private chunkedBody = false;
+  private lastError: NodeJS.ErrnoException | undefined = undefined;
+  private readonly connectTimer: NodeJS.Timeout;
+  private requestTimer: NodeJS.Timeout | undefined = undefined;
+  private closed = false;
+
+  constructor(
+    private readonly pool: UpstreamPool,
+    first: UpstreamExchange,
+  ) {
+    super();
+    const opts = pool.opts;
+    this.ex = first;
+    first.upstream = this;
+    const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
+    this.socket = socket;
+    this.connectTimer = setTimeout(() => this.onConnectTimeout(), opts.connectTimeoutMs).unref();
+    socket.on('connect', () => this.onConnect());
+    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.lastError = err;
+    });
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Sends a request on this (connected, idle) connection. */
+  start(ex: UpstreamExchange): void {
+    this.ex = ex;
+    ex.upstream = this;
+    this.reset();
+    this.noBody = ex.method === 'HEAD';
+    this.fields.length = 0;
+    this.writeRequest(ex);
+    if (this.requestTimer === undefined) {
+      this.requestTimer = setTimeout(() => this.onRequestTimeout(), this.pool.opts.requestTimeoutMs).unref();
+    } else {
+      this.requestTimer.refresh();
+    }
+  }
+
+  cancel(ex: UpstreamExchange): void {
+    if (this.ex !== ex) return;
+    this.ex = undefined;
+    this.unpipeBody();
+    // Half a response is on the wire: the connection cannot carry another.
+    this.socket.destroy();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** Closes the connection if it is idle; a busy one closes when its response ends (the pool is closing). */
+  closeIdle(): void {
+    if (this.ex === undefined) this.socket.destroy();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  // --- the response, as the reader frames it ---
+
+  protected onHeader(name: string, _lower: string, value: string): void {
+    this.fields.push(name, value);
+  }
+
+  protected onHeadEnd(reason: string): void {
+    this.ex?.onUpstreamHead(this.status, reason, this.fields);
+  }
+
+  protected onBody(data: Buffer, start: number, end: number): void {
+    const piece = data.subarray(start, end);
+    if (this.held !== undefined) this.pass(this.held, false);
+    this.held = piece;
+  }
+
+  private pass(chunk: Buffer, last: boolean): void {
+    this.held = undefined;
+    const ex = this.ex;
+    if (ex !== undefined && !ex.onUpstreamData(chunk, last) && !last) this.socket.pause();
+  }
+
+  private onData(data: Buffer): void {
+    const ex = this.ex;
+    if (ex === undefined) {
+      // Bytes nobody asked for (on an idle connection, or after a cancel): it cannot be trusted now.
+      this.socket.destroy();
+      return;
+    }
+    const used = this.feed(data);
+    if (this.ex !== ex) return; // cancelled from a callback
+    if (this.error !== '') {
+      this.held = undefined;
+      return this.fail(
+        this.headRead ? 'broken' : 'no-response',
+        `invalid response from backend (${this.error})`,
+      );
+    }
+    if (this.done) {
+      this.complete(ex, used === data.length);
+      return;
+    }
+    if (this.held !== undefined) this.pass(this.held, false);
+    this.requestTimer?.refresh();
+  }
+
+  private complete(ex: UpstreamExchange, exact: boolean): void {
+    const reusable = this.keepAlive && exact && this.requestBodySent && this.status !== 101;
+    this.ex = undefined;
+    ex.upstream = undefined;
+    this.served++;
+    if (this.held !== undefined) {
+      const last = this.held;
+      this.held = undefined;
+      ex.onUpstreamData(last, true);
+    }
+    if (reusable) this.pool.release(this);
+    else {
+      this.unpipeBody();
+      this.socket.destroy();
+    }
+    ex.onUpstreamEnd();
+  }
+
+  private onEnd(): void {
+    const ex = this.ex;
+    if (ex !== undefined && this.endsAtClose) {
+      this.finishAtClose();
+      this.keepAlive = false;
+      this.complete(ex, true);
+    }
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.requestTimer);
+    this.unpipeBody();
+    const ex = this.ex;
+    if (ex !== undefined) {
+      this.ex = undefined;
+      const err = this.lastError;
+      if (!this.connected) {
+        this.report(ex, 'connect-failed', err ? describeError(err) : 'connection closed');
+      } else if (this.headRead) {
+        this.report(ex, 'broken', err ? describeError(err) : 'backend closed the connection mid-response');
+      } else if (this.served > 0 && this.untouched && replayable(ex) && !ex.staleRetried) {
+        // A keep-alive connection the backend closed as we reused it: the request never reached it.
+        // Once, on a new connection, and without counting against the backend (as browsers do).
+        ex.staleRetried = true;
+        this.pool.closed(this);
+        this.pool.openFor(ex);
+        return;
+      } else {
+        this.report(ex, 'no-response', err ? describeError(err) : 'backend closed the connection');
+      }
+    }
+    this.pool.closed(this);
+  }
+
+  private report(ex: UpstreamExchange, failure: UpstreamFailure, reason: string): void {
+    ex.upstream = undefined;
+    ex.onUpstreamError(failure, reason);
+  }
+
+  private fail(failure: UpstreamFailure, reason: string): void {
+    const ex = this.ex;
+    if (ex === undefined) return;
+    this.ex = undefined;
+    this.unpipeBody();
+    this.socket.destroy();
+    this.report(ex, failure, reason);
+  }
+
+  private onConnect(): void {
+    clearTimeout(this.connectTimer);
+    this.connected = true;
+    const ex = this.ex;
+    if (ex !== undefined) this.start(ex);
+    else this.pool.release(this); // its request was cancelled while it connected
+  }
+
+  private onConnectTimeout(): void {
+    if (this.connected || this.closed) return;
+    const ex = this.ex;
+    this.ex = undefined;
+    this.socket.destroy();
+    if (ex !== undefined) this.report(ex, 'connect-failed', 'connect timed out');
+  }
+
+  private onRequestTimeout(): void {
+    if (this.ex === undefined) return; // armed for an earlier request, which has ended
+    this.fail(this.headRead ? 'broken' : 'timeout', 'backend timed out');
+  }
+
+  // --- the request ---
+
+  private writeRequest(ex: UpstreamExchange): void {
+    let head = `${ex.method} ${ex.path} HTTP/1.1\r\n`;
+    const h = ex.headers;
+    for (let i = 0; i < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
+    if (!ex.hasHost) head += this.pool.hostField;
+    const body = ex.upstreamBody;
+    const socket = this.socket;
+    if (body === null) {
+      this.requestBodySent = true;
+      socket.write(`${head}\r\n`, 'latin1');
+    } else if (Buffer.isBuffer(body)) {
+      this.requestBodySent = true;
+      socket.cork();
+      socket.write(`${head}\r\n`, 'latin1');
+      socket.write(body);
+      socket.uncork();
+    } else {
+      this.requestBodySent = false;
+      this.chunkedBody = !ex.bodyLength;
+      socket.write(this.chunkedBody ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`, 'latin1');
+      this.pipeBody(body);
+    }
+  }
+
+  private readonly onBodyData = (chunk: Buffer): void => {
+    const socket = this.socket;
+    let ok: boolean;
+    if (this.chunkedBody) {
+      socket.cork();
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write(CRLF, 'latin1');
+      socket.uncork();
+    } else {
+      ok = socket.write(chunk);
+    }
+    if (!ok) {
+      this.streamedBody?.pause();
+      socket.once('drain', this.onSocketDrain);
+    }
+  };
+
+  private readonly onSocketDrain = (): void => {
+    this.streamedBody?.resume();
+  };
+
+  private readonly onBodyEnd = (): void => {
+    if (this.chunkedBody) this.socket.write(LAST_CHUNK, 'latin1');
+    this.requestBodySent = true;
+    this.unpipeBody();
+  };
+
+  private pipeBody(body: IncomingMessage): void {
+    this.streamedBody = body;
+    body.on('data', this.onBodyData);
+    body.once('end', this.onBodyEnd);
+  }
+
+  private unpipeBody(): void {
+    const body = this.streamedBody;
+    if (body === undefined) return;
+    this.streamedBody = undefined;
+    body.removeListener('data', this.onBodyData);
+    body.removeListener('end', this.onBodyEnd);
+    this.socket.removeListener('drain', this.onSocketDrain);
+    if (body.isPaused()) body.resume();
+  }
+}
+
+/** A request that can be sent again as it was: no body, or one held in memory. */
+function replayable(ex: UpstreamExchange): boolean {
+  return ex.upstreamBody === null || Buffer.isBuffer(ex.upstreamBody);
+}

@@ -1,0 +1,52 @@
+import type { IncomingMessage } from 'node:http';
+
+/** How a try on an upstream connection failed, in the forwarder's terms (forward.ts Outcome). */
+export type UpstreamFailure = 'connect-failed' | 'no-response' | 'timeout' | 'broken';
+
+/**
+ * One request sent upstream and the receiver of its response: the HTTP exchange implements both, so a
+ * request costs no extra object. The calls come in this order: onUpstreamHead once, onUpstreamData
+ * any number of times, then onUpstreamEnd; or onUpstreamError at any point instead of what is left.
+ */
+export interface UpstreamExchange {
+  readonly method: string;
+  readonly path: string;
+  /** Header fields to send, name and value alternating, already stripped of hop-by-hop fields. */
+  readonly headers: readonly string[];
+  /** headers has a Host field; without one the backend's address is sent as Host (HTTP/1.1 needs one). */
+  readonly hasHost: boolean;
+  /** A buffered body (sent with the head), a body to stream (chunked unless it has a Content-Length), or none. */
+  readonly upstreamBody: Buffer | IncomingMessage | null;
+  /** The request's body has a Content-Length header (else a streamed body is sent chunked). */
+  readonly bodyLength: boolean;
+  /** Set by the pool: the connection serving this request, to cancel it. */
+  upstream: UpstreamSlot | undefined;
+  /** A stale keep-alive connection was already replaced once for this try. */
+  staleRetried: boolean;
+  /** `headers` (name, value, ...) is the connection's own array: use it before returning, keep no reference. */
+  onUpstreamHead(status: number, reason: string, headers: string[]): void;
+  /** Returns false when the client cannot take more for now: reading stops until resumeUpstream(). */
+  onUpstreamData(chunk: Buffer, last: boolean): boolean;
+  onUpstreamEnd(): void;
+  onUpstreamError(failure: UpstreamFailure, reason: string): void;
+}
+
+/** What an exchange holds of its connection: a way to stop it, and to read on after backpressure. */
+export interface UpstreamSlot {
+  /** The client went away: drop the request (the connection is closed, as it cannot be reused). */
+  cancel(ex: UpstreamExchange): void;
+  /** The client drained: read on. */
+  resume(): void;
+}
+
+export interface UpstreamOptions {
+  host: string;
+  port: number;
+  connectTimeoutMs: number;
+  /** No response head, or no body bytes, for this long: the try times out. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  idleTimeoutMs: number;
+  /** Connections per backend, busy and idle; more requests wait for one (HAProxy's maxconn). */
+  maxConnections: number;
+}
