@@ -1,8 +1,10 @@
+import http from 'node:http';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { brokerFor, httpBackend, Stack } from '../helpers/backends.js';
-import { deadPort, rawExchange } from '../helpers/net.js';
+import { brokerFor, closeServer, httpBackend, Stack } from '../helpers/backends.js';
+import { deadPort, listen, rawExchange } from '../helpers/net.js';
 
 const stack = new Stack();
 afterEach(() => stack.closeAll());
@@ -160,6 +162,45 @@ describe('broker: HTTP reverse proxy', () => {
     await waitFor(() => pool.backends[0].inFlight === 0, 5_000, 'in-flight back to 0');
     expect(pool.backends[0].state).toBe('up');
     await waitFor(() => log.requests.length === 1, 5_000, 'log line');
+  });
+});
+
+describe('broker: relaying bodies', () => {
+  it('relays a large response to a slow client intact, with backpressure, and HEAD without a body', async () => {
+    const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+    big.write('start');
+    big.write('end', big.length - 3);
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-length': big.length });
+      res.end(req.method === 'HEAD' ? undefined : big);
+    });
+    const port = await listen(server);
+    stack.add(() => closeServer(server));
+    const { url } = await brokerFor(stack, [port]);
+    const res = await request(`${url}/big`);
+    expect(res.headers['content-length']).toBe(String(big.length));
+    // Read slowly: the broker must pause the backend rather than buffer 8 MB or drop bytes.
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body) {
+      chunks.push(chunk as Buffer);
+      if (chunks.length % 16 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(Buffer.concat(chunks).equals(big)).toBe(true);
+    const head = await request(`${url}/big`, { method: 'HEAD' });
+    expect(head.headers['content-length']).toBe(String(big.length));
+    expect((await head.body.arrayBuffer()).byteLength).toBe(0);
+  });
+
+  it('gives an HTTP/1.0 request without Host one, and relays a body framed by the close', async () => {
+    const server = net.createServer((s) => {
+      s.once('data', (head: Buffer) => s.end(`HTTP/1.0 200 OK\r\n\r\n${head.toString('latin1')}`));
+    });
+    const port = await listen(server);
+    stack.add(() => closeServer(server));
+    const { broker } = await brokerFor(stack, [port]);
+    const raw = await rawExchange(broker.port, 'GET /old HTTP/1.0\r\n\r\n');
+    expect(raw).toMatch(/^HTTP\/1\.1 200/);
+    expect(raw).toContain(`host: 127.0.0.1:${port}`);
   });
 });
 

@@ -1,0 +1,281 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UpstreamPool } from '../../src/broker/upstream/pool.js';
+import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from '../../src/broker/upstream/types.js';
+import { closeServer, Stack } from '../helpers/backends.js';
+import { deadPort, listen } from '../helpers/net.js';
+
+const stack = new Stack();
+afterEach(() => stack.closeAll());
+
+/** What a request saw: the head, the body bytes, and how it ended. */
+class Probe implements UpstreamExchange {
+  readonly headers: string[];
+  readonly hasHost = false;
+  readonly bodyLength = true;
+  upstreamBody: Buffer | null = null;
+  upstream: UpstreamSlot | undefined = undefined;
+  staleRetried = false;
+  status = 0;
+  reason = '';
+  fields: string[] = [];
+  body = '';
+  lastSeen = false;
+  failure: UpstreamFailure | undefined;
+  error = '';
+  readonly ended: Promise<void>;
+  private finish!: () => void;
+
+  constructor(
+    readonly method = 'GET',
+    readonly path = '/',
+    headers: string[] = [],
+  ) {
+    this.headers = headers;
+    this.ended = new Promise((r) => {
+      this.finish = r;
+    });
+  }
+
+  onUpstreamHead(status: number, reason: string, headers: string[]): void {
+    this.status = status;
+    this.reason = reason;
+    this.fields = [...headers];
+  }
+
+  onUpstreamData(chunk: Buffer, last: boolean): boolean {
+    this.body += chunk.toString('latin1');
+    this.lastSeen ||= last;
+    return true;
+  }
+
+  onUpstreamEnd(): void {
+    this.finish();
+  }
+
+  onUpstreamError(failure: UpstreamFailure, reason: string): void {
+    this.failure = failure;
+    this.error = reason;
+    this.finish();
+  }
+}
+
+interface RawBackend {
+  port: number;
+  /** Connections accepted so far. */
+  connections: number;
+  /** Request heads received, in order. */
+  heads: string[];
+}
+
+/**
+ * A backend that speaks bytes, not a library: `answer(head, socket, n)` writes whatever the test needs
+ * for the n-th request (0-based) on the server, where head is the request's head.
+ */
+async function rawBackend(
+  answer: (head: string, socket: net.Socket, n: number) => void,
+): Promise<RawBackend> {
+  const backend: RawBackend = { port: 0, connections: 0, heads: [] };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    backend.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buf = '';
+    socket.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const head = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        backend.heads.push(head);
+        answer(head, socket, backend.heads.length - 1);
+      }
+    });
+  });
+  backend.port = await listen(server);
+  stack.add(async () => {
+    for (const s of sockets) s.destroy();
+    await closeServer(server);
+  });
+  return backend;
+}
+
+function poolFor(
+  port: number,
+  opts: Partial<ConstructorParameters<typeof UpstreamPool>[0]> = {},
+): UpstreamPool {
+  const pool = new UpstreamPool({
+    host: '127.0.0.1',
+    port,
+    connectTimeoutMs: 2_000,
+    requestTimeoutMs: 5_000,
+    idleTimeoutMs: 4_000,
+    maxConnections: 8,
+    ...opts,
+  });
+  stack.add(async () => pool.destroy());
+  return pool;
+}
+
+async function send(pool: UpstreamPool, probe = new Probe()): Promise<Probe> {
+  pool.send(probe);
+  await probe.ended;
+  return probe;
+}
+
+const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Id: a\r\n\r\nok';
+
+describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
+  it('reuses one connection for requests in turn, and sends Host when the client gave none', async () => {
+    const backend = await rawBackend((_h, s) => s.write(OK));
+    const pool = poolFor(backend.port);
+    for (let i = 0; i < 5; i++) {
+      const p = await send(pool, new Probe('GET', `/n/${i}`, ['x-a', '1']));
+      expect(p.failure).toBeUndefined();
+      expect([p.status, p.reason, p.body, p.lastSeen]).toEqual([200, 'OK', 'ok', true]);
+      expect(p.fields).toEqual(['Content-Length', '2', 'X-Id', 'a']);
+    }
+    expect(backend.connections).toBe(1);
+    expect(backend.heads[4]).toBe(`GET /n/4 HTTP/1.1\r\nx-a: 1\r\nhost: 127.0.0.1:${backend.port}`);
+    expect(pool.idleCount).toBe(1);
+  });
+
+  it('replaces a keep-alive connection the backend closed as it was reused, without an error', async () => {
+    // The first connection answers once, then closes when the next request arrives: the race every
+    // keep-alive client meets when a backend's idle timeout fires as a request goes out.
+    const backend = await rawBackend((_h, s, n) => (n === 1 ? s.destroy() : s.write(OK)));
+    const pool = poolFor(backend.port);
+    expect((await send(pool)).body).toBe('ok');
+    const second = await send(pool);
+    expect(second.failure).toBeUndefined();
+    expect(second.body).toBe('ok');
+    expect(second.staleRetried).toBe(true);
+    expect(backend.connections).toBe(2);
+  });
+
+  it('does not hide a backend that closes a new connection without answering', async () => {
+    const backend = await rawBackend((_h, s) => s.destroy());
+    const p = await send(poolFor(backend.port));
+    expect(p.failure).toBe('no-response');
+    expect(backend.connections).toBe(1);
+  });
+
+  it('reads no body after HEAD, 204 and 304, and keeps the connection', async () => {
+    const backend = await rawBackend((head, s) => {
+      if (head.startsWith('HEAD')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
+      else if (head.includes('/204')) s.write('HTTP/1.1 204 No Content\r\n\r\n');
+      else s.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n');
+    });
+    const pool = poolFor(backend.port);
+    expect((await send(pool, new Probe('HEAD'))).status).toBe(200);
+    expect((await send(pool, new Probe('GET', '/204'))).status).toBe(204);
+    const p = await send(pool, new Probe('GET', '/304'));
+    expect([p.status, p.body, p.failure]).toEqual([304, '', undefined]);
+    expect(backend.connections).toBe(1);
+  });
+
+  it('reads a body framed by the close, and then opens a new connection', async () => {
+    const backend = await rawBackend((_h, s) => s.end('HTTP/1.0 200 OK\r\n\r\nuntil the end'));
+    const pool = poolFor(backend.port);
+    expect((await send(pool)).body).toBe('until the end');
+    expect((await send(pool)).body).toBe('until the end');
+    expect(backend.connections).toBe(2);
+  });
+
+  it('skips 100 Continue and de-chunks a chunked body split across reads', async () => {
+    const backend = await rawBackend((_h, s) => {
+      s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel');
+      setImmediate(() => s.write('lo\r\n6\r\n world\r\n0\r\n\r\n'));
+    });
+    const pool = poolFor(backend.port);
+    const p = await send(pool);
+    expect([p.status, p.body]).toEqual([200, 'hello world']);
+    expect((await send(pool)).body).toBe('hello world');
+    expect(backend.connections).toBe(1);
+  });
+
+  it('refuses a malformed response as no response, and a broken body as broken', async () => {
+    const garbage = await rawBackend((_h, s) => s.write('SPDY/3 200 OK\r\n\r\n'));
+    const g = await send(poolFor(garbage.port));
+    expect(g.failure).toBe('no-response');
+    expect(g.error).toContain('malformed response');
+    const cut = await rawBackend((_h, s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'));
+    const c = await send(poolFor(cut.port));
+    expect([c.status, c.failure]).toEqual([200, 'broken']);
+  });
+
+  it('times out a backend that never answers, and fails a refused connect as connect-failed', async () => {
+    const silent = await rawBackend(() => {});
+    const t = await send(poolFor(silent.port, { requestTimeoutMs: 100 }));
+    expect(t.failure).toBe('timeout');
+    const refused = await send(poolFor(await deadPort()));
+    expect(refused.failure).toBe('connect-failed');
+    expect(refused.error).toBe('connect refused');
+  });
+
+  it('queues requests past maxConnections and serves them in order as connections free up', async () => {
+    const waiting: net.Socket[] = [];
+    const backend = await rawBackend((_h, s) => waiting.push(s));
+    const pool = poolFor(backend.port, { maxConnections: 2 });
+    const probes = [
+      new Probe('GET', '/0'),
+      new Probe('GET', '/1'),
+      new Probe('GET', '/2'),
+      new Probe('GET', '/3'),
+    ];
+    for (const p of probes) pool.send(p);
+    // Two connections, two requests on the wire; the other two wait in the pool.
+    while (waiting.length < 2) await new Promise((r) => setImmediate(r));
+    expect(pool.size).toBe(2);
+    pool.cancel(probes[3]); // its client left while it waited: never sent
+    for (const s of waiting.splice(0)) s.write(OK);
+    await Promise.all([probes[0].ended, probes[1].ended]);
+    while (waiting.length < 1) await new Promise((r) => setImmediate(r));
+    waiting[0].write(OK);
+    await probes[2].ended;
+    expect(backend.heads.map((h) => h.split(' ')[1])).toEqual(['/0', '/1', '/2']);
+    expect(backend.connections).toBe(2);
+  });
+
+  it('closes connections idle longer than idleTimeoutMs', async () => {
+    const backend = await rawBackend((_h, s) => s.write(OK));
+    const pool = poolFor(backend.port, { idleTimeoutMs: 100 });
+    await send(pool);
+    expect(pool.size).toBe(1);
+    const deadline = Date.now() + 5_000;
+    while (pool.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(pool.size).toBe(0);
+  });
+
+  it('sends a buffered body with its head, and can send it again after a stale close', async () => {
+    const backend = await rawBackend((head, s, n) => {
+      if (n === 1) return s.destroy();
+      s.once('data', () => {}); // the body follows the head in the same write
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${head.length}\r\n\r\n${head}`);
+    });
+    const pool = poolFor(backend.port);
+    await send(pool);
+    const post = new Probe('PUT', '/b', ['content-length', '5']);
+    post.upstreamBody = Buffer.from('hello');
+    const p = await send(pool, post);
+    expect(p.failure).toBeUndefined();
+    expect(p.staleRetried).toBe(true);
+    expect(backend.heads[2]).toContain('PUT /b HTTP/1.1');
+  });
+});
+
+describe('upstream pool: closing', () => {
+  it('destroy() fails requests still waiting for a connection', async () => {
+    const backend = await rawBackend(() => {});
+    const pool = poolFor(backend.port, { maxConnections: 1 });
+    const first = new Probe();
+    const second = new Probe();
+    pool.send(first);
+    pool.send(second);
+    pool.destroy();
+    await Promise.all([first.ended, second.ended]);
+    expect(second.failure).toBe('connect-failed');
+    expect(first.failure).toBeDefined();
+  });
+});
