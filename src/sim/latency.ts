@@ -9,18 +9,37 @@ const CDF_PERCENTILES = [...Array.from({ length: 100 }, (_, i) => i), 99.5, 99.9
  * sum, min and max. Memory is fixed, whatever the number of requests.
  */
 export class LatencyStats {
-  count = 0;
-  sumMs = 0;
-  minMs = Number.POSITIVE_INFINITY;
-  maxMs = 0;
+  /**
+   * Count, sum, min and max in a typed array: as number fields, the sum and max would start as small
+   * integers and change the object's shape at their first fraction, deoptimising code that met the other
+   * instance (the simulator keeps two: measured and warm-up).
+   */
+  private readonly totals = new Float64Array([0, 0, Number.POSITIVE_INFINITY, 0]);
   private readonly hist = new LogHistogram();
 
+  get count(): number {
+    return this.totals[0];
+  }
+
+  get sumMs(): number {
+    return this.totals[1];
+  }
+
+  get minMs(): number {
+    return this.totals[2];
+  }
+
+  get maxMs(): number {
+    return this.totals[3];
+  }
+
   record(ms: number): void {
-    this.count++;
-    this.sumMs += ms;
+    const t = this.totals;
+    t[0]++;
+    t[1] += ms;
     // Branch-free: a new maximum late in a run would otherwise meet code V8 compiled without it (a deopt).
-    this.maxMs = Math.max(this.maxMs, ms);
-    this.minMs = Math.min(this.minMs, ms);
+    t[2] = Math.min(t[2], ms);
+    t[3] = Math.max(t[3], ms);
     this.hist.record(ms);
   }
 

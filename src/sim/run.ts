@@ -82,9 +82,17 @@ const BUSY_SINCE = 3;
 /** Busy time inside the measured window, and after its start (for runs too short to have one). */
 const BUSY_IN_WINDOW = 4;
 const BUSY_AFTER_START = 5;
+/** Count and latency sum of the warm-up requests (kept apart, in the measured ones' layout: COUNT, SUM). */
+const WARM_COUNT = 6;
 
 /** Events handled per step(): a function V8 enters often is optimised whole, not on-stack-replaced. */
 const STEP_EVENTS = 4096;
+/**
+ * The first steps are short: until V8 has compiled step(), each event runs some fifty times slower, and
+ * code compiled in the background is only entered at the next call.
+ */
+const FIRST_STEP_EVENTS = 256;
+const FIRST_STEPS = 64;
 
 /**
  * Runs one strategy over the workload with the broker's own Pool and Strategy, driven by a virtual clock.
@@ -101,7 +109,8 @@ export function runStrategy(c: SimConfig, name: string): SimOutcome {
   const sim = new Simulation(c, name);
   // The event loop runs in steps: a loop V8 only meets once is compiled on the stack (OSR), which here
   // ran a third slower than the same function compiled whole on its next call.
-  while (sim.step(STEP_EVENTS));
+  let steps = 0;
+  while (sim.step(++steps <= FIRST_STEPS ? FIRST_STEP_EVENTS : STEP_EVENTS));
   const outcome = sim.outcome();
   outcome.wallMs = performance.now() - wallStart;
   return outcome;
@@ -120,6 +129,8 @@ class Simulation {
   private readonly workload: Workload;
   private readonly ctx: PickContext;
   private readonly latency = new LatencyStats();
+  /** The warm-up requests' latencies, never reported: they take the measured ones' path (see step()). */
+  private readonly warmLatency = new LatencyStats();
   private readonly timeline = new Timeline();
   private readonly warmupCount: number;
   /** Queue-length profile, only when asked (it costs a tenth of the run): backends with >= i requests. */
@@ -169,7 +180,8 @@ class Simulation {
 
   /** Handles up to `budget` events; false once every arrival has come and every job has ended. */
   step(budget: number): boolean {
-    const { pool, strategy, backends, per, weighted, bank, heap, workload, ctx, latency, timeline } = this;
+    const { pool, strategy, backends, per, weighted, bank, heap, workload, ctx, latency, warmLatency } = this;
+    const timeline = this.timeline;
     const { warmupCount, profiling, levelCount, levelArea, levelSince } = this;
     const nextAt = heap.next;
     let now = this.now;
@@ -202,7 +214,7 @@ class Simulation {
         for (let k = 0; k < count; k++) {
           // A job's data is its arrival time, or -1 - time for a warm-up arrival (see the arrival below).
           const d = done[k];
-          const ms = d >= 0 ? now - d : now + 1 + d;
+          const ms = now - (d >= 0 ? d : -1 - d);
           if (profiling) {
             const level = b.inFlight;
             if (level <= PROFILE_LEVELS) {
@@ -212,19 +224,22 @@ class Simulation {
             }
           }
           pool.end(b, now, ms, true);
-          if (d >= 0) {
-            latency.record(ms);
-            per[o + COUNT]++;
-            per[o + SUM] += ms;
-            completed++;
-          }
+          // Warm-up requests go through the same statements into statistics of their own, so the code V8
+          // compiled during the warm-up has already met every one of them (no deoptimisation as it ends).
+          const measured = d >= 0;
+          (measured ? latency : warmLatency).record(ms);
+          const at = o + (measured ? COUNT : WARM_COUNT);
+          per[at]++;
+          per[at + 1] += ms;
+          completed += measured ? 1 : 0;
         }
         inFlight -= count;
         doneAll += count;
-        if (now >= windowStart) {
-          doneAfterStart += count;
-          if (now <= windowEnd) doneInWindow += count;
-        }
+        // Selects, not branches: a branch first taken when the window opens would deoptimise the loop.
+        const afterStart = now >= windowStart;
+        const beforeEnd = now <= windowEnd;
+        doneAfterStart += afterStart ? count : 0;
+        doneInWindow += afterStart && beforeEnd ? count : 0;
         if (bank.running(slot) === 0) {
           const since = per[o + BUSY_SINCE];
           per[o + BUSY_IN_WINDOW] += overlap(since, now, windowStart, windowEnd);
@@ -241,8 +256,10 @@ class Simulation {
       const index = workload.count - 1;
       if (index === warmupCount) {
         windowStart = now;
-        levelArea.fill(0);
-        levelSince.fill(now);
+        if (profiling) {
+          levelArea.fill(0);
+          levelSince.fill(now);
+        }
       }
       ctx.now = now;
       ctx.key = workload.key;
