@@ -1,8 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import { Readable } from 'node:stream';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
 import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Outcome } from './forward.js';
+import type { ClientConnection, FrontExchange } from './http-front.js';
 import type { BrokerOptions } from './options.js';
 import { UpstreamPool } from './upstream/pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './upstream/types.js';
@@ -25,8 +26,9 @@ const HOP_BY_HOP = new Set([
   'x-timbang-strategy',
   'x-timbang-key',
 ]);
-const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP].map((h) => h.length));
+const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP, 'content-length'].map((h) => h.length));
 const FAILURE_STATUS: Record<FailureKind, number> = { 'no-backend': 503, 'bad-gateway': 502, timeout: 504 };
+const TEXT = 'content-type: text/plain; charset=utf-8\r\n';
 
 /**
  * The HTTP front end: a thin adapter from node:http requests to the shared forwarding path, sending
@@ -41,17 +43,19 @@ export class HttpProxy {
     readonly opts: BrokerOptions,
   ) {}
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  /** A request head has been read on conn: its exchange, or undefined when it was answered at once. */
+  handle(conn: ClientConnection): FrontExchange | undefined {
     let ex: HttpExchange;
     try {
-      ex = new HttpExchange(this, req, res);
+      ex = new HttpExchange(this, conn);
     } catch (err) {
       if (!isTimbangError(err)) throw err;
-      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${err.message}\n`);
-      return;
+      conn.respond(400, TEXT, `${err.message}\n`);
+      return undefined;
     }
-    if (ex.bodyToBuffer > 0) ex.bufferBody();
-    else this.forwarder.begin(ex);
+    // A small body is read first, so the request stays retriable; any other starts at once.
+    if (ex.bodyToBuffer === 0) this.forwarder.begin(ex);
+    return ex;
   }
 
   upstream(b: Backend): UpstreamPool {
@@ -83,7 +87,7 @@ export class HttpProxy {
   }
 }
 
-class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
+class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, FrontExchange {
   readonly protocol = 'http' as const;
   readonly client: string;
   readonly strategy: Strategy;
@@ -96,12 +100,13 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
   readonly headers: string[];
   readonly hasHost: boolean;
   readonly bodyLength: boolean;
-  upstreamBody: Buffer | IncomingMessage | null = null;
+  upstreamBody: Buffer | Readable | null = null;
   upstream: UpstreamSlot | undefined = undefined;
   staleRetried = false;
   /** > 0: a small body to buffer first, so the request stays retriable. */
-  bodyToBuffer = 0;
+  readonly bodyToBuffer: number = 0;
 
+  private bodyChunks: Buffer[] | undefined = undefined;
   private responded = false;
   private settled = true;
   private done = false;
@@ -109,25 +114,21 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
 
   constructor(
     private readonly proxy: HttpProxy,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly conn: ClientConnection,
   ) {
     super();
     const opts = proxy.opts;
-    this.method = req.method ?? 'GET';
-    this.path = req.url ?? '/';
-    const socket = req.socket;
-    this.client = socket.remoteAddress ?? '';
+    this.method = conn.method;
+    this.path = conn.target;
+    this.client = conn.remoteAddress;
 
-    // One pass over the raw headers: copy what may be forwarded, note what we need.
-    const raw = req.rawHeaders;
+    // One pass over the header fields: copy what may be forwarded, note what we need.
+    const raw = conn.fields;
     const headers: string[] = [];
     let strategyName: string | undefined;
     let hashKey: string | undefined;
     let forwardedFor: string | undefined;
     let via: string | undefined;
-    let contentLength = -1;
-    let chunked = false;
     let hasHost = false;
     let dropped: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
@@ -140,8 +141,6 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
       else if (lower === 'x-timbang-strategy') strategyName = value;
       else if (lower === 'x-timbang-key') hashKey = value;
       else if (lower === 'connection') dropped = value.toLowerCase();
-      else if (lower === 'transfer-encoding') chunked = true;
-      else if (lower === 'content-length') contentLength = Number(value);
       else if (lower === 'host') hasHost = true;
       if (
         HOP_BY_HOP.has(lower) ||
@@ -152,7 +151,7 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
         continue;
       headers.push(name, value);
     }
-    if (dropped?.includes(',')) {
+    if (dropped !== undefined && dropped !== 'close' && dropped !== 'keep-alive') {
       // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
       const names = new Set(dropped.split(',').map((s) => s.trim()));
       for (let i = headers.length - 2; i >= 0; i -= 2) {
@@ -168,7 +167,8 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
     headers.push('via', via === undefined ? '1.1 timbang' : `${via}, 1.1 timbang`);
     this.headers = headers;
     this.hasHost = hasHost;
-    // Transfer-Encoding wins over Content-Length (Node's parser refuses requests with both anyway).
+    const chunked = conn.chunked;
+    const contentLength = conn.contentLength;
     this.bodyLength = !chunked && contentLength >= 0;
 
     this.strategy = proxy.forwarder.balancer.strategy(strategyName); // throws ERR_UNKNOWN_STRATEGY -> 400
@@ -184,9 +184,11 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
     } else if (idempotent && !chunked && contentLength <= opts.retryBodyBytes) {
       this.retriable = true;
       this.bodyToBuffer = contentLength;
+      this.bodyChunks = [];
     } else {
       this.retriable = false;
-      this.upstreamBody = req;
+      // Streamed as it arrives; the client is read only as fast as the backend takes it.
+      this.upstreamBody = new Readable({ read: () => conn.socket.resume() });
     }
 
     // The classroom job, when it is one: for the log and for trace replay.
@@ -197,18 +199,24 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
     }
     // consistent-hash key: the client's own choice, else the classroom app id, else its address.
     this.key = hashKey ?? this.app ?? clientIp;
-    // One shared listener finds its exchange on the response: no closure per request ('close' fires once).
-    (res as ExchangeResponse)[EXCHANGE] = this;
-    res.on('close', onResponseClose);
   }
 
-  bufferBody(): void {
-    const chunks: Buffer[] = [];
-    this.req.on('data', (c: Buffer) => chunks.push(c));
-    this.req.once('end', () => {
-      this.upstreamBody = Buffer.concat(chunks);
+  // --- the request's body, from the client connection ---
+
+  onRequestBody(chunk: Buffer): void {
+    if (this.bodyChunks !== undefined) this.bodyChunks.push(chunk);
+    else if (this.upstreamBody instanceof Readable && !this.upstreamBody.push(chunk))
+      this.conn.socket.pause();
+  }
+
+  onRequestEnd(): void {
+    if (this.bodyChunks !== undefined) {
+      this.upstreamBody = Buffer.concat(this.bodyChunks);
+      this.bodyChunks = undefined;
       if (!this.clientGone) this.proxy.forwarder.begin(this);
-    });
+    } else if (this.upstreamBody instanceof Readable) {
+      this.upstreamBody.push(null);
+    }
   }
 
   send(b: Backend): void {
@@ -221,49 +229,44 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
   fail(kind: FailureKind, reason: string): void {
     this.error = reason;
     this.status = FAILURE_STATUS[kind];
-    const res = this.res;
-    if (this.clientGone || res.destroyed) return;
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.writeHead(this.status, { 'content-type': 'text/plain; charset=utf-8', 'x-timbang-error': kind });
-    res.end(`${reason}\n`);
+    if (this.clientGone) return;
+    if (this.responded) return this.conn.abortResponse();
+    this.done = true;
+    this.conn.respond(this.status, `${TEXT}x-timbang-error: ${kind}\r\n`, `${reason}\n`);
   }
 
   // --- the upstream response ---
 
-  onUpstreamHead(status: number, reason: string, fields: string[]): void {
+  onUpstreamHead(status: number, reason: string, fields: string[], length: boolean): void {
     this.responded = true;
     this.status = status;
-    const headers: string[] = [];
+    let head = '';
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
-      // Lower-case (a new string) only names as long as a hop-by-hop one.
-      if (HOP_BY_HOP_LENGTHS.has(name.length) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) continue;
-      headers.push(name, fields[i + 1]);
+      // Lower-case (a new string) only names as long as a hop-by-hop one or Content-Length.
+      if (HOP_BY_HOP_LENGTHS.has(name.length)) {
+        const lower = name.toLowerCase();
+        if (RESPONSE_HOP_BY_HOP.has(lower) || (lower === 'content-length' && !length)) continue;
+      }
+      head += `${name}: ${fields[i + 1]}\r\n`;
     }
-    headers.push('x-timbang-backend', this.backend!.id);
-    this.res.writeHead(status, reason, headers);
+    head += `x-timbang-backend: ${this.backend!.id}\r\n`;
+    this.conn.startResponse(status, reason, head, length);
   }
 
   onUpstreamData(chunk: Buffer, last: boolean): boolean {
     this.bytes += chunk.length;
-    if (last) {
-      // Head and the whole body in one write, the usual case for small responses.
-      this.done = true;
-      this.res.end(chunk);
-      return true;
-    }
-    if (this.res.write(chunk)) return true;
-    this.res.once('drain', onResponseDrain);
-    return false;
+    if (!last) return this.conn.writeBody(chunk);
+    // Head and the whole body in one write, the usual case for small responses.
+    this.done = true;
+    this.conn.endResponse(chunk);
+    return true;
   }
 
   onUpstreamEnd(): void {
     if (!this.done) {
       this.done = true;
-      this.res.end();
+      this.conn.endResponse();
     }
     this.settle('ok', '');
   }
@@ -272,13 +275,16 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
     if (this.clientGone) return this.settle('client-gone', 'client went away');
     if (failure === 'broken' || this.responded) {
       this.done = true;
-      this.res.destroy();
+      this.conn.abortResponse();
       return this.settle('broken', reason);
     }
-    if (failure === 'connect-failed' && this.upstreamBody !== null && !Buffer.isBuffer(this.upstreamBody)) {
-      // A streamed body is only read once connected, so the request can still go elsewhere.
-      if (this.req.readableDidRead) return this.settle('no-response', reason);
-    }
+    // A streamed body is only read once connected; once read, it cannot go elsewhere.
+    if (
+      failure === 'connect-failed' &&
+      this.upstreamBody instanceof Readable &&
+      this.upstreamBody.readableDidRead
+    )
+      return this.settle('no-response', reason);
     this.settle(failure, reason);
   }
 
@@ -295,25 +301,13 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange {
   }
 
   clientClosed(): void {
-    if (this.done || this.res.writableFinished) return;
+    if (this.done) return;
     this.clientGone = true;
+    if (this.upstreamBody instanceof Readable) this.upstreamBody.destroy();
     if (this.settled) return; // between tries or not started: nothing upstream to cancel
     const slot = this.upstream;
     this.upstream = undefined;
     slot?.cancel(this);
     this.settle('client-gone', 'client went away');
   }
-}
-
-const EXCHANGE = Symbol('timbang.exchange');
-interface ExchangeResponse extends ServerResponse {
-  [EXCHANGE]?: HttpExchange;
-}
-
-function onResponseClose(this: ExchangeResponse): void {
-  this[EXCHANGE]?.clientClosed();
-}
-
-function onResponseDrain(this: ExchangeResponse): void {
-  this[EXCHANGE]?.clientDrained();
 }

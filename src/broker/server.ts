@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Balancer } from '../balancer/balancer.js';
 import type { Backend, BackendSpec } from '../balancer/types.js';
@@ -7,17 +6,15 @@ import { listenError } from '../errors.js';
 import { type BrokerLog, createBrokerLog } from './access-log.js';
 import { Forwarder, type ForwardObserver } from './forward.js';
 import { HealthMonitor } from './health-monitor.js';
+import { HttpFront } from './http-front.js';
 import { HttpProxy } from './http-proxy.js';
 import { LineProxy } from './line-proxy.js';
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS } from './options.js';
 import { RetryBudget } from './retry-budget.js';
 import { sniffProtocol } from './sniff.js';
 
-/** What a client's broken request is answered with; anything else is 400. */
-const CLIENT_ERROR_STATUS: Record<string, string> = {
-  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
-  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
-};
+/** Largest request head (status line and header fields) read; larger gets 431. */
+const MAX_REQUEST_HEAD = 16 * 1024;
 
 export interface Broker {
   readonly host: string;
@@ -42,8 +39,8 @@ export interface BrokerDeps {
 }
 
 /**
- * One port, two protocols: the first bytes of a connection say whether it is HTTP/1.x (handed to a
- * node:http server that is never bound itself) or the classroom line protocol.
+ * One port, two protocols: the first bytes of a connection say whether it is HTTP/1.x (handed to the
+ * HTTP front end, http-front.ts) or the classroom line protocol (line-proxy.ts).
  */
 export async function startBroker(
   options: Partial<BrokerOptions> = {},
@@ -64,38 +61,15 @@ export async function startBroker(
   const httpProxy = new HttpProxy(forwarder, opts);
   const lineProxy = new LineProxy(forwarder, opts);
   const sockets = new Set<net.Socket>();
-  let draining = false;
 
-  const httpServer = http.createServer(
+  const front = new HttpFront(
     {
-      keepAliveTimeout: opts.clientIdleTimeoutMs,
-      headersTimeout: opts.headersTimeoutMs,
-      // How often Node checks headersTimeout: its 30 s default would let a slowloris linger 30 s longer.
-      connectionsCheckingInterval: Math.min(1_000, opts.headersTimeoutMs),
-      requestTimeout: 0,
-      maxHeaderSize: 16 * 1024,
-      noDelay: true,
+      headersTimeoutMs: opts.headersTimeoutMs,
+      idleTimeoutMs: opts.clientIdleTimeoutMs,
+      maxHeadBytes: MAX_REQUEST_HEAD,
     },
-    (req, res) => {
-      if (draining) res.shouldKeepAlive = false;
-      httpProxy.handle(req, res);
-    },
+    (conn) => httpProxy.handle(conn),
   );
-  // Node's llhttp already refuses smuggling shapes (both Content-Length and Transfer-Encoding, bad
-  // chunk sizes) with 400 and oversized headers with 431; this only keeps a broken client from
-  // leaving a socket behind.
-  httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
-    if (socket.writable && !socket.writableEnded) {
-      const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    }
-    socket.destroy();
-  });
-
-  // The HTTP server never listens itself (sockets come from the sniffer), but Node only tracks its
-  // connections, which enforces headersTimeout (slowloris) and makes closeIdleConnections() work, once it
-  // has seen 'listening'. So it is told it is listening; close() stops that tracking again.
-  httpServer.emit('listening');
 
   // allowHalfOpen: a classroom client may send its message and half-close; it still wants the reply.
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
@@ -111,8 +85,7 @@ export async function startBroker(
       socket.removeListener('end', onEnd);
       clearTimeout(timer);
       if (kind === 'http') {
-        if (buf) socket.unshift(buf);
-        httpServer.emit('connection', socket);
+        front.accept(socket, buf);
       } else {
         lineProxy.handle(socket, buf, ended);
       }
@@ -156,17 +129,17 @@ export async function startBroker(
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      draining = true;
       server.close();
       health.stop();
       const deadline = Date.now() + opts.drainTimeoutMs;
+      front.drain();
       while (sockets.size > 0 && Date.now() < deadline) {
-        httpServer.closeIdleConnections();
+        front.closeIdle();
         lineProxy.drain();
         await new Promise((r) => setTimeout(r, 25));
       }
       for (const s of sockets) s.destroy();
-      httpServer.close(() => {}); // not bound: this only stops its connection tracking
+      front.close();
       await httpProxy.close();
       log.flush();
     })();

@@ -37,7 +37,7 @@ class Probe implements UpstreamExchange {
     });
   }
 
-  onUpstreamHead(status: number, reason: string, headers: string[]): void {
+  onUpstreamHead(status: number, reason: string, headers: string[], _length: boolean): void {
     this.status = status;
     this.reason = reason;
     this.fields = [...headers];

@@ -1,5 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
+import { Framing } from '../../http1/message-reader.js';
 import { ResponseReader } from '../../http1/response-reader.js';
 import { describeError } from '../health-monitor.js';
 import type { UpstreamPool } from './pool.js';
@@ -30,7 +31,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   /** A body piece held back until it is known whether it is the last (so head and body go out as one). */
   private held: Buffer | undefined = undefined;
   private requestBodySent = true;
-  private streamedBody: IncomingMessage | undefined = undefined;
+  private streamedBody: Readable | undefined = undefined;
   private chunkedBody = false;
   private lastError: NodeJS.ErrnoException | undefined = undefined;
   private readonly connectTimer: NodeJS.Timeout;
@@ -100,7 +101,10 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 
   protected onHeadEnd(reason: string): void {
-    this.ex?.onUpstreamHead(this.status, reason, this.fields);
+    // A body framed by chunks or by the close makes any Content-Length a lie; with no body (HEAD, 304) it
+    // describes the resource and is relayed.
+    const length = this.framing === Framing.Length || this.framing === Framing.None;
+    this.ex?.onUpstreamHead(this.status, reason, this.fields, length);
   }
 
   protected onBody(data: Buffer, start: number, end: number): void {
@@ -282,7 +286,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     this.unpipeBody();
   };
 
-  private pipeBody(body: IncomingMessage): void {
+  private pipeBody(body: Readable): void {
     this.streamedBody = body;
     body.on('data', this.onBodyData);
     body.once('end', this.onBodyEnd);

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 
 /** How a try on an upstream connection failed, in the forwarder's terms (forward.ts Outcome). */
 export type UpstreamFailure = 'connect-failed' | 'no-response' | 'timeout' | 'broken';
@@ -16,15 +16,19 @@ export interface UpstreamExchange {
   /** headers has a Host field; without one the backend's address is sent as Host (HTTP/1.1 needs one). */
   readonly hasHost: boolean;
   /** A buffered body (sent with the head), a body to stream (chunked unless it has a Content-Length), or none. */
-  readonly upstreamBody: Buffer | IncomingMessage | null;
+  readonly upstreamBody: Buffer | Readable | null;
   /** The request's body has a Content-Length header (else a streamed body is sent chunked). */
   readonly bodyLength: boolean;
   /** Set by the pool: the connection serving this request, to cancel it. */
   upstream: UpstreamSlot | undefined;
   /** A stale keep-alive connection was already replaced once for this try. */
   staleRetried: boolean;
-  /** `headers` (name, value, ...) is the connection's own array: use it before returning, keep no reference. */
-  onUpstreamHead(status: number, reason: string, headers: string[]): void;
+  /**
+   * `headers` (name, value, ...) is the connection's own array: use it before returning, keep no
+   * reference. `length`: any Content-Length among them holds (the body is framed by it, or there is no
+   * body); false when the body is chunked or ends at the close, when a Content-Length is not to be trusted.
+   */
+  onUpstreamHead(status: number, reason: string, headers: string[], length: boolean): void;
   /** Returns false when the client cannot take more for now: reading stops until resumeUpstream(). */
   onUpstreamData(chunk: Buffer, last: boolean): boolean;
   onUpstreamEnd(): void;

@@ -1,0 +1,297 @@
+import { STATUS_CODES } from 'node:http';
+import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { RequestReader } from '../http1/request-reader.js';
+
+/** Bytes of pipelined requests held while one is in flight before the client is no longer read. */
+const MAX_PENDING = 64 * 1024;
+
+export interface FrontOptions {
+  /** A request head must arrive in full within this long of its first byte (slowloris), else 408. */
+  headersTimeoutMs: number;
+  /** A keep-alive connection with no request for this long is closed. */
+  idleTimeoutMs: number;
+  /** Largest request head; larger gets 431. */
+  maxHeadBytes: number;
+}
+
+/** What a request becomes: the proxy's exchange, told about its body and its client. */
+export interface FrontExchange {
+  /** Body bytes of the request, in order (a subarray of what arrived: copy it to keep it). */
+  onRequestBody(chunk: Buffer): void;
+  onRequestEnd(): void;
+  /** The client can take more of the response. */
+  clientDrained(): void;
+  /** The client's connection closed before the response ended. */
+  clientClosed(): void;
+}
+
+/**
+ * The broker's HTTP/1.1 server side: connections handed over by the protocol sniffer, requests read by
+ * a strict reader (src/http1/request-reader.ts), one at a time per connection (pipelined requests wait
+ * their turn), responses written straight to the socket. node:http's server costs more per request than
+ * the rest of the proxy together (its IncomingMessage and ServerResponse streams); this does only what a
+ * proxy needs. One sweep timer enforces the head and idle timeouts for every connection.
+ */
+export class HttpFront {
+  readonly connections = new Set<ClientConnection>();
+  /** performance.now() as of the last sweep: time stamps cost no clock read per request. */
+  now = performance.now();
+  draining = false;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    readonly opts: FrontOptions,
+    readonly onRequest: (conn: ClientConnection) => FrontExchange | undefined,
+  ) {
+    const period = Math.max(20, Math.min(1_000, opts.headersTimeoutMs / 4, opts.idleTimeoutMs / 4));
+    this.sweeper = setInterval(() => this.sweep(), period).unref();
+  }
+
+  /** Takes over a sniffed connection, with the bytes the sniffer already read. */
+  accept(socket: net.Socket, firstBytes: Buffer | undefined): void {
+    const conn = new ClientConnection(this, socket);
+    this.connections.add(conn);
+    if (firstBytes !== undefined && firstBytes.length > 0) conn.onData(firstBytes);
+  }
+
+  /** Stops keep-alive: responses say `connection: close`, idle connections close now. */
+  drain(): void {
+    this.draining = true;
+    this.closeIdle();
+  }
+
+  closeIdle(): void {
+    for (const c of this.connections) if (c.idle) c.socket.destroy();
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const c of this.connections) c.socket.destroy();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    this.now = now;
+    const { headersTimeoutMs, idleTimeoutMs } = this.opts;
+    for (const c of this.connections) {
+      if (c.exchange !== undefined) continue;
+      if (c.headSince > 0) {
+        if (now - c.headSince >= headersTimeoutMs) c.refuse(408, 'request head timed out');
+      } else if (now - c.idleSince >= idleTimeoutMs) {
+        c.socket.destroy();
+      }
+    }
+  }
+}
+
+/** One client connection, and the reader of its requests. */
+export class ClientConnection extends RequestReader {
+  /** The request in flight (its response not yet ended). */
+  exchange: FrontExchange | undefined = undefined;
+  /** When the head being read began to arrive (front.now), 0 when none is. */
+  headSince = 0;
+  idleSince: number;
+  /** The response's head, held until its first body bytes so both leave in one write. */
+  private head = '';
+  private chunkedOut = false;
+  private keepAliveOut = true;
+  private noBodyOut = false;
+  /** Between a request's head and the end of its response (exchange is set once onRequest returns). */
+  private busy = false;
+  /** The exchange has been told its request's body ended. */
+  private endSignalled = false;
+  /** No more requests will be read on this connection. */
+  private closing = false;
+  /** Bytes after the request in flight, held until its response ends. */
+  private pending: Buffer | undefined = undefined;
+  private clientEnded = false;
+
+  constructor(
+    private readonly front: HttpFront,
+    readonly socket: net.Socket,
+  ) {
+    super(front.opts.maxHeadBytes);
+    this.idleSince = front.now;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.exchange?.clientDrained());
+    socket.on('end', () => this.onEnd());
+    socket.on('error', () => {}); // 'close' follows
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Waiting for a request, none begun. */
+  get idle(): boolean {
+    return !this.busy && this.headSince === 0;
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  onData(chunk: Buffer): void {
+    let data = chunk;
+    while (data.length > 0 && !this.closing) {
+      if (this.exchange !== undefined && this.done) return this.hold(data);
+      if (this.exchange === undefined && this.headSince === 0) this.headSince = this.front.now || 1;
+      const headBefore = this.headRead;
+      const used = this.feed(data);
+      data = data.subarray(used);
+      if (this.error !== '') {
+        // A broken request head is answered; a broken body cuts the request it belongs to.
+        if (this.exchange !== undefined) this.socket.destroy();
+        else this.refuse(this.headTooLarge ? 431 : this.errorStatus, this.error);
+        return;
+      }
+      if (!headBefore && this.headRead) this.startRequest(); // may answer at once (and read on)
+      if (this.exchange !== undefined && this.done && !this.endSignalled) {
+        this.endSignalled = true;
+        this.exchange.onRequestEnd();
+      }
+    }
+  }
+
+  private startRequest(): void {
+    this.headSince = 0;
+    this.endSignalled = false;
+    if (this.expectContinue && this.minor === 1) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    this.busy = true;
+    const ex = this.front.onRequest(this);
+    if (this.busy) this.exchange = ex;
+  }
+
+  protected override onBody(data: Buffer, start: number, end: number): void {
+    this.exchange?.onRequestBody(data.subarray(start, end));
+  }
+
+  private hold(data: Buffer): void {
+    this.pending = this.pending === undefined ? data : Buffer.concat([this.pending, data]);
+    if (this.pending.length > MAX_PENDING) this.socket.pause();
+  }
+
+  // --- the response ---
+
+  /**
+   * Starts the response: `fields` are header lines (`name: value\r\n` each). With `length`, the body is
+   * framed by a Content-Length among them; without, by chunked coding (HTTP/1.1) or the close (1.0).
+   */
+  startResponse(status: number, reason: string, fields: string, length: boolean): void {
+    const noBody = this.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    this.noBodyOut = noBody;
+    this.chunkedOut = !noBody && !length && this.minor === 1;
+    this.keepAliveOut =
+      this.keepAlive && !this.front.draining && !this.clientEnded && (noBody || length || this.chunkedOut);
+    let head = `HTTP/1.1 ${status} ${reason}\r\n${fields}`;
+    if (this.chunkedOut) head += 'transfer-encoding: chunked\r\n';
+    if (!this.keepAliveOut) head += 'connection: close\r\n';
+    else if (this.minor === 0) head += 'connection: keep-alive\r\n';
+    this.head = `${head}\r\n`;
+  }
+
+  /** Body bytes of the response; false when the client is slow (wait for clientDrained). */
+  writeBody(chunk: Buffer): boolean {
+    const socket = this.socket;
+    if (this.noBodyOut) return true;
+    if (this.head === '' && !this.chunkedOut) return socket.write(chunk);
+    socket.cork();
+    this.flushHead();
+    let ok: boolean;
+    if (this.chunkedOut) {
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+    } else {
+      ok = socket.write(chunk);
+    }
+    socket.uncork();
+    return ok;
+  }
+
+  /** Ends the response, with its last body bytes if given; the connection then reads the next request. */
+  endResponse(last?: Buffer): void {
+    const socket = this.socket;
+    socket.cork();
+    if (last !== undefined && last.length > 0) this.writeBody(last);
+    this.flushHead();
+    if (this.chunkedOut && !this.noBodyOut) socket.write('0\r\n\r\n', 'latin1');
+    socket.uncork();
+    this.finishExchange();
+  }
+
+  /** A response of our own, whole (the proxy's errors). */
+  respond(status: number, fields: string, body: string): void {
+    const bytes = Buffer.from(body);
+    this.startResponse(
+      status,
+      STATUS_CODES[status] ?? '',
+      `${fields}content-length: ${bytes.length}\r\n`,
+      true,
+    );
+    this.endResponse(bytes);
+  }
+
+  /** The response cannot be completed (the backend broke mid-way): the client must see it cut. */
+  abortResponse(): void {
+    this.exchange = undefined;
+    this.busy = false;
+    this.closing = true;
+    this.socket.destroy();
+  }
+
+  /** Answers a request we will not read, and closes (400, 408, 431, 501). */
+  refuse(status: number, reason: string): void {
+    if (this.busy) return;
+    this.closing = true;
+    this.keepAlive = false;
+    const socket = this.socket;
+    if (socket.writable) {
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${reason.length + 1}\r\n\r\n${reason}\n`,
+        'latin1',
+      );
+    }
+    socket.destroySoon();
+    this.headSince = 0;
+  }
+
+  private flushHead(): void {
+    if (this.head === '') return;
+    this.socket.write(this.head, 'latin1');
+    this.head = '';
+  }
+
+  private finishExchange(): void {
+    this.exchange = undefined;
+    this.busy = false;
+    if (!this.keepAliveOut || !this.done) {
+      // An unread request body, or a close asked for: this connection carries no more requests.
+      this.closing = true;
+      this.socket.end();
+      return;
+    }
+    this.reset();
+    this.idleSince = this.front.now;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending !== undefined) {
+      if (this.socket.isPaused()) this.socket.resume();
+      this.onData(pending);
+    } else if (this.clientEnded) {
+      this.socket.end();
+    }
+  }
+
+  private onEnd(): void {
+    this.clientEnded = true;
+    if (!this.busy && this.pending === undefined) this.socket.end();
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    this.front.connections.delete(this);
+    const ex = this.exchange;
+    this.exchange = undefined;
+    this.busy = false;
+    ex?.clientClosed();
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * HTTP/1.1 message framing (RFC 9112), shared by the request and the response readers: find the head,
+ * let the subclass parse it and say how the body is framed (section 6: Content-Length, chunked transfer
+ * coding, the connection's close, or none), then read the body in whatever pieces the bytes arrive,
+ * passing on subarrays, never copies. Only a head or a chunk-size line split across reads is copied.
+ */
+
+const CR = 0x0d;
+const LF = 0x0a;
+const HEAD_END = Buffer.from('\r\n\r\n');
+/** Longest chunk-size or trailer line accepted. */
+const MAX_LINE = 4 * 1024;
+
+enum ReadState {
+  Head,
+  Length,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailers,
+  UntilClose,
+  Done,
+}
+
+/** How a message's body is framed (RFC 9112 §6.3). */
+export enum Framing {
+  None,
+  Length,
+  Chunked,
+  UntilClose,
+}
+
+export abstract class MessageReader {
+  /** The peer keeps the connection for the next message. */
+  keepAlive = true;
+  bodyBytes = 0;
+  /** Why the message cannot be read, '' while it can. */
+  error = '';
+  /** The head was over maxHead bytes (a server answers 431). */
+  headTooLarge = false;
+  /** How the body of the message just read is framed. */
+  framing = Framing.None;
+  private state = ReadState.Head;
+  private remaining = 0;
+  /** Bytes of a head or a chunk-size line split across reads. */
+  private partial: Buffer | undefined = undefined;
+  /** feed() returns right after a head, so the caller can act on it before any body byte is read. */
+  protected stopAfterHead = false;
+
+  constructor(private readonly maxHead: number) {}
+
+  /**
+   * Parses a head (without its final CRLFCRLF): sets `error`, or frames the body with frame(); doing
+   * neither (an interim 1xx response) reads the next head.
+   */
+  protected abstract parseHead(head: string): void;
+  /** Body bytes data[start, end), after any chunked framing is removed. */
+  protected abstract onBody(data: Buffer, start: number, end: number): void;
+
+  reset(): void {
+    this.keepAlive = true;
+    this.bodyBytes = 0;
+    this.error = '';
+    this.headTooLarge = false;
+    this.framing = Framing.None;
+    this.state = ReadState.Head;
+    this.remaining = 0;
+    this.partial = undefined;
+  }
+
+  get done(): boolean {
+    return this.state === ReadState.Done;
+  }
+
+  /** No byte of a head read yet. */
+  get untouched(): boolean {
+    return this.state === ReadState.Head && this.partial === undefined;
+  }
+
+  /** The head has been read. */
+  get headRead(): boolean {
+    return this.state !== ReadState.Head;
+  }
+
+  /** A body that ends when the connection closes is complete at the close. */
+  get endsAtClose(): boolean {
+    return this.state === ReadState.UntilClose;
+  }
+
+  finishAtClose(): void {
+    if (this.state === ReadState.UntilClose) this.state = ReadState.Done;
+  }
+
+  /**
+   * Reads bytes from `data`; returns how many it used. When that is less than data.length the message
+   * is done (or broken: `error` is set) and the rest belongs to whatever comes next.
+   */
+  feed(data: Buffer): number {
+    let pos = 0;
+    if (this.partial !== undefined) {
+      // Rare: a head or size line split across reads; join and parse the joined bytes instead.
+      const joined = Buffer.concat([this.partial, data]);
+      const before = this.partial.length;
+      this.partial = undefined;
+      const used = this.feed(joined);
+      return Math.max(0, used - before);
+    }
+    while (pos < data.length && this.state !== ReadState.Done && this.error === '') {
+      switch (this.state) {
+        case ReadState.Head:
+          pos = this.readHead(data, pos);
+          if (this.stopAfterHead && this.state !== ReadState.Head) return pos;
+          break;
+        case ReadState.Length: {
+          const n = Math.min(this.remaining, data.length - pos);
+          this.take(data, pos, n);
+          pos += n;
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = ReadState.Done;
+          break;
+        }
+        case ReadState.ChunkSize:
+        case ReadState.Trailers:
+          pos = this.readLine(data, pos);
+          break;
+        case ReadState.ChunkData: {
+          const n = Math.min(this.remaining, data.length - pos);
+          this.take(data, pos, n);
+          pos += n;
+          this.remaining -= n;
+          if (this.remaining === 0) {
+            this.state = ReadState.ChunkDataEnd;
+            this.remaining = 2;
+          }
+          break;
+        }
+        case ReadState.ChunkDataEnd: {
+          // The CRLF after a chunk's data.
+          const n = Math.min(this.remaining, data.length - pos);
+          for (let i = 0; i < n; i++) {
+            if (data[pos + i] !== (this.remaining - i === 2 ? CR : LF)) {
+              this.error = 'malformed chunked body';
+              return pos;
+            }
+          }
+          pos += n;
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = ReadState.ChunkSize;
+          break;
+        }
+        case ReadState.UntilClose:
+          this.take(data, pos, data.length - pos);
+          pos = data.length;
+          break;
+      }
+    }
+    return pos;
+  }
+
+  /** Called by parseHead: the body that follows the head. */
+  protected frame(framing: Framing, length = 0): void {
+    this.framing = framing;
+    switch (framing) {
+      case Framing.None:
+        this.state = ReadState.Done;
+        return;
+      case Framing.Length:
+        this.remaining = length;
+        this.state = length === 0 ? ReadState.Done : ReadState.Length;
+        return;
+      case Framing.Chunked:
+        this.state = ReadState.ChunkSize;
+        return;
+      case Framing.UntilClose:
+        this.keepAlive = false;
+        this.state = ReadState.UntilClose;
+        return;
+    }
+  }
+
+  private take(data: Buffer, pos: number, n: number): void {
+    if (n === 0) return;
+    this.bodyBytes += n;
+    this.onBody(data, pos, pos + n);
+  }
+
+  private readHead(data: Buffer, pos: number): number {
+    const end = data.indexOf(HEAD_END, pos);
+    if (end < 0 || end - pos > this.maxHead) {
+      if (data.length - pos > this.maxHead) {
+        this.headTooLarge = true;
+        this.error = 'head too large';
+      } else {
+        this.partial = Buffer.from(data.subarray(pos));
+      }
+      return data.length;
+    }
+    this.parseHead(data.toString('latin1', pos, end));
+    return end + 4;
+  }
+
+  /** A chunk-size line, or a trailer line (an empty one ends the message). */
+  private readLine(data: Buffer, pos: number): number {
+    const lf = data.indexOf(LF, pos);
+    if (lf < 0) {
+      if (data.length - pos > MAX_LINE) this.error = 'malformed chunked body';
+      else this.partial = Buffer.from(data.subarray(pos));
+      return data.length;
+    }
+    const end = lf > pos && data[lf - 1] === CR ? lf - 1 : lf;
+    if (this.state === ReadState.Trailers) {
+      if (end === pos) this.state = ReadState.Done;
+      return lf + 1;
+    }
+    const line = data.toString('latin1', pos, end);
+    const semi = line.indexOf(';');
+    const digits = semi < 0 ? line : line.slice(0, semi).trimEnd();
+    const size = /^[0-9a-fA-F]{1,12}$/.test(digits) ? Number.parseInt(digits, 16) : -1;
+    if (size < 0) {
+      this.error = 'malformed chunked body';
+      return data.length;
+    }
+    if (size === 0) this.state = ReadState.Trailers;
+    else {
+      this.remaining = size;
+      this.state = ReadState.ChunkData;
+    }
+    return lf + 1;
+  }
+}
+
+/** A Content-Length value: digits, or a list of equal digit strings (RFC 9110 §8.6); -1 when neither. */
+export function parseContentLength(value: string): number {
+  if (/^\d{1,15}$/.test(value)) return Number(value);
+  const parts = value.split(',');
+  const first = parts[0].trim();
+  if (!/^\d{1,15}$/.test(first)) return -1;
+  for (let i = 1; i < parts.length; i++) if (parts[i].trim() !== first) return -1;
+  return Number(first);
+}
+
+/** The last transfer coding is chunked (RFC 9112 §6.1). */
+export function endsChunked(value: string): boolean {
+  return /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
+}

@@ -1,0 +1,109 @@
+import http from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { brokerFor, closeServer, httpBackend, Stack } from '../helpers/backends.js';
+import { listen, rawExchange } from '../helpers/net.js';
+
+const stack = new Stack();
+afterEach(() => stack.closeAll());
+
+/** Opens a connection, writes `payload`, and resolves once `count` responses (heads) have arrived. */
+function responses(port: number, payload: string, count: number, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`only got: ${text}`));
+    }, timeoutMs);
+    socket.on('connect', () => socket.write(payload));
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if ((text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length >= count && /\r\n\r\n[\s\S]*$/.test(text)) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('broker HTTP front end', () => {
+  it('answers pipelined requests in order on one connection', async () => {
+    const backend = await httpBackend(stack, 'a');
+    const { broker } = await brokerFor(stack, [backend.port]);
+    const req = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const text = await responses(broker.port, req('/1?delay=30') + req('/2') + req('/3'), 3);
+    const urls = [...text.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1]);
+    expect(urls).toEqual(['/1?delay=30', '/2', '/3']);
+  });
+
+  it('says 100 Continue to a client that expects it, then relays its body', async () => {
+    const backend = await httpBackend(stack, 'a');
+    const { broker } = await brokerFor(stack, [backend.port]);
+    const socket = net.connect(broker.port, '127.0.0.1');
+    stack.add(async () => void socket.destroy());
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (text === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write('hello');
+    });
+    socket.write('POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+    while (!text.includes('"body":"hello"')) await new Promise((r) => setTimeout(r, 10));
+    expect(text.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200')).toBe(true);
+    expect(backend.requests[0].headers.expect).toBeUndefined();
+  });
+
+  it('re-frames a chunked backend response: chunked to HTTP/1.1 clients, by the close to HTTP/1.0 ones', async () => {
+    const server = http.createServer((_req, res) => {
+      res.write('part one, ');
+      res.end('part two');
+    });
+    const port = await listen(server);
+    stack.add(() => closeServer(server));
+    const { broker } = await brokerFor(stack, [port]);
+    const v11 = await responses(broker.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 1);
+    expect(v11).toContain('transfer-encoding: chunked');
+    const v10 = await rawExchange(broker.port, 'GET / HTTP/1.0\r\n\r\n');
+    expect(v10).toMatch(/connection: close\r\n/);
+    expect(v10).not.toContain('transfer-encoding');
+    expect(v10.endsWith('\r\n\r\npart one, part two')).toBe(true);
+  });
+
+  it('keeps an HTTP/1.0 connection that asks for keep-alive, and answers a half-closed client', async () => {
+    // A body with a length: an HTTP/1.0 client cannot take chunks, so only then can it keep the connection.
+    const server = http.createServer((_req, res) => res.writeHead(200, { 'content-length': 2 }).end('ok'));
+    const port = await listen(server);
+    stack.add(() => closeServer(server));
+    const { broker } = await brokerFor(stack, [port]);
+    const ka = await responses(broker.port, 'GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', 1);
+    expect(ka).toMatch(/connection: keep-alive\r\n/);
+    const halfClosed = await rawExchange(broker.port, 'GET /h HTTP/1.1\r\nHost: x\r\n\r\n', { end: true });
+    expect(halfClosed).toMatch(/^HTTP\/1\.1 200/);
+    expect(halfClosed).toContain('connection: close');
+  });
+
+  it('refuses ambiguous framing before any backend sees it, and unknown methods with 501', async () => {
+    const backend = await httpBackend(stack, 'a');
+    const { broker } = await brokerFor(stack, [backend.port]);
+    const smuggle =
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG';
+    expect(await rawExchange(broker.port, smuggle)).toMatch(/^HTTP\/1\.1 400/);
+    const obfuscated = 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n';
+    expect(await rawExchange(broker.port, obfuscated)).toMatch(/^HTTP\/1\.1 501/);
+    const first = 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\n';
+    const text = await rawExchange(broker.port, `${first}BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(text).toMatch(/^HTTP\/1\.1 200[\s\S]*HTTP\/1\.1 501/);
+    expect(backend.requests.map((r) => r.url)).toEqual(['/ok']);
+  });
+
+  it('closes keep-alive connections left idle past the client idle timeout', async () => {
+    const backend = await httpBackend(stack, 'a');
+    const { broker } = await brokerFor(stack, [backend.port], { clientIdleTimeoutMs: 200 });
+    const started = Date.now();
+    const text = await rawExchange(broker.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 5_000 });
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+});
