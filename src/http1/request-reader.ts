@@ -108,7 +108,9 @@ export class RequestReader extends MessageReader {
       this.error = hosts === 0 ? 'missing host header' : 'repeated host header';
       return;
     }
-    this.keepAlive = this.minor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
+    if (connection === '') this.keepAlive = this.minor === 1;
+    else
+      this.keepAlive = this.minor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
     this.chunked = encoded;
     if (encoded) this.frame(Framing.Chunked);
     else if (this.contentLength > 0) this.frame(Framing.Length, this.contentLength);
