@@ -200,7 +200,7 @@ export class BrokerControl {
         upstreamChanged = true;
       }
     }
-    // undici pools take their timeouts when created: new pools for every backend, old ones finish their requests.
+    // Upstream pools take their timeouts when created: new pools for every backend, old ones finish their requests.
     if (upstreamChanged) for (const b of this.pool.backends) this.broker.http.forget(b);
 
     applied.push(...this.reloadHealth(next));

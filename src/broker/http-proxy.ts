@@ -31,9 +31,10 @@ const FAILURE_STATUS: Record<FailureKind, number> = { 'no-backend': 503, 'bad-ga
 const TEXT = 'content-type: text/plain; charset=utf-8\r\n';
 
 /**
- * The HTTP front end: a thin adapter from node:http requests to the shared forwarding path, sending
- * upstream through one pool of keep-alive connections per backend (upstream/). The exchange is the
- * upstream request and the receiver of its response, so relaying one creates no promises or streams.
+ * HTTP proxying: a thin adapter from the front end's requests (http-front.ts) to the shared forwarding
+ * path, sending upstream through one pool of keep-alive connections per backend (upstream/). The
+ * exchange is the front end's request, the upstream request and the receiver of its response, so
+ * relaying one creates no promise, stream or closure.
  */
 export class HttpProxy {
   private readonly upstreams = new Map<Backend, UpstreamPool>();
