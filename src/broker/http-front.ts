@@ -179,8 +179,8 @@ export class ClientConnection extends RequestReader {
     const noBody = this.method === 'HEAD' || status === 204 || status === 304 || status < 200;
     this.noBodyOut = noBody;
     this.chunkedOut = !noBody && !length && this.minor === 1;
-    this.keepAliveOut =
-      this.keepAlive && !this.front.draining && !this.clientEnded && (noBody || length || this.chunkedOut);
+    // A half-closed client still gets answers to every request it sent: the close comes after the last.
+    this.keepAliveOut = this.keepAlive && !this.front.draining && (noBody || length || this.chunkedOut);
     let head = `HTTP/1.1 ${status} ${reason}\r\n${fields}`;
     if (this.chunkedOut) head += 'transfer-encoding: chunked\r\n';
     if (!this.keepAliveOut) head += 'connection: close\r\n';
