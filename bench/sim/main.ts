@@ -1,7 +1,9 @@
 /**
  * npm run bench:sim: how fast and how lean `timbang simulate` is, against the issue's targets:
  * - speed: >= 2,000,000 simulated requests per second of wall time, 1,000 backends, power-of-two, load
- *   0.9, 2,000,000 requests (best and median of several runs in this process, then the CLI end to end);
+ *   0.9, 2,000,000 requests, as a user measures it: the figure `timbang simulate` prints, one run in a fresh
+ *   process (V8's warm-up included), best and median of several; then runs in this process after warm-up,
+ *   and the CLI end to end with node's start-up;
  * - memory: 10,000,000 requests in under 200 MB peak RSS (the CLI, VmHWM from /proc);
  * - determinism: the same seed and flags give byte-identical --json.
  * The machine is shared (other engineers' builds and tests), so the load average is printed with the
@@ -18,6 +20,8 @@ const BIN = fileURLToPath(new URL('../../../bin/timbang.js', import.meta.url));
 const TARGET_RATE = 2_000_000;
 const TARGET_RSS_MB = 200;
 const RUNS = Number(process.env.BENCH_SIM_RUNS ?? 5);
+/** The rate the CLI prints: "simulated N requests in X s of wall time: R requests/s". */
+const PRINTED_RATE = /simulated \d+ requests in [\d.]+ s of wall time: (\d+) requests\/s/;
 
 const config: SimConfig = {
   backends: 1000,
@@ -105,6 +109,20 @@ async function main(): Promise<void> {
     'scenario: 1,000 backends, power-of-two, load 0.9, Poisson arrivals, exponential jobs, 2,000,000 requests',
   );
 
+  // First, what a user sees: each CLI run is a fresh process, so it pays V8's warm-up.
+  const printed: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const { stdout } = await cli([...CLI_ARGS, '--requests', '2000000']);
+    const rate = Number(PRINTED_RATE.exec(stdout)?.[1]);
+    if (!Number.isFinite(rate)) throw new Error(`no rate in the CLI's output:\n${stdout}`);
+    printed.push(rate);
+    console.log(`  CLI run ${i + 1} (fresh process): ${fmt(rate)} printed`);
+  }
+  const cliBest = Math.max(...printed);
+  console.log(
+    `speed as printed by the CLI (one run per process, warm-up included): best ${fmt(cliBest)}, median ${fmt(median(printed))} (target ${fmt(TARGET_RATE)}): ${median(printed) >= TARGET_RATE ? 'MET' : 'NOT MET'} (${load()})`,
+  );
+
   const rates: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const cpu0 = process.cpuUsage();
@@ -119,7 +137,7 @@ async function main(): Promise<void> {
   }
   const best = Math.max(...rates);
   console.log(
-    `speed: best ${fmt(best)}, median ${fmt(median(rates))} (target ${fmt(TARGET_RATE)}): ${best >= TARGET_RATE ? 'MET' : 'NOT MET'} (${load()})`,
+    `speed in this process after warm-up: best ${fmt(best)}, median ${fmt(median(rates))} (${load()})`,
   );
 
   const endToEnd = await cli([...CLI_ARGS, '--requests', '2000000', '--json']);
