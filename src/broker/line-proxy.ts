@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
 import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Outcome } from './forward.js';
@@ -7,6 +8,7 @@ import { describeError } from './health-monitor.js';
 import type { BrokerOptions } from './options.js';
 
 const NEWLINE = 0x0a;
+const CR = 0x0d;
 const COLON = 0x3a;
 const JOB_TYPE = /^(long|short)$/i;
 const FAILURE_STATUS: Record<FailureKind, number> = { 'no-backend': 503, 'bad-gateway': 502, timeout: 504 };
@@ -21,14 +23,22 @@ const FAILURE_LINE: Record<FailureKind, string> = {
  * half-closes or falls silent (the classroom clients send none). Each message is balanced on its own,
  * relayed with its strategy field stripped, and the backend's reply streamed back unchanged until a
  * newline, the backend's close, or silence (seed 004's servers answer with no newline and stay open).
+ *
+ * Every message costs an accepted socket and an upstream connect (classroom workers close after one
+ * reply), so the per-message path creates no closures: sockets point at their connection or exchange
+ * through a symbol, and their listeners are shared functions.
  */
 export class LineProxy {
   readonly connections = new Set<LineConnection>();
+  /** The client address is a getpeername() call: made up front only when the JSON log prints it. */
+  readonly eagerClient: boolean;
 
   constructor(
     readonly forwarder: Forwarder,
     readonly opts: BrokerOptions,
-  ) {}
+  ) {
+    this.eagerClient = opts.logFormat === 'json';
+  }
 
   /** Takes over a sniffed connection; `ended` when the client already half-closed after firstChunk. */
   handle(socket: net.Socket, firstChunk: Buffer | undefined, ended: boolean): void {
@@ -44,45 +54,62 @@ export class LineProxy {
   }
 }
 
+const kConnection = Symbol('timbang.lineConnection');
+const kExchange = Symbol('timbang.lineExchange');
+type ClientSocket = net.Socket & { [kConnection]?: LineConnection };
+type UpstreamSocket = net.Socket & { [kExchange]?: LineExchange };
+
 class LineConnection {
   private partial: Buffer[] = [];
   private partialBytes = 0;
   private readonly queue: Buffer[] = [];
-  private current: LineExchange | undefined;
+  private current: LineExchange | undefined = undefined;
   private clientEnded = false;
   private closing = false;
-  private silence: NodeJS.Timeout | undefined;
+  private silence: NodeJS.Timeout | undefined = undefined;
+  private address: string | undefined = undefined;
 
   constructor(
     readonly proxy: LineProxy,
-    readonly socket: net.Socket,
+    readonly socket: ClientSocket,
   ) {
+    socket[kConnection] = this;
     socket.setNoDelay(true);
-    socket.setTimeout(proxy.opts.clientIdleTimeoutMs, () => {
-      if (this.current === undefined) socket.destroy();
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.onEnd());
-    socket.on('error', () => {}); // a reset client: 'close' follows and cleans up
-    socket.on('close', () => this.onClose());
+    socket.setTimeout(proxy.opts.clientIdleTimeoutMs);
+    socket.on('timeout', onClientTimeout);
+    socket.on('data', onClientData);
+    socket.on('end', onClientEnd);
+    socket.on('error', ignoreError); // a reset client: 'close' follows and cleans up
+    socket.on('close', onClientClose);
+    if (proxy.eagerClient) this.address = socket.remoteAddress ?? '';
+  }
+
+  /** The client's address, asked of the kernel once, when first needed (a closed socket has none). */
+  get client(): string {
+    this.address ??= this.socket.remoteAddress ?? '';
+    return this.address;
   }
 
   onData(chunk: Buffer): void {
     if (this.closing) return;
+    const max = this.proxy.opts.maxLineBytes;
     let start = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, start)) {
-      const piece = chunk.subarray(start, nl + 1);
-      if (this.partialBytes + piece.length - 1 > this.proxy.opts.maxLineBytes) return this.tooLong();
+      if (this.partialBytes + nl - start > max) return this.tooLong();
+      // The common case, one whole line in one chunk, is queued as it is: no copy, no view.
+      const piece = start === 0 && nl === chunk.length - 1 ? chunk : chunk.subarray(start, nl + 1);
       this.queue.push(this.partialBytes === 0 ? piece : Buffer.concat([...this.partial, piece]));
-      this.partial = [];
-      this.partialBytes = 0;
+      if (this.partialBytes !== 0) {
+        this.partial = [];
+        this.partialBytes = 0;
+      }
       start = nl + 1;
     }
     if (start < chunk.length) {
-      const rest = chunk.subarray(start);
+      const rest = start === 0 ? chunk : chunk.subarray(start);
       this.partial.push(rest);
       this.partialBytes += rest.length;
-      if (this.partialBytes > this.proxy.opts.maxLineBytes) return this.tooLong();
+      if (this.partialBytes > max) return this.tooLong();
       this.armSilence();
     } else if (this.silence) {
       clearTimeout(this.silence);
@@ -108,13 +135,18 @@ class LineConnection {
     this.pump();
   }
 
+  /** The client-idle timeout: only an idle connection is closed, never one with a message in flight. */
+  onTimeout(): void {
+    if (this.current === undefined) this.socket.destroy();
+  }
+
   private armSilence(): void {
     if (this.silence) this.silence.refresh();
-    else this.silence = setTimeout(() => this.flushPartial(), this.proxy.opts.lineSilenceMs);
+    else this.silence = setTimeout(flushPartial, this.proxy.opts.lineSilenceMs, this);
   }
 
   /** A message without newline is whole: the client went quiet or half-closed. */
-  private flushPartial(): void {
+  flushPartial(): void {
     if (this.partialBytes === 0) return;
     this.queue.push(this.partial.length === 1 ? this.partial[0] : Buffer.concat(this.partial));
     this.partial = [];
@@ -149,12 +181,20 @@ class LineConnection {
     this.socket.end(`ERROR line too long (over ${this.proxy.opts.maxLineBytes} bytes)\n`);
   }
 
+  /**
+   * The client has half-closed and every message is answered. With nothing left to write, a close says
+   * the same as shutdown() then close (the FIN follows the data already in the kernel) for one syscall
+   * and no shutdown request; otherwise end() lets Node flush first.
+   */
   private finish(): void {
     if (this.silence) clearTimeout(this.silence);
-    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (socket.writableLength === 0 && socket.readableEnded) socket.destroy();
+    else socket.end();
   }
 
-  private onClose(): void {
+  onClose(): void {
     if (this.silence) clearTimeout(this.silence);
     this.proxy.connections.delete(this);
     this.queue.length = 0;
@@ -162,16 +202,35 @@ class LineConnection {
   }
 }
 
+function onClientData(this: ClientSocket, chunk: Buffer): void {
+  this[kConnection]?.onData(chunk);
+}
+function onClientEnd(this: ClientSocket): void {
+  this[kConnection]?.onEnd();
+}
+function onClientClose(this: ClientSocket): void {
+  this[kConnection]?.onClose();
+}
+function onClientTimeout(this: ClientSocket): void {
+  this[kConnection]?.onTimeout();
+}
+function flushPartial(conn: LineConnection): void {
+  conn.flushPartial();
+}
+function ignoreError(): void {}
+
 class LineExchange extends ExchangeState implements Exchange {
   readonly protocol = 'line' as const;
   readonly method = undefined;
   readonly path = undefined;
   readonly retriable = true; // a line message is idempotent by the contract
-  readonly client: string;
 
-  private upstream: net.Socket | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private silence: NodeJS.Timeout | undefined;
+  private upstream: UpstreamSocket | undefined = undefined;
+  /** One timer per try: the connect timeout, then (re-armed only if it fires) the request timeout. */
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private silence: NodeJS.Timeout | undefined = undefined;
+  private sentAt = 0;
+  private connectedAt = 0;
   private responded = false;
   private connected = false;
   private settled = true;
@@ -185,40 +244,50 @@ class LineExchange extends ExchangeState implements Exchange {
     readonly type: string | undefined,
   ) {
     super();
-    this.client = conn.socket.remoteAddress ?? '';
   }
 
-  /** Parses one message; answers an ERROR line itself and returns undefined when it cannot be sent. */
+  get client(): string {
+    return this.conn.client;
+  }
+
+  /**
+   * Parses one message; answers an ERROR line itself and returns undefined when it cannot be sent.
+   * `<app>:<type>[:<strategy>]` by indexOf and slice: the same fields split(':') and trim() gave.
+   */
   static parse(conn: LineConnection, raw: Buffer): LineExchange | undefined {
-    const forwarder = conn.proxy.forwarder;
     if (!isUtf8(raw)) {
       conn.reply('ERROR bad message: not valid UTF-8\n');
       return undefined;
     }
-    const text = raw.toString('utf8').replace(/\r?\n$/, '');
+    let end = raw.length;
+    if (end > 0 && raw[end - 1] === NEWLINE) end -= end > 1 && raw[end - 2] === CR ? 2 : 1;
+    const text = raw.toString('utf8', 0, end);
     if (text.trim() === '') return undefined; // blank lines are keep-alive noise, not requests
-    const fields = text.split(':');
     let message = raw;
     let strategyName: string | undefined;
     let app: string | undefined;
     let type: string | undefined;
-    if (fields.length >= 2 && JOB_TYPE.test(fields[1].trim())) {
-      app = fields[0].trim();
-      type = fields[1].trim();
-      if (fields.length >= 3) {
-        strategyName = fields.slice(2).join(':').trim() || undefined;
-        // Forward `<app>:<type>` as the client sent those bytes, plus its newline if it sent one.
-        const second = raw.indexOf(COLON, raw.indexOf(COLON) + 1);
-        const newline =
-          raw[raw.length - 1] === NEWLINE
-            ? raw.subarray(raw[raw.length - 2] === 0x0d ? raw.length - 2 : raw.length - 1)
-            : undefined;
-        message = newline ? Buffer.concat([raw.subarray(0, second), newline]) : raw.subarray(0, second);
+    const colon1 = text.indexOf(':');
+    if (colon1 >= 0) {
+      const colon2 = text.indexOf(':', colon1 + 1);
+      const second = (colon2 < 0 ? text.slice(colon1 + 1) : text.slice(colon1 + 1, colon2)).trim();
+      if (JOB_TYPE.test(second)) {
+        app = text.slice(0, colon1).trim();
+        type = second;
+        if (colon2 >= 0) {
+          strategyName = text.slice(colon2 + 1).trim() || undefined;
+          // Forward `<app>:<type>` as the client sent those bytes, plus its newline if it sent one.
+          const cut = raw.indexOf(COLON, raw.indexOf(COLON) + 1);
+          message =
+            end === raw.length
+              ? raw.subarray(0, cut)
+              : Buffer.concat([raw.subarray(0, cut), raw.subarray(end)]);
+        }
       }
     }
     let strategy: Strategy;
     try {
-      strategy = forwarder.balancer.strategy(strategyName);
+      strategy = conn.proxy.forwarder.balancer.strategy(strategyName);
     } catch (err) {
       if (!isTimbangError(err)) throw err;
       conn.reply(`ERROR ${err.message}\n`);
@@ -236,32 +305,50 @@ class LineExchange extends ExchangeState implements Exchange {
     this.responded = false;
     this.connected = false;
     const opts = this.conn.proxy.opts;
-    const up = net.connect({ host: b.host, port: b.port });
+    const up: UpstreamSocket = new net.Socket();
+    up[kExchange] = this;
     this.upstream = up;
     up.setNoDelay(true);
-    this.timer = setTimeout(() => this.end('connect-failed', 'connect timed out'), opts.connectTimeoutMs);
-    up.once('connect', () => {
-      this.connected = true;
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.end('timeout', 'backend timed out'), opts.requestTimeoutMs);
-      up.write(this.message);
-    });
-    // Events of an earlier try's socket (its 'close' after a failover) must not settle this one.
-    up.on('data', (chunk: Buffer) => {
-      if (up === this.upstream) this.onReply(chunk);
-    });
-    const closed = () => {
-      if (up === this.upstream)
-        this.end(this.responded ? 'ok' : 'no-response', 'backend closed without a reply');
-    };
-    up.once('end', closed);
-    up.once('close', closed);
-    up.once('error', (err: NodeJS.ErrnoException) => {
-      if (up !== this.upstream) return;
-      const reason = describeError(err);
-      if (this.responded) this.end('broken', reason);
-      else this.end(this.connected ? 'no-response' : 'connect-failed', reason);
-    });
+    up.on('connect', onUpstreamConnect);
+    up.on('data', onUpstreamData);
+    up.on('end', onUpstreamEnd);
+    up.on('error', onUpstreamError);
+    up.connect(b.port, b.host);
+    this.sentAt = performance.now();
+    this.timer = setTimeout(onExchangeTimer, Math.min(opts.connectTimeoutMs, opts.requestTimeoutMs), this);
+  }
+
+  onConnect(): void {
+    this.connected = true;
+    this.connectedAt = performance.now();
+    this.upstream!.write(this.message);
+  }
+
+  /** The try's one timer fired: a timeout, or not yet (it was armed for the shorter of the two). */
+  onTimer(): void {
+    if (this.settled) return;
+    const opts = this.conn.proxy.opts;
+    const now = performance.now();
+    const left = this.connected
+      ? this.connectedAt + opts.requestTimeoutMs - now
+      : this.sentAt + opts.connectTimeoutMs - now;
+    if (left >= 1) {
+      this.timer = setTimeout(onExchangeTimer, left, this);
+      return;
+    }
+    if (this.connected) this.end('timeout', 'backend timed out');
+    else this.end('connect-failed', 'connect timed out');
+  }
+
+  onUpstreamError(err: NodeJS.ErrnoException): void {
+    const reason = describeError(err);
+    if (this.responded) this.end('broken', reason);
+    else this.end(this.connected ? 'no-response' : 'connect-failed', reason);
+  }
+
+  /** The backend closed (its FIN; a reset comes as an error): the reply, if any, is complete. */
+  onUpstreamEnd(): void {
+    this.end(this.responded ? 'ok' : 'no-response', 'backend closed without a reply');
   }
 
   fail(kind: FailureKind, reason: string): void {
@@ -282,11 +369,11 @@ class LineExchange extends ExchangeState implements Exchange {
     if (!this.settled) this.end('client-gone', 'client went away');
   }
 
-  private onReply(chunk: Buffer): void {
+  onReply(chunk: Buffer): void {
     if (this.settled) return;
     const client = this.conn.socket;
     const nl = chunk.indexOf(NEWLINE);
-    const part = nl >= 0 ? chunk.subarray(0, nl + 1) : chunk;
+    const part = nl < 0 || nl === chunk.length - 1 ? chunk : chunk.subarray(0, nl + 1);
     this.responded = true;
     this.bytes += part.length;
     if (!client.write(part) && nl < 0) {
@@ -296,19 +383,31 @@ class LineExchange extends ExchangeState implements Exchange {
     if (nl >= 0) return this.end('ok', '');
     const silenceMs = this.conn.proxy.opts.lineSilenceMs;
     if (this.silence) this.silence.refresh();
-    else this.silence = setTimeout(() => this.end('ok', ''), silenceMs);
+    else this.silence = setTimeout(onReplySilence, silenceMs, this);
+  }
+
+  /** Seed 004's servers end a reply with silence, not a newline. */
+  onSilence(): void {
+    this.end('ok', '');
   }
 
   private end(outcome: Outcome, reason: string): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    clearTimeout(this.silence);
-    this.silence = undefined;
-    // A reset, not a FIN, when the client left: to a line worker a close means "message complete".
-    if (outcome === 'client-gone') this.upstream?.resetAndDestroy();
-    else this.upstream?.destroy();
-    this.upstream = undefined;
+    if (this.silence !== undefined) {
+      clearTimeout(this.silence);
+      this.silence = undefined;
+    }
+    const up = this.upstream;
+    if (up !== undefined) {
+      // Whatever this socket still says belongs to no try (a failover's new socket is another).
+      up[kExchange] = undefined;
+      // A reset, not a FIN, when the client left: to a line worker a close means "message complete".
+      if (outcome === 'client-gone') up.resetAndDestroy();
+      else up.destroy();
+      this.upstream = undefined;
+    }
     if (outcome === 'ok') this.status = 200;
     const forwarder = this.conn.proxy.forwarder;
     forwarder.settle(this, outcome, this.status, reason);
@@ -316,4 +415,23 @@ class LineExchange extends ExchangeState implements Exchange {
     if (outcome === 'broken') this.conn.socket.destroy();
     if (outcome === 'ok' || outcome === 'broken' || outcome === 'client-gone') this.conn.exchangeDone();
   }
+}
+
+function onUpstreamConnect(this: UpstreamSocket): void {
+  this[kExchange]?.onConnect();
+}
+function onUpstreamData(this: UpstreamSocket, chunk: Buffer): void {
+  this[kExchange]?.onReply(chunk);
+}
+function onUpstreamEnd(this: UpstreamSocket): void {
+  this[kExchange]?.onUpstreamEnd();
+}
+function onUpstreamError(this: UpstreamSocket, err: NodeJS.ErrnoException): void {
+  this[kExchange]?.onUpstreamError(err);
+}
+function onExchangeTimer(ex: LineExchange): void {
+  ex.onTimer();
+}
+function onReplySilence(ex: LineExchange): void {
+  ex.onSilence();
 }

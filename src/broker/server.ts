@@ -11,7 +11,7 @@ import { HttpProxy } from './http-proxy.js';
 import { LineProxy } from './line-proxy.js';
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS } from './options.js';
 import { RetryBudget } from './retry-budget.js';
-import { sniffProtocol } from './sniff.js';
+import { type SniffTargets, sniffConnection } from './sniff.js';
 
 /** Largest request head (status line and header fields) read; larger gets 431. */
 const MAX_REQUEST_HEAD = 16 * 1024;
@@ -78,40 +78,12 @@ export async function startBroker(
     sniff(socket);
   });
 
+  const sniffTargets: SniffTargets = {
+    http: (socket, head) => front.accept(socket, head),
+    line: (socket, head, ended) => lineProxy.handle(socket, head, ended),
+  };
   function sniff(socket: net.Socket): void {
-    let buf: Buffer | undefined;
-    const decide = (kind: 'http' | 'line', ended: boolean) => {
-      socket.removeListener('data', onData);
-      socket.removeListener('end', onEnd);
-      clearTimeout(timer);
-      if (kind === 'http') {
-        front.accept(socket, buf);
-      } else {
-        lineProxy.handle(socket, buf, ended);
-      }
-    };
-    const onData = (chunk: Buffer) => {
-      buf = buf === undefined ? chunk : Buffer.concat([buf, chunk]);
-      const kind = sniffProtocol(buf);
-      if (kind !== 'need-more') decide(kind, false);
-      else timer.refresh();
-    };
-    const onEnd = () => {
-      if (buf === undefined) socket.end();
-      else decide('line', true);
-    };
-    // A few bytes and then silence is a line message with no newline (the classroom client). A client
-    // that sends nothing gets headersTimeoutMs, checked in lineSilenceMs steps so one timer serves both.
-    let silentMs = 0;
-    const timer = setTimeout(function fire() {
-      if (buf !== undefined) return decide('line', false);
-      silentMs += opts.lineSilenceMs;
-      if (silentMs >= opts.headersTimeoutMs) socket.destroy();
-      else timer.refresh();
-    }, opts.lineSilenceMs);
-    socket.on('data', onData);
-    socket.once('end', onEnd);
-    socket.on('error', () => socket.destroy());
+    sniffConnection(socket, sniffTargets, opts.lineSilenceMs, opts.headersTimeoutMs);
   }
 
   server.listen(opts.port, opts.host);

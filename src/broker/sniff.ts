@@ -1,4 +1,5 @@
 import { METHODS } from 'node:http';
+import type net from 'node:net';
 
 /**
  * Tells an HTTP/1.x request from a classroom line message by the first bytes of a connection, so one
@@ -66,4 +67,86 @@ function isMethodPrefix(buf: Buffer, len: number): boolean {
   const prefix = buf.toString('latin1', 0, len);
   for (const m of METHODS) if (m.startsWith(prefix)) return true;
   return false;
+}
+
+/** Where a sniffed connection goes; `head` is what was read while deciding. */
+export interface SniffTargets {
+  http(socket: net.Socket, head: Buffer | undefined): void;
+  line(socket: net.Socket, head: Buffer | undefined, ended: boolean): void;
+}
+
+const kSniffing = Symbol('timbang.sniffing');
+type SniffingSocket = net.Socket & { [kSniffing]?: Sniffing };
+
+/** One connection's undecided start; its listeners are shared functions, so a connection costs no closures. */
+class Sniffing {
+  buf: Buffer | undefined = undefined;
+  silentMs = 0;
+  readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly socket: SniffingSocket,
+    readonly targets: SniffTargets,
+    readonly silenceMs: number,
+    readonly headersTimeoutMs: number,
+  ) {
+    this.timer = setTimeout(onSniffTimer, silenceMs, this);
+  }
+
+  decide(kind: 'http' | 'line', ended: boolean): void {
+    const socket = this.socket;
+    socket.removeListener('data', onSniffData);
+    socket.removeListener('end', onSniffEnd);
+    clearTimeout(this.timer);
+    socket[kSniffing] = undefined;
+    if (kind === 'http') this.targets.http(socket, this.buf);
+    else this.targets.line(socket, this.buf, ended);
+  }
+}
+
+/**
+ * Reads the first bytes of a connection and hands it to `targets` once sniffProtocol has decided. A few
+ * bytes and then silenceMs of silence (or a half-close) is a line message with no newline (the classroom
+ * client). A client that sends nothing gets headersTimeoutMs, checked in silenceMs steps so one timer
+ * serves both.
+ */
+export function sniffConnection(
+  socket: net.Socket,
+  targets: SniffTargets,
+  silenceMs: number,
+  headersTimeoutMs: number,
+): void {
+  (socket as SniffingSocket)[kSniffing] = new Sniffing(socket, targets, silenceMs, headersTimeoutMs);
+  socket.on('data', onSniffData);
+  socket.once('end', onSniffEnd);
+  socket.on('error', destroyOnError);
+}
+
+function onSniffData(this: SniffingSocket, chunk: Buffer): void {
+  const s = this[kSniffing];
+  if (s === undefined) return;
+  s.buf = s.buf === undefined ? chunk : Buffer.concat([s.buf, chunk]);
+  const kind = sniffProtocol(s.buf);
+  if (kind !== 'need-more') s.decide(kind, false);
+  else s.timer.refresh();
+}
+
+function onSniffEnd(this: SniffingSocket): void {
+  const s = this[kSniffing];
+  if (s === undefined) return;
+  if (s.buf === undefined) {
+    clearTimeout(s.timer);
+    this.end();
+  } else s.decide('line', true);
+}
+
+function onSniffTimer(s: Sniffing): void {
+  if (s.buf !== undefined) return s.decide('line', false);
+  s.silentMs += s.silenceMs;
+  if (s.silentMs >= s.headersTimeoutMs) s.socket.destroy();
+  else s.timer.refresh();
+}
+
+function destroyOnError(this: net.Socket): void {
+  this.destroy();
 }
