@@ -308,7 +308,7 @@ class LineExchange extends ExchangeState implements Exchange {
     const up: UpstreamSocket = new net.Socket();
     up[kExchange] = this;
     this.upstream = up;
-    up.setNoDelay(true);
+    // No setNoDelay: one write per connection, and Nagle never holds back a connection's first segment.
     up.on('connect', onUpstreamConnect);
     up.on('data', onUpstreamData);
     up.on('end', onUpstreamEnd);

@@ -142,3 +142,43 @@ describe('broker: line messages ended by a half-close', () => {
     );
   });
 });
+
+describe('broker: line parsing and idle connections', () => {
+  it('reads fields as split and trim did: spaces, CRLF, a strategy, colons after it', async () => {
+    const w = await lineBackend(stack, '1', 'timbang');
+    const { broker, log } = await brokerFor(stack, [w.port]);
+    const [reply] = await converse(broker.port, ' App1 : short : rr \r\n', 1);
+    expect(reply).toBe('Worker 1 processed App1 : short');
+    // The strategy field is cut at the second colon; the client's CRLF goes on as it came.
+    expect(w.received).toEqual([' App1 : short \r\n']);
+    expect(log.requests[0]).toMatchObject({ app: 'App1', type: 'short', status: 200 });
+    const [unknown] = await converse(broker.port, 'App1:Long:rr:extra\n', 1);
+    expect(unknown).toMatch(/^ERROR unknown strategy 'rr:extra'/);
+    // Only the second field decides: `Long` first is not a job, so the line goes on whole.
+    const [other] = await converse(broker.port, 'Long:App1:rr\n', 1);
+    expect(other).toBe('Worker 1 processed Long:App1:rr');
+    expect(w.received[1]).toBe('Long:App1:rr\n');
+  });
+
+  it('closes a connection that idles after a message outlived the idle timeout', async () => {
+    const w = await lineBackend(stack, '1', 'timbang');
+    const { broker } = await brokerFor(stack, [w.port], { clientIdleTimeoutMs: 200 });
+    const socket = net.connect(broker.port, '127.0.0.1');
+    stack.add(async () => {
+      socket.destroy();
+    });
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString();
+    });
+    socket.write('App1:Short sleep=500\n');
+    // The idle timeout fires while the message is in flight (not idle: kept); then the connection idles.
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 5 s')), 5_000)),
+    ]);
+    expect(text).toBe('Worker 1 processed App1:Short sleep=500\n');
+  });
+});
