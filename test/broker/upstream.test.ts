@@ -16,6 +16,7 @@ class Probe implements UpstreamExchange {
   upstreamBody: Buffer | null = null;
   upstream: UpstreamSlot | undefined = undefined;
   staleRetried = false;
+  retriable = true;
   status = 0;
   reason = '';
   fields: string[] = [];
@@ -152,6 +153,17 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
     expect(second.body).toBe('ok');
     expect(second.staleRetried).toBe(true);
     expect(backend.connections).toBe(2);
+  });
+
+  it('sends a request that is not safe to repeat only once, even on a reused connection', async () => {
+    const backend = await rawBackend((_h, s, n) => (n === 1 ? s.destroy() : s.write(OK)));
+    const pool = poolFor(backend.port);
+    await send(pool);
+    const post = new Probe('POST', '/once');
+    post.retriable = false;
+    const p = await send(pool, post);
+    expect(p.failure).toBe('no-response');
+    expect(backend.heads.filter((h) => h.startsWith('POST'))).toHaveLength(1);
   });
 
   it('does not hide a backend that closes a new connection without answering', async () => {

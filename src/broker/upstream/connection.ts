@@ -183,9 +183,11 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
         this.report(ex, 'connect-failed', err ? describeError(err) : 'connection closed');
       } else if (this.headRead) {
         this.report(ex, 'broken', err ? describeError(err) : 'backend closed the connection mid-response');
-      } else if (this.served > 0 && this.untouched && replayable(ex) && !ex.staleRetried) {
-        // A keep-alive connection the backend closed as we reused it: the request never reached it.
-        // Once, on a new connection, and without counting against the backend (as browsers do).
+      } else if (this.served > 0 && this.untouched && ex.retriable && replayable(ex) && !ex.staleRetried) {
+        // A reused keep-alive connection closed with no byte of an answer: most likely the backend's idle
+        // timeout crossed our request, but it may have died while handling it, so only a request that
+        // is safe to repeat is sent again (RFC 9112 §9.3.1): once, on a new connection, not counted
+        // against the backend.
         ex.staleRetried = true;
         this.pool.closed(this);
         this.pool.openFor(ex);
