@@ -13,6 +13,12 @@ export class Pool implements PoolView {
   eligible: Backend[] = [];
   totalWeight = 0;
   version = 0;
+  /**
+   * Keep each backend's latency estimate (Backend.ewmaMs) on end(). The broker always does (the
+   * dashboard shows it); the simulator turns it off, as it costs an exp() per request, and attaching a
+   * strategy that reads it turns it back on.
+   */
+  latencyEstimate = true;
   private readonly strategies: Strategy[] = [];
   private startHooks: Strategy[] = [];
   private endHooks: Strategy[] = [];
@@ -26,6 +32,7 @@ export class Pool implements PoolView {
   attach(strategy: Strategy): void {
     if (this.strategies.includes(strategy)) return;
     this.strategies.push(strategy);
+    if (strategy.readsLatency) this.latencyEstimate = true;
     if (strategy.onStart) this.startHooks.push(strategy);
     if (strategy.onEnd) this.endHooks.push(strategy);
     strategy.onChange?.(this);
@@ -81,7 +88,7 @@ export class Pool implements PoolView {
   /** ok = false (an error, a cancelled request) ends the request but does not feed the latency estimate. */
   end(b: Backend, now: number, latencyMs: number, ok: boolean): void {
     b.inFlight--;
-    if (ok) feedEwma(b, now, latencyMs);
+    if (ok && this.latencyEstimate) feedEwma(b, now, latencyMs);
     const hooks = this.endHooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].onEnd!(b, now, latencyMs, ok);
   }

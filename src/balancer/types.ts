@@ -65,6 +65,8 @@ export interface Strategy {
   onEnd?(b: Backend, now: number, latencyMs: number, ok: boolean): void;
   /** Membership, state or weight changed: rebuild side structures. */
   onChange?(pool: PoolView): void;
+  /** It reads Backend.ewmaMs, so the pool must keep the latency estimate up to date. */
+  readonly readsLatency?: boolean;
 }
 
 /** tower's Load: how loaded a backend looks; lower is better. */

@@ -153,6 +153,7 @@ class Simulation {
 
   constructor(c: SimConfig, name: string) {
     this.pool = new Pool(backendSpecs(c));
+    this.pool.latencyEstimate = false; // on again if the strategy reads it (peak-ewma)
     this.strategy = createStrategy(name, c);
     this.pool.attach(this.strategy);
     const backends = this.pool.backends;

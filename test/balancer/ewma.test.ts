@@ -59,3 +59,22 @@ describe('peak-EWMA', () => {
     expect(b.ewmaMs).toBe(40);
   });
 });
+
+describe('the pool keeps the latency estimate only when something reads it', () => {
+  it('skips it when turned off, and a strategy that reads it turns it back on', async () => {
+    const { Pool } = await import('../../src/balancer/pool.js');
+    const { resolveStrategy } = await import('../../src/balancer/strategies/index.js');
+    const pool = new Pool([{ address: '127.0.0.1:1' }]);
+    const [b] = pool.backends;
+    pool.latencyEstimate = false;
+    pool.attach(resolveStrategy('power-of-two').create());
+    pool.start(b, 0);
+    pool.end(b, 10, 80, true);
+    expect(b.ewmaMs).toBe(0);
+    pool.attach(resolveStrategy('peak-ewma').create());
+    expect(pool.latencyEstimate).toBe(true);
+    pool.start(b, 20);
+    pool.end(b, 30, 80, true);
+    expect(b.ewmaMs).toBe(80);
+  });
+});

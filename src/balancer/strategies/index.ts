@@ -64,7 +64,7 @@ export const STRATEGIES: readonly StrategyInfo[] = [
     name: 'peak-ewma',
     aliases: ['peak_ewma', 'ewma'],
     summary: 'two random choices, lower latency x (in-flight + 1) wins; backends of uneven speed',
-    create: () => new PowerOfTwo('peak-ewma', peakEwmaCost),
+    create: () => new PowerOfTwo('peak-ewma', peakEwmaCost, true),
   },
   {
     name: 'consistent-hash',

@@ -10,6 +10,8 @@ export class PowerOfTwo implements Strategy {
   constructor(
     readonly name: string,
     private readonly costOf: Cost,
+    /** The cost reads the latency estimate (peak-EWMA). */
+    readonly readsLatency = false,
   ) {}
 
   pick(pool: PoolView, ctx: PickContext): Backend | undefined {
