@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { Measurement } from './wrk.js';
 
 /**
@@ -51,6 +53,25 @@ export async function lineLoad(port: number, connections: number, seconds: numbe
     sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const secs = (stoppedAt - startedAt) / 1000;
   return { requests: count, seconds: secs, rps: count / secs, p50Ms: at(0.5), p99Ms: at(0.99), errors };
+}
+
+/** lineLoad() in a process of its own, as the benchmarks run it (never in the measuring event loop). */
+export function runLineLoad(port: number, connections: number, seconds: number): Promise<Measurement> {
+  return new Promise((resolve, reject) => {
+    const self = fileURLToPath(import.meta.url);
+    const child = spawn(process.execPath, [self, String(port), String(connections), String(seconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve(JSON.parse(out) as Measurement);
+      else reject(new Error(`line-load exited ${code}`));
+    });
+  });
 }
 
 if (process.argv[1]?.endsWith('line-load.js')) {

@@ -5,9 +5,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { backendsConf, haproxyConf } from './configs.js';
+import { runLineLoad } from './line-load.js';
 import { cpuSeconds, freePort, killAllNow, type Service, start, stopAll, waitForPort } from './procs.js';
 import { byModule, formatTop, topSelf } from './profile-top.js';
-import { type Measurement, runWrk } from './wrk.js';
+import { median } from './stats.js';
+import { runWrk } from './wrk.js';
 
 /**
  * `npm run bench:profile`: the broker under `node --cpu-prof` while wrk loads it through fixed nginx
@@ -32,9 +34,8 @@ const { values: flags } = parseArgs({
   },
 });
 
-async function main(): Promise<void> {
-  if (flags.protocol === 'line') return mainLine();
-  if (flags.protocol !== 'http') throw new Error(`--protocol must be http or line, not ${flags.protocol}`);
+/** The fixed nginx backends (HTTP and line) in a fresh directory, up and answering. */
+async function startBackends(): Promise<{ dir: string; httpPorts: number[]; linePorts: number[] }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'timbang-profile-'));
   const httpPorts = [await freePort(), await freePort(), await freePort()];
   const linePorts = [await freePort(), await freePort(), await freePort()];
@@ -45,7 +46,14 @@ async function main(): Promise<void> {
     ['-c', path.join(dir, 'backends.conf')],
     path.join(dir, 'nginx.log'),
   );
-  for (const p of httpPorts) await waitForPort(p, backends);
+  for (const p of [...httpPorts, ...linePorts]) await waitForPort(p, backends);
+  return { dir, httpPorts, linePorts };
+}
+
+async function main(): Promise<void> {
+  if (flags.protocol === 'line') return mainLine();
+  if (flags.protocol !== 'http') throw new Error(`--protocol must be http or line, not ${flags.protocol}`);
+  const { dir, httpPorts, linePorts } = await startBackends();
 
   const port = await freePort();
   const profDir = flags.keep ?? path.join(dir, 'prof');
@@ -94,45 +102,9 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** The line load tool in its own process, as bench/run.ts runs it (never in this event loop). */
-function runLineLoad(port: number, connections: number, seconds: number): Promise<Measurement> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [path.join(HERE, 'line-load.js'), String(port), String(connections), String(seconds)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0 ? resolve(JSON.parse(out) as Measurement) : reject(new Error(`line-load exited ${code}`)),
-    );
-  });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 /** The classroom exchange through timbang and HAProxy `mode tcp`, rounds interleaved, then the profile. */
 async function mainLine(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'timbang-profile-'));
-  const httpPorts = [await freePort(), await freePort(), await freePort()];
-  const linePorts = [await freePort(), await freePort(), await freePort()];
-  writeFileSync(path.join(dir, 'backends.conf'), backendsConf(dir, httpPorts, linePorts));
-  const backends = start(
-    'nginx backends',
-    'nginx',
-    ['-c', path.join(dir, 'backends.conf')],
-    path.join(dir, 'nginx.log'),
-  );
-  for (const p of linePorts) await waitForPort(p, backends);
+  const { dir, httpPorts, linePorts } = await startBackends();
   const ha = { http: await freePort(), tcp: await freePort(), line: await freePort() };
   writeFileSync(path.join(dir, 'haproxy.cfg'), haproxyConf(ha, httpPorts, linePorts));
   const haproxy = start(

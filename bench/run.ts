@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { backendsConf, haproxyConf, NGINX_STREAM_MODULE, nginxProxyConf } from './configs.js';
 import { type CoreRow, coreBench, coreTable } from './core.js';
+import { runLineLoad } from './line-load.js';
 import {
   cpuSeconds,
   freePort,
@@ -133,27 +134,6 @@ function checkLine(port: number): Promise<void> {
       }
     });
     s.on('error', reject);
-  });
-}
-
-function runLineLoad(port: number, connections: number, seconds: number): Promise<Measurement> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [path.join(HERE, 'line-load.js'), String(port), String(connections), String(seconds)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0) resolve(JSON.parse(out) as Measurement);
-      else reject(new Error(`line-load exited ${code}`));
-    });
   });
 }
 
