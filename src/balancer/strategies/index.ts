@@ -39,7 +39,8 @@ export const STRATEGIES: readonly StrategyInfo[] = [
   {
     name: 'weighted-round-robin',
     aliases: ['weighted_round_robin', 'wrr'],
-    summary: "smooth weighted round robin (nginx's); backends of different sizes",
+    summary:
+      'smooth weighted round robin, O(log n) (earliest eligible deadline); backends of different sizes',
     create: () => new WeightedRoundRobin(),
   },
   {
