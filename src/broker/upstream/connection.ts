@@ -7,6 +7,8 @@ import type { UpstreamPool } from './pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './types.js';
 
 const CRLF = '\r\n';
+/** Every upstream read lands here; the callback consumes it before the next read can happen. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const LAST_CHUNK = '0\r\n\r\n';
 
 /**
@@ -46,11 +48,17 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     const opts = pool.opts;
     this.ex = first;
     first.upstream = this;
-    const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
+    // Reads land in one shared buffer, handed over by callback rather than as stream 'data' events (no
+    // Readable push, emit or nextTick per read); what must outlive the callback is copied (onBody).
+    const socket = net.connect({
+      host: opts.host,
+      port: opts.port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) },
+    });
     this.socket = socket;
     this.connectTimer = setTimeout(() => this.onConnectTimeout(), opts.connectTimeoutMs).unref();
     socket.on('connect', () => this.onConnect());
-    socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.lastError = err;
@@ -108,7 +116,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 
   protected onBody(data: Buffer, start: number, end: number): void {
-    const piece = data.subarray(start, end);
+    // A copy: the read buffer is reused by the next read, and the client socket may still hold this.
+    const piece = Buffer.from(data.subarray(start, end));
     if (this.held !== undefined) this.pass(this.held, false);
     this.held = piece;
   }
@@ -117,6 +126,11 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     this.held = undefined;
     const ex = this.ex;
     if (ex !== undefined && !ex.onUpstreamData(chunk, last) && !last) this.socket.pause();
+  }
+
+  private onRead(n: number, _buf: Uint8Array): boolean {
+    this.onData(READ_BUFFER.subarray(0, n));
+    return true;
   }
 
   private onData(data: Buffer): void {
