@@ -210,6 +210,17 @@ export class ClientConnection extends RequestReader {
   /** Ends the response, with its last body bytes if given; the connection then reads the next request. */
   endResponse(last?: Buffer): void {
     const socket = this.socket;
+    if (this.head !== '' && !this.chunkedOut && last !== undefined && !this.noBodyOut) {
+      // The whole response at once (the usual small one): one buffer, one write, no cork or writev.
+      const head = this.head;
+      this.head = '';
+      const whole = Buffer.allocUnsafe(head.length + last.length);
+      whole.write(head, 0, 'latin1');
+      last.copy(whole, head.length);
+      socket.write(whole);
+      this.finishExchange();
+      return;
+    }
     socket.cork();
     if (last !== undefined && last.length > 0) this.writeBody(last);
     this.flushHead();
