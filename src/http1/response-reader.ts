@@ -3,6 +3,10 @@ import { endsChunked, Framing, MessageReader, parseContentLength } from './messa
 /** Largest response head accepted (nginx's proxy_buffer_size is 4 to 8 KiB; undici's limit is 16). */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
 const CR = 0x0d;
+/** Names the readers look at: framing, and the load generator's X-Timbang-Backend. */
+const LOWERED = ['content-length', 'transfer-encoding', 'connection', 'x-timbang-backend'];
+const LOWERED_LENGTHS = new Uint8Array(256);
+for (const name of LOWERED) LOWERED_LENGTHS[name.length] = 1;
 
 /**
  * An HTTP/1.1 response reader (RFC 9112): the status line, each header field handed to the subclass,
@@ -18,7 +22,10 @@ export abstract class ResponseReader extends MessageReader {
     super(MAX_RESPONSE_HEAD);
   }
 
-  /** A header field of the final response; `lower` is the name in lower case. */
+  /**
+   * A header field of the final response. `lower` is the name in lower case when it is as long as a
+   * name some reader acts on (see LOWERED), else ''.
+   */
   protected abstract onHeader(name: string, lower: string, value: string): void;
   /** The status line and every header field of the final response have been read, and `framing` is set. */
   protected abstract onHeadEnd(reason: string): void;
@@ -61,7 +68,8 @@ export abstract class ResponseReader extends MessageReader {
         return;
       }
       const name = head.slice(lineStart, colon);
-      const lower = name.toLowerCase();
+      // Lower-case (a new string) only names as long as one a reader acts on.
+      const lower = LOWERED_LENGTHS[name.length] === 1 ? name.toLowerCase() : '';
       const value = head.slice(colon + 1, lineEnd).trim();
       if (lower === 'content-length') {
         // Repeated equal values ("5, 5") are one; anything else is a framing error (RFC 9110 §8.6).
