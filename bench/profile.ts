@@ -50,25 +50,24 @@ async function startBackends(): Promise<{ dir: string; httpPorts: number[]; line
   return { dir, httpPorts, linePorts };
 }
 
-async function main(): Promise<void> {
-  if (flags.protocol === 'line') return mainLine();
-  if (flags.protocol !== 'http') throw new Error(`--protocol must be http or line, not ${flags.protocol}`);
-  const { dir, httpPorts, linePorts } = await startBackends();
-
-  const port = await freePort();
-  const profDir = flags.keep ?? path.join(dir, 'prof');
+/** The broker under test, round robin over `backends`, quiet; under --cpu-prof when profDir is given. */
+async function startBroker(
+  dir: string,
+  port: number,
+  backends: number[],
+  profDir: string | undefined,
+): Promise<Service> {
   const broker = start(
     'timbang',
     process.execPath,
     [
-      '--cpu-prof',
-      `--cpu-prof-dir=${profDir}`,
+      ...(profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
       BIN,
       'broker',
       '--port',
       String(port),
       '--backends',
-      httpPorts.map((p) => `127.0.0.1:${p}`).join(','),
+      backends.map((p) => `127.0.0.1:${p}`).join(','),
       '--strategy',
       'round-robin',
       '--log-format',
@@ -78,6 +77,17 @@ async function main(): Promise<void> {
     path.join(dir, 'broker.log'),
   );
   await waitForPort(port, broker);
+  return broker;
+}
+
+async function main(): Promise<void> {
+  if (flags.protocol === 'line') return mainLine();
+  if (flags.protocol !== 'http') throw new Error(`--protocol must be http or line, not ${flags.protocol}`);
+  const { dir, httpPorts, linePorts } = await startBackends();
+
+  const port = await freePort();
+  const profDir = flags.keep ?? path.join(dir, 'prof');
+  const broker = await startBroker(dir, port, httpPorts, profDir);
   const url = `http://127.0.0.1:${port}/`;
   await runWrk(url, Number(flags.connections), 2); // warm-up, outside the measured window
   const cpu0 = cpuSeconds([broker.pid]);
@@ -118,26 +128,7 @@ async function mainLine(): Promise<void> {
   const port = await freePort();
   const profDir = flags.keep ?? path.join(dir, 'prof');
   const profile = !flags['no-profile'];
-  const broker = start(
-    'timbang',
-    process.execPath,
-    [
-      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-      BIN,
-      'broker',
-      '--port',
-      String(port),
-      '--backends',
-      linePorts.map((p) => `127.0.0.1:${p}`).join(','),
-      '--strategy',
-      'round-robin',
-      '--log-format',
-      'none',
-      '--no-admin',
-    ],
-    path.join(dir, 'broker.log'),
-  );
-  await waitForPort(port, broker);
+  const broker = await startBroker(dir, port, linePorts, profile ? profDir : undefined);
   const connections = Number(flags.connections);
   const seconds = Number(flags.seconds);
   const targets: Array<{ name: string; port: number; svc: Service; rps: number[]; cpu: number[] }> = [
