@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,7 +82,7 @@ async function startBroker(
 async function main(): Promise<void> {
   if (flags.protocol === 'line') return mainLine();
   if (flags.protocol !== 'http') throw new Error(`--protocol must be http or line, not ${flags.protocol}`);
-  const { dir, httpPorts, linePorts } = await startBackends();
+  const { dir, httpPorts } = await startBackends();
 
   const port = await freePort();
   const profDir = flags.keep ?? path.join(dir, 'prof');

@@ -134,7 +134,7 @@ describe('RequestReader: what it refuses (request smuggling and other ambiguity)
 describe('RequestReader against llhttp', () => {
   const require = createRequire(import.meta.url);
   // biome-ignore lint/suspicious/noExplicitAny: Node's internal parser binding has no types.
-  const { HTTPParser } = require('_http_common') as { HTTPParser: any };
+  const { HTTPParser } = require('node:_http_common') as { HTTPParser: any };
 
   /** What llhttp read: each message's target, and each body (one more entry than messages completed). */
   function llhttp(bytes: Buffer): { ok: boolean; urls: string[]; bodies: string[] } {
