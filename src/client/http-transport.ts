@@ -1,7 +1,7 @@
-import net from 'node:net';
+import { Connection, closeAll } from './connection.js';
 import type { Exchange, MessageSpec, Sink, Transport } from './exchange.js';
 import { ResponseParser } from './http1-parser.js';
-import { backendFromJson, describeError, isRetryableStatus, UNKNOWN_BACKEND } from './reply.js';
+import { backendFromJson, isRetryableStatus, UNKNOWN_BACKEND } from './reply.js';
 import type { Target } from './types.js';
 
 /**
@@ -22,43 +22,22 @@ export interface HttpTransportOptions {
   onConnect?: () => void;
 }
 
-class HttpConn {
-  readonly socket: net.Socket;
-  ex: Exchange | null = null;
-  alive = true;
+class HttpConn extends Connection {
   private readonly parser: ResponseParser;
-  private error = '';
-  /** Replies this connection carried: a reused one may have been closed by the server meanwhile. */
-  private served = 0;
   private received = false;
 
   constructor(private readonly t: HttpTransport) {
-    const { host, port, timeoutMs } = t.target;
+    super(t);
     this.parser = new ResponseParser(t.keepReply);
-    this.socket = net.connect({ host, port, noDelay: true });
-    this.socket.setTimeout(timeoutMs);
-    this.socket.on('connect', this.onConnect);
-    this.socket.on('data', this.onData);
-    this.socket.on('timeout', this.onTimeout);
-    this.socket.on('error', this.onError);
-    this.socket.on('close', this.onClose);
   }
 
   send(ex: Exchange, request: Buffer): void {
-    this.ex = ex;
-    this.error = '';
     this.received = false;
     this.parser.reset();
-    this.socket.write(request); // while connecting, node queues it until the connection is up
-    if (!this.socket.connecting) this.t.sink.sent(ex);
+    this.start(ex, request);
   }
 
-  private readonly onConnect = (): void => {
-    this.t.onConnect?.();
-    if (this.ex !== null) this.t.sink.sent(this.ex);
-  };
-
-  private readonly onData = (chunk: Buffer): void => {
+  protected onData(chunk: Buffer): void {
     const ex = this.ex;
     if (ex === null) {
       this.socket.destroy(); // bytes nobody asked for: the connection is out of step, drop it
@@ -71,39 +50,23 @@ class HttpConn {
       this.error = p.error;
       this.socket.destroy();
     } else if (p.done) this.complete(p.keepAlive);
-  };
+  }
 
-  private readonly onTimeout = (): void => {
-    if (this.ex !== null) this.error = 'timeout';
-    this.socket.destroy();
-  };
+  protected completedByClose(): boolean {
+    if (!this.parser.endsAtClose) return false;
+    this.parser.finishAtClose();
+    this.complete(false);
+    return true;
+  }
 
-  private readonly onError = (err: Error): void => {
-    this.error = describeError(err);
-  };
+  protected get replyStarted(): boolean {
+    return this.received;
+  }
 
-  private readonly onClose = (): void => {
-    this.alive = false;
-    this.t.forget(this);
-    const ex = this.ex;
-    if (ex === null) return;
-    if (this.error === '' && this.parser.endsAtClose) {
-      this.parser.finishAtClose();
-      this.complete(false);
-      return;
-    }
-    this.ex = null;
-    if (!this.received && this.served > 0 && this.error !== 'timeout') {
-      // A kept-alive connection the server closed as we reused it: send again on a fresh one.
-      this.t.send(ex);
-      return;
-    }
-    ex.ok = false;
+  protected failed(ex: Exchange): string {
     ex.bytes += this.parser.bodyBytes;
-    ex.errorKind = this.error || (this.received ? 'connection closed mid-response' : 'closed without reply');
-    ex.retryable = true;
-    this.t.sink.done(ex);
-  };
+    return this.received ? 'connection closed mid-response' : 'closed without reply';
+  }
 
   private complete(reusable: boolean): void {
     const ex = this.ex!;
@@ -211,11 +174,7 @@ export class HttpTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    const closing = [...this.all].map(
-      (c) => new Promise<void>((resolve) => (c.alive ? c.socket.once('close', () => resolve()) : resolve())),
-    );
-    for (const c of this.all) c.socket.destroy();
     this.idle.length = 0;
-    await Promise.all(closing);
+    await closeAll(this.all);
   }
 }

@@ -1,6 +1,6 @@
-import net from 'node:net';
+import { Connection, closeAll } from './connection.js';
 import type { Exchange, MessageSpec, Sink, Transport } from './exchange.js';
-import { backendFromLine, describeError, isErrorLine, isRetryableLine } from './reply.js';
+import { backendFromLine, isErrorLine, isRetryableLine } from './reply.js';
 import type { Target } from './types.js';
 
 /**
@@ -23,34 +23,16 @@ const WHOLE_WORKER_REPLY = /^Worker \S+ processed .* in \d+(?:\.\d+)? ms$/;
 /** Error replies are summarised by their first words, e.g. 'ERROR no backend available'. */
 const MAX_KIND = 60;
 
-class LineConn {
-  readonly socket: net.Socket;
-  ex: Exchange | null = null;
+class LineConn extends Connection {
   private buf = '';
-  private error = '';
   private newlineOwed = false;
-  /** Replies this connection has carried; a reused connection may have been closed by the server. */
-  private served = 0;
   private idleTimer: NodeJS.Timeout | undefined = undefined;
-  alive = true;
 
   constructor(private readonly t: LineTransport) {
-    const { host, port, timeoutMs } = t.target;
-    this.socket = net.connect({ host, port, noDelay: true });
-    this.socket.setTimeout(timeoutMs);
-    this.socket.on('connect', this.onConnect);
-    this.socket.on('data', this.onData);
-    this.socket.on('timeout', this.onTimeout);
-    this.socket.on('error', this.onError);
-    this.socket.on('close', this.onClose);
+    super(t);
   }
 
-  private readonly onConnect = (): void => {
-    this.t.onConnect?.();
-    if (this.ex !== null) this.t.sink.sent(this.ex);
-  };
-
-  private readonly onData = (chunk: Buffer): void => {
+  protected onData(chunk: Buffer): void {
     let text = chunk.toString('utf8');
     if (this.newlineOwed) {
       // The last reply was taken whole before its newline came; that newline is not the next reply's end.
@@ -71,50 +53,33 @@ class LineConn {
       clearTimeout(this.idleTimer);
       this.idleTimer = setTimeout(this.onReplyIdle, this.t.target.replyIdleMs);
     }
-  };
+  }
 
   private readonly onReplyIdle = (): void => {
     if (this.ex !== null && this.buf !== '') this.complete(this.buf, true);
   };
 
-  private readonly onTimeout = (): void => {
-    if (this.ex !== null) this.error = 'timeout';
-    this.socket.destroy();
-  };
+  protected completedByClose(): boolean {
+    if (this.buf === '') return false;
+    this.complete(this.buf, false);
+    return true;
+  }
 
-  private readonly onError = (err: Error): void => {
-    this.error = describeError(err);
-  };
+  protected get replyStarted(): boolean {
+    return this.buf !== '';
+  }
 
-  private readonly onClose = (): void => {
-    this.alive = false;
+  protected failed(_ex: Exchange): string {
+    return this.buf === '' ? 'closed without reply' : 'connection closed';
+  }
+
+  protected override closed(): void {
     clearTimeout(this.idleTimer);
-    this.t.forget(this);
-    if (this.ex === null) return;
-    if (this.buf !== '' && this.error === '') {
-      this.complete(this.buf, false);
-      return;
-    }
-    const ex = this.ex;
-    this.ex = null;
-    if (this.buf === '' && this.served > 0 && this.error !== 'timeout') {
-      // A kept-alive connection the server closed as we reused it: not a failure of this request, so it
-      // goes again on a fresh connection (what HTTP clients do with a stale keep-alive connection).
-      this.t.send(ex);
-      return;
-    }
-    ex.ok = false;
-    ex.errorKind = this.error || (this.buf === '' ? 'closed without reply' : 'connection closed');
-    ex.retryable = true;
-    this.t.sink.done(ex);
-  };
+  }
 
   send(ex: Exchange, message: Buffer): void {
-    this.ex = ex;
     this.buf = '';
-    this.error = '';
-    this.socket.write(message); // while connecting, node queues it until the connection is up
-    if (!this.socket.connecting) this.t.sink.sent(ex);
+    this.start(ex, message);
   }
 
   private complete(reply: string, reusable: boolean): void {
@@ -185,11 +150,7 @@ export class LineTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    const closing = [...this.all].map(
-      (c) => new Promise<void>((resolve) => (c.alive ? c.socket.once('close', () => resolve()) : resolve())),
-    );
-    for (const c of this.all) c.socket.destroy();
     this.idle.length = 0;
-    await Promise.all(closing);
+    await closeAll(this.all);
   }
 }
