@@ -113,6 +113,8 @@ export class CompletionHeap {
       pos[ms] = i;
       i = m;
     }
+    // up()'s loop, stopping at start. Calling up(i, at, slot, start) instead measured 2.1% more
+    // instructions for a whole simulation (cachegrind, 300k requests): this copy is on purpose.
     while (i > start) {
       const parent = (i - 1) >> ARITY_SHIFT;
       const pt = times[parent];
