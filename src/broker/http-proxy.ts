@@ -2,31 +2,24 @@ import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
+import { HOP_BY_HOP } from '../http1/response-reader.js';
 import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Outcome } from './forward.js';
 import type { ClientConnection, FrontExchange } from './http-front.js';
 import type { BrokerOptions } from './options.js';
 import { UpstreamPool } from './upstream/pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './upstream/types.js';
 
-/** Headers that belong to one hop (RFC 9110 §7.6.1) and must not be forwarded. */
-const RESPONSE_HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-]);
-/** Requests also lose Expect (Node's server answers 100-continue itself), HTTP/2's upgrade, and ours. */
-const HOP_BY_HOP = new Set([
-  ...RESPONSE_HOP_BY_HOP,
+/**
+ * Request fields not forwarded: the hop-by-hop ones, Expect (the front end answers 100-continue itself),
+ * HTTP/2's upgrade, and ours.
+ */
+const REQUEST_DROPPED = new Set([
+  ...HOP_BY_HOP,
   'expect',
   'http2-settings',
   'x-timbang-strategy',
   'x-timbang-key',
 ]);
-const HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP, 'content-length'].map((h) => h.length));
 const FAILURE_STATUS: Record<FailureKind, number> = { 'no-backend': 503, 'bad-gateway': 502, timeout: 504 };
 const TEXT = 'content-type: text/plain; charset=utf-8\r\n';
 
@@ -144,7 +137,7 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
       else if (lower === 'connection') dropped = value.toLowerCase();
       else if (lower === 'host') hasHost = true;
       if (
-        HOP_BY_HOP.has(lower) ||
+        REQUEST_DROPPED.has(lower) ||
         lower === 'x-forwarded-for' ||
         lower === 'via' ||
         lower === 'x-forwarded-proto'
@@ -238,21 +231,10 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
 
   // --- the upstream response ---
 
-  onUpstreamHead(status: number, reason: string, fields: string[], length: boolean): void {
+  onUpstreamHead(status: number, reason: string, fields: string, length: boolean): void {
     this.responded = true;
     this.status = status;
-    let head = '';
-    for (let i = 0; i < fields.length; i += 2) {
-      const name = fields[i];
-      // Lower-case (a new string) only names as long as a hop-by-hop one or Content-Length.
-      if (HOP_BY_HOP_LENGTHS.has(name.length)) {
-        const lower = name.toLowerCase();
-        if (RESPONSE_HOP_BY_HOP.has(lower) || (lower === 'content-length' && !length)) continue;
-      }
-      head += `${name}: ${fields[i + 1]}\r\n`;
-    }
-    head += `x-timbang-backend: ${this.backend!.id}\r\n`;
-    this.conn.startResponse(status, reason, head, length);
+    this.conn.startResponse(status, reason, `${fields}x-timbang-backend: ${this.backend!.id}\r\n`, length);
   }
 
   onUpstreamData(chunk: Buffer, last: boolean): boolean {

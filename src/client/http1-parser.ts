@@ -21,7 +21,7 @@ export class ResponseParser extends ResponseReader {
     this.body.length = 0;
   }
 
-  protected onHeader(_name: string, lower: string, value: string): void {
+  protected onHeader(lower: string, value: string): void {
     if (lower === 'x-timbang-backend') this.backend = value;
   }
 

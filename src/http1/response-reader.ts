@@ -3,10 +3,24 @@ import { endsChunked, Framing, MessageReader, parseContentLength } from './messa
 /** Largest response head accepted (nginx's proxy_buffer_size is 4 to 8 KiB; undici's limit is 16). */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
 const CR = 0x0d;
-/** Names the readers look at: framing, and the load generator's X-Timbang-Backend. */
-const LOWERED = ['content-length', 'transfer-encoding', 'connection', 'x-timbang-backend'];
-const LOWERED_LENGTHS = new Uint8Array(256);
-for (const name of LOWERED) LOWERED_LENGTHS[name.length] = 1;
+/** Fields that belong to one hop (RFC 9110 §7.6.1): a proxy relays none of them. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+]);
+/**
+ * Names some reader acts on: framing, hop-by-hop fields, the load generator's X-Timbang-Backend. Only a
+ * field whose name is as long as one of these is looked at (and handed to onHeader); the others cost
+ * no string at all.
+ */
+const WATCHED = ['content-length', 'x-timbang-backend', ...HOP_BY_HOP];
+const WATCHED_LENGTHS = new Uint8Array(256);
+for (const name of WATCHED) WATCHED_LENGTHS[name.length] = 1;
 
 /**
  * An HTTP/1.1 response reader (RFC 9112): the status line, each header field handed to the subclass,
@@ -23,12 +37,16 @@ export abstract class ResponseReader extends MessageReader {
   }
 
   /**
-   * A header field of the final response. `lower` is the name in lower case when it is as long as a
-   * name some reader acts on (see LOWERED), else ''.
+   * A header field of the final response whose name is as long as one in WATCHED (the others are only
+   * checked, not handed over): `lower` is its name in lower case, and it is head[start, end) of the head
+   * string passed to onHeadEnd, its CRLF excluded.
    */
-  protected abstract onHeader(name: string, lower: string, value: string): void;
-  /** The status line and every header field of the final response have been read, and `framing` is set. */
-  protected abstract onHeadEnd(reason: string): void;
+  protected abstract onHeader(lower: string, value: string, start: number, end: number): void;
+  /**
+   * The status line and every header field of the final response have been read, and `framing` is set.
+   * `head` is the whole head without its final CRLFCRLF; its fields start at `fieldsStart`.
+   */
+  protected abstract onHeadEnd(reason: string, head: string, fieldsStart: number): void;
 
   override reset(): void {
     super.reset();
@@ -56,7 +74,8 @@ export abstract class ResponseReader extends MessageReader {
     let encoded = false;
     const firstEnd = head.indexOf('\r\n');
     const reason = firstEnd < 0 ? head.slice(13) : head.slice(13, firstEnd);
-    let lineStart = firstEnd < 0 ? head.length : firstEnd + 2;
+    const fieldsStart = firstEnd < 0 ? head.length : firstEnd + 2;
+    let lineStart = fieldsStart;
     while (lineStart < head.length) {
       let lineEnd = head.indexOf('\r\n', lineStart);
       if (lineEnd < 0) lineEnd = head.length;
@@ -67,27 +86,27 @@ export abstract class ResponseReader extends MessageReader {
         this.error = 'malformed response header';
         return;
       }
-      const name = head.slice(lineStart, colon);
-      // Lower-case (a new string) only names as long as one a reader acts on.
-      const lower = LOWERED_LENGTHS[name.length] === 1 ? name.toLowerCase() : '';
-      const value = head.slice(colon + 1, lineEnd).trim();
-      if (lower === 'content-length') {
-        // Repeated equal values ("5, 5") are one; anything else is a framing error (RFC 9110 §8.6).
-        const n = parseContentLength(value);
-        if (n < 0 || (length >= 0 && n !== length)) {
-          this.error = 'invalid content-length';
-          return;
+      if (WATCHED_LENGTHS[colon - lineStart] === 1) {
+        const lower = head.slice(lineStart, colon).toLowerCase();
+        const value = head.slice(colon + 1, lineEnd).trim();
+        if (lower === 'content-length') {
+          // Repeated equal values ("5, 5") are one; anything else is a framing error (RFC 9110 §8.6).
+          const n = parseContentLength(value);
+          if (n < 0 || (length >= 0 && n !== length)) {
+            this.error = 'invalid content-length';
+            return;
+          }
+          length = n;
+        } else if (lower === 'transfer-encoding') {
+          encoded = true;
+          chunked = endsChunked(value);
+        } else if (lower === 'connection') {
+          const v = value.toLowerCase();
+          if (v.includes('close')) this.keepAlive = false;
+          else if (v.includes('keep-alive')) this.keepAlive = true;
         }
-        length = n;
-      } else if (lower === 'transfer-encoding') {
-        encoded = true;
-        chunked = endsChunked(value);
-      } else if (lower === 'connection') {
-        const v = value.toLowerCase();
-        if (v.includes('close')) this.keepAlive = false;
-        else if (v.includes('keep-alive')) this.keepAlive = true;
+        this.onHeader(lower, value, lineStart, lineEnd);
       }
-      this.onHeader(name, lower, value);
       lineStart = lineEnd + 2;
     }
     if (this.noBody || status === 204 || status === 304 || status === 101) this.frame(Framing.None);
@@ -98,6 +117,6 @@ export abstract class ResponseReader extends MessageReader {
       this.frame(chunked ? Framing.Chunked : Framing.UntilClose);
     } else if (length >= 0) this.frame(Framing.Length, length);
     else this.frame(Framing.UntilClose);
-    this.onHeadEnd(reason);
+    this.onHeadEnd(reason, head, fieldsStart);
   }
 }

@@ -19,7 +19,7 @@ class Probe implements UpstreamExchange {
   retriable = true;
   status = 0;
   reason = '';
-  fields: string[] = [];
+  fields = '';
   body = '';
   lastSeen = false;
   failure: UpstreamFailure | undefined;
@@ -38,10 +38,10 @@ class Probe implements UpstreamExchange {
     });
   }
 
-  onUpstreamHead(status: number, reason: string, headers: string[], _length: boolean): void {
+  onUpstreamHead(status: number, reason: string, fields: string, _length: boolean): void {
     this.status = status;
     this.reason = reason;
-    this.fields = [...headers];
+    this.fields = fields;
   }
 
   onUpstreamData(chunk: Buffer, last: boolean): boolean {
@@ -135,7 +135,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
       const p = await send(pool, new Probe('GET', `/n/${i}`, ['x-a', '1']));
       expect(p.failure).toBeUndefined();
       expect([p.status, p.reason, p.body, p.lastSeen]).toEqual([200, 'OK', 'ok', true]);
-      expect(p.fields).toEqual(['Content-Length', '2', 'X-Id', 'a']);
+      expect(p.fields).toBe('Content-Length: 2\r\nX-Id: a\r\n');
     }
     expect(backend.connections).toBe(1);
     expect(backend.heads[4]).toBe(`GET /n/4 HTTP/1.1\r\nx-a: 1\r\nhost: 127.0.0.1:${backend.port}`);
@@ -193,6 +193,20 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
     expect((await send(pool)).body).toBe('until the end');
     expect((await send(pool)).body).toBe('until the end');
     expect(backend.connections).toBe(2);
+  });
+
+  it('relays header lines as sent, without the hop-by-hop ones or a Content-Length a chunked body belies', async () => {
+    const head =
+      'HTTP/1.1 200 OK\r\nServer: x\r\nConnection: keep-alive\r\nX-A:  spaced \r\nContent-Length: 99\r\n' +
+      'Keep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n';
+    const backend = await rawBackend((_h, s) => s.write(`${head}2\r\nok\r\n0\r\n\r\n`));
+    const p = await send(poolFor(backend.port));
+    expect(p.fields).toBe('Server: x\r\nX-A:  spaced \r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n');
+    expect(p.body).toBe('ok');
+    const noFields = await rawBackend((_h, s) =>
+      s.write('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n'),
+    );
+    expect((await send(poolFor(noFields.port))).fields).toBe('');
   });
 
   it('skips 100 Continue and de-chunks a chunked body split across reads', async () => {

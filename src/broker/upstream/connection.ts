@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { Framing } from '../../http1/message-reader.js';
-import { ResponseReader } from '../../http1/response-reader.js';
+import { HOP_BY_HOP, ResponseReader } from '../../http1/response-reader.js';
 import { describeError } from '../health-monitor.js';
 import type { UpstreamPool } from './pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './types.js';
@@ -13,8 +13,9 @@ const LAST_CHUNK = '0\r\n\r\n';
 
 /**
  * One keep-alive HTTP/1.1 connection to a backend, serving one request at a time (no pipelining). It is
- * its own response reader, so a response is read with no object per request: the head's fields go into
- * one array handed to the exchange, body bytes are passed on as the subarrays they arrived in.
+ * its own response reader, so a response is read with no object per request: the backend's header lines
+ * go on as it sent them (sliced out of its head, hop-by-hop ones left out), body bytes are copied out of
+ * the shared read buffer.
  *
  * A response ends the try, and the connection goes back to the pool if both sides may keep it: the
  * response said so, its framing was exact, and the request's body was sent in full.
@@ -28,8 +29,11 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   private served = 0;
   /** performance.now() when it went idle, for the pool's sweep. */
   idleSince = 0;
-  /** The response's header fields, name and value alternating: reused, so valid only during onUpstreamHead. */
-  private readonly fields: string[] = [];
+  /** Where the head's lines to leave out (hop-by-hop) start and end, in pairs; reused per response. */
+  private readonly dropped: number[] = [];
+  /** The Content-Length line, relayed only when the body is framed by it (or there is none). */
+  private lengthStart = -1;
+  private lengthEnd = -1;
   /** A body piece held back until it is known whether it is the last (so head and body go out as one). */
   private held: Buffer | undefined = undefined;
   private requestBodySent = true;
@@ -72,7 +76,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     ex.upstream = this;
     this.reset();
     this.noBody = ex.method === 'HEAD';
-    this.fields.length = 0;
+    this.dropped.length = 0;
+    this.lengthStart = -1;
     this.writeRequest(ex);
     if (this.requestTimer === undefined) {
       this.requestTimer = setTimeout(() => this.onRequestTimeout(), this.pool.opts.requestTimeoutMs).unref();
@@ -104,15 +109,39 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
 
   // --- the response, as the reader frames it ---
 
-  protected onHeader(name: string, _lower: string, value: string): void {
-    this.fields.push(name, value);
+  protected onHeader(lower: string, _value: string, start: number, end: number): void {
+    if (HOP_BY_HOP.has(lower)) this.dropped.push(start, end);
+    else if (lower === 'content-length') {
+      this.lengthStart = start;
+      this.lengthEnd = end;
+    }
   }
 
-  protected onHeadEnd(reason: string): void {
+  /**
+   * The backend's header lines are relayed as it sent them, sliced out of its head, leaving out the
+   * hop-by-hop ones; no field is rebuilt.
+   */
+  protected onHeadEnd(reason: string, head: string, fieldsStart: number): void {
+    const ex = this.ex;
+    if (ex === undefined) return;
     // A body framed by chunks or by the close makes any Content-Length a lie; with no body (HEAD, 304) it
     // describes the resource and is relayed.
     const length = this.framing === Framing.Length || this.framing === Framing.None;
-    this.ex?.onUpstreamHead(this.status, reason, this.fields, length);
+    const dropped = this.dropped;
+    if (!length && this.lengthStart >= 0) insertRange(dropped, this.lengthStart, this.lengthEnd);
+    let fields: string;
+    if (dropped.length === 0) {
+      fields = fieldsStart < head.length ? `${head.slice(fieldsStart)}\r\n` : '';
+    } else {
+      fields = '';
+      let from = fieldsStart;
+      for (let i = 0; i < dropped.length; i += 2) {
+        fields += head.slice(from, dropped[i]);
+        from = dropped[i + 1] + 2;
+      }
+      if (from < head.length) fields += `${head.slice(from)}\r\n`;
+    }
+    ex.onUpstreamHead(this.status, reason, fields, length);
   }
 
   protected onBody(data: Buffer, start: number, end: number): void {
@@ -317,6 +346,13 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     this.socket.removeListener('drain', this.onSocketDrain);
     if (body.isPaused()) body.resume();
   }
+}
+
+/** Adds [start, end) to a list of ranges kept in order (the hop-by-hop lines come in head order). */
+function insertRange(ranges: number[], start: number, end: number): void {
+  let i = 0;
+  while (i < ranges.length && ranges[i] < start) i += 2;
+  ranges.splice(i, 0, start, end);
 }
 
 /** A request that can be sent again as it was: no body, or one held in memory. */

@@ -26,11 +26,11 @@ export interface UpstreamExchange {
   /** A stale keep-alive connection was already replaced once for this try. */
   staleRetried: boolean;
   /**
-   * `headers` (name, value, ...) is the connection's own array: use it before returning, keep no
-   * reference. `length`: any Content-Length among them holds (the body is framed by it, or there is no
-   * body); false when the body is chunked or ends at the close, when a Content-Length is not to be trusted.
+   * `fields` are the response's header lines to relay (`Name: value\r\n` each, hop-by-hop ones left
+   * out). `length`: any Content-Length among them holds (the body is framed by it, or there is no body);
+   * a Content-Length that a chunked or close-framed body makes untrue is already left out.
    */
-  onUpstreamHead(status: number, reason: string, headers: string[], length: boolean): void;
+  onUpstreamHead(status: number, reason: string, fields: string, length: boolean): void;
   /** Returns false when the client cannot take more for now: reading stops until resumeUpstream(). */
   onUpstreamData(chunk: Buffer, last: boolean): boolean;
   onUpstreamEnd(): void;
