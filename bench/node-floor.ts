@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { backendsConf } from './configs.js';
+import { startBackends, startBroker } from './fixtures.js';
 import { cpuSeconds, freePort, start, stopAll, waitForPort } from './procs.js';
 import { runWrk } from './wrk.js';
 
@@ -15,8 +15,6 @@ import { runWrk } from './wrk.js';
  * so timbang's CPU per request minus the relay's is what timbang's own work costs. Measured side by side
  * with the broker, interleaved, against the bench's nginx backends.
  */
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(HERE, '../../bin/timbang.js');
 const ROUNDS = 3;
 const SECONDS = 5;
 
@@ -41,17 +39,7 @@ function relay(port: number, upstreams: number[]): void {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'timbang-floor-'));
-  const httpPorts = [await freePort(), await freePort(), await freePort()];
-  const linePorts = [await freePort(), await freePort(), await freePort()];
-  writeFileSync(path.join(dir, 'backends.conf'), backendsConf(dir, httpPorts, linePorts));
-  const backends = start(
-    'nginx backends',
-    'nginx',
-    ['-c', path.join(dir, 'backends.conf')],
-    path.join(dir, 'nginx.log'),
-  );
-  for (const p of httpPorts) await waitForPort(p, backends);
+  const { dir, httpPorts } = await startBackends('timbang-floor-');
   const relayPort = await freePort();
   const relayProc = start(
     'relay',
@@ -60,26 +48,8 @@ async function main(): Promise<void> {
     path.join(dir, 'relay.log'),
   );
   const brokerPort = await freePort();
-  const broker = start(
-    'timbang',
-    process.execPath,
-    [
-      BIN,
-      'broker',
-      '--port',
-      String(brokerPort),
-      '--backends',
-      httpPorts.map((p) => `127.0.0.1:${p}`).join(','),
-      '--strategy',
-      'round-robin',
-      '--log-format',
-      'none',
-      '--no-admin',
-    ],
-    path.join(dir, 'broker.log'),
-  );
+  const broker = await startBroker(dir, brokerPort, httpPorts, undefined);
   await waitForPort(relayPort, relayProc);
-  await waitForPort(brokerPort, broker);
   const targets = [
     {
       name: 'node relay (the floor)',

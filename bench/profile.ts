@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { backendsConf, haproxyConf } from './configs.js';
+import { haproxyConf } from './configs.js';
+import { startBackends, startBroker } from './fixtures.js';
 import { runLineLoad } from './line-load.js';
 import { cpuSeconds, freePort, killAllNow, type Service, start, stopAll, waitForPort } from './procs.js';
 import { byModule, formatTop, topSelf } from './profile-top.js';
@@ -18,8 +18,6 @@ import { runWrk } from './wrk.js';
  * HAProxy `mode tcp` measured in the same run, `--rounds` times interleaved; `--no-profile` leaves out
  * --cpu-prof so the CPU figures are not inflated by sampling.
  */
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(HERE, '../../bin/timbang.js');
 
 const { values: flags } = parseArgs({
   options: {
@@ -33,56 +31,10 @@ const { values: flags } = parseArgs({
   },
 });
 
-/** The fixed nginx backends (HTTP and line) in a fresh directory, up and answering. */
-async function startBackends(): Promise<{ dir: string; httpPorts: number[]; linePorts: number[] }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'timbang-profile-'));
-  const httpPorts = [await freePort(), await freePort(), await freePort()];
-  const linePorts = [await freePort(), await freePort(), await freePort()];
-  writeFileSync(path.join(dir, 'backends.conf'), backendsConf(dir, httpPorts, linePorts));
-  const backends = start(
-    'nginx backends',
-    'nginx',
-    ['-c', path.join(dir, 'backends.conf')],
-    path.join(dir, 'nginx.log'),
-  );
-  for (const p of [...httpPorts, ...linePorts]) await waitForPort(p, backends);
-  return { dir, httpPorts, linePorts };
-}
-
-/** The broker under test, round robin over `backends`, quiet; under --cpu-prof when profDir is given. */
-async function startBroker(
-  dir: string,
-  port: number,
-  backends: number[],
-  profDir: string | undefined,
-): Promise<Service> {
-  const broker = start(
-    'timbang',
-    process.execPath,
-    [
-      ...(profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-      BIN,
-      'broker',
-      '--port',
-      String(port),
-      '--backends',
-      backends.map((p) => `127.0.0.1:${p}`).join(','),
-      '--strategy',
-      'round-robin',
-      '--log-format',
-      'none',
-      '--no-admin',
-    ],
-    path.join(dir, 'broker.log'),
-  );
-  await waitForPort(port, broker);
-  return broker;
-}
-
 async function main(): Promise<void> {
   if (flags.protocol === 'line') return mainLine();
   if (flags.protocol !== 'http') throw new Error(`--protocol must be http or line, not ${flags.protocol}`);
-  const { dir, httpPorts } = await startBackends();
+  const { dir, httpPorts } = await startBackends('timbang-profile-');
 
   const port = await freePort();
   const profDir = flags.keep ?? path.join(dir, 'prof');
@@ -113,7 +65,7 @@ async function main(): Promise<void> {
 
 /** The classroom exchange through timbang and HAProxy `mode tcp`, rounds interleaved, then the profile. */
 async function mainLine(): Promise<void> {
-  const { dir, httpPorts, linePorts } = await startBackends();
+  const { dir, httpPorts, linePorts } = await startBackends('timbang-profile-');
   const ha = { http: await freePort(), tcp: await freePort(), line: await freePort() };
   writeFileSync(path.join(dir, 'haproxy.cfg'), haproxyConf(ha, httpPorts, linePorts));
   const haproxy = start(
