@@ -13,7 +13,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { SimConfig } from '../../src/sim/config.js';
+import { SIM_DEFAULTS, type SimConfig } from '../../src/sim/config.js';
 import { runStrategy } from '../../src/sim/run.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/timbang.js', import.meta.url));
@@ -23,24 +23,14 @@ const RUNS = Number(process.env.BENCH_SIM_RUNS ?? 5);
 /** The rate the CLI prints: "simulated N requests in X s of wall time: R requests/s". */
 const PRINTED_RATE = /simulated \d+ requests in [\d.]+ s of wall time: (\d+) requests\/s/;
 
+/** The scenario; everything it does not name is the CLI's default. */
 const config: SimConfig = {
+  ...SIM_DEFAULTS,
   backends: 1000,
   weights: new Array<number>(1000).fill(1),
-  cores: 1,
-  capacity: 0,
   load: 0.9,
-  arrival: 'poisson',
-  service: 'exp',
-  meanMs: 1000,
-  sigma: 1,
-  mix: { long: 1, short: 4 },
-  longMs: 5000,
-  shortMs: 1000,
   requests: 2_000_000,
-  warmup: 0.1,
-  seed: 1,
   keys: 1000,
-  hashFactor: 1.25,
 };
 const CLI_ARGS = [
   'simulate',
