@@ -226,7 +226,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
         this.report(ex, 'connect-failed', err ? describeError(err) : 'connection closed');
       } else if (this.headRead) {
         this.report(ex, 'broken', err ? describeError(err) : 'backend closed the connection mid-response');
-      } else if (this.served > 0 && this.untouched && ex.retriable && replayable(ex) && !ex.staleRetried) {
+      } else if (this.served > 0 && this.untouched && ex.retriable && !ex.staleRetried) {
         // A reused keep-alive connection closed with no byte of an answer: most likely the backend's idle
         // timeout crossed our request, but it may have died while handling it, so only a request that
         // is safe to repeat is sent again (RFC 9112 §9.3.1): once, on a new connection, not counted
@@ -353,9 +353,4 @@ function insertRange(ranges: number[], start: number, end: number): void {
   let i = 0;
   while (i < ranges.length && ranges[i] < start) i += 2;
   ranges.splice(i, 0, start, end);
-}
-
-/** A request that can be sent again as it was: no body, or one held in memory. */
-function replayable(ex: UpstreamExchange): boolean {
-  return ex.upstreamBody === null || Buffer.isBuffer(ex.upstreamBody);
 }

@@ -46,8 +46,7 @@ export class UpstreamPool implements UpstreamSlot {
     this.sweeper ??= setInterval(
       () => this.sweep(),
       Math.max(50, Math.min(1_000, this.opts.idleTimeoutMs / 2)),
-    );
-    this.sweeper.unref();
+    ).unref();
   }
 
   /** A connection finished a response and may carry another. */

@@ -21,7 +21,10 @@ export interface UpstreamExchange {
   readonly bodyLength: boolean;
   /** Set by the pool: the connection serving this request, to cancel it. */
   upstream: UpstreamSlot | undefined;
-  /** Idempotent and replayable (RFC 9110 §9.2.2): may be sent again if a reused connection drops it. */
+  /**
+   * Idempotent (RFC 9110 §9.2.2) and replayable (no body, or a buffered one): may be sent again if a
+   * reused connection drops it.
+   */
   readonly retriable: boolean;
   /** A stale keep-alive connection was already replaced once for this try. */
   staleRetried: boolean;
