@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { RequestReader } from '../http1/request-reader.js';
 
@@ -13,6 +13,8 @@ export interface FrontOptions {
   idleTimeoutMs: number;
   /** Largest request head; larger gets 431. */
   maxHeadBytes: number;
+  /** Header fields (lower case) the request handler acts on: the reader notes where they are. */
+  watchedFields?: readonly string[];
 }
 
 /** What a request becomes: the proxy's exchange, told about its body and its client. */
@@ -93,7 +95,7 @@ export class ClientConnection extends RequestReader {
   headSince = 0;
   idleSince: number;
   /** The response's head, held until its first body bytes so both leave in one write. */
-  private head = '';
+  private responseHead = '';
   private chunkedOut = false;
   private keepAliveOut = true;
   private noBodyOut = false;
@@ -111,7 +113,7 @@ export class ClientConnection extends RequestReader {
     private readonly front: HttpFront,
     readonly socket: net.Socket,
   ) {
-    super(front.opts.maxHeadBytes);
+    super(front.opts.maxHeadBytes, front.opts.watchedFields);
     this.idleSince = front.now;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.exchange?.clientDrained());
@@ -127,6 +129,23 @@ export class ClientConnection extends RequestReader {
 
   get remoteAddress(): string {
     return this.socket.remoteAddress ?? '';
+  }
+
+  private ip: string | undefined = undefined;
+  /** The client's address as X-Forwarded-For gives it: an IPv4 client of a dual-stack socket as IPv4. */
+  get clientIp(): string {
+    if (this.ip === undefined) {
+      const a = this.remoteAddress;
+      this.ip = a.startsWith('::ffff:') && net.isIPv4(a.slice(7)) ? a.slice(7) : a;
+    }
+    return this.ip;
+  }
+
+  private forwarding: string | undefined = undefined;
+  /** The forwarding fields for a request that came with none: the same for every request of a connection. */
+  get forwardingFields(): string {
+    this.forwarding ??= `x-forwarded-for: ${this.clientIp}\r\nx-forwarded-proto: http\r\nvia: 1.1 timbang\r\n`;
+    return this.forwarding;
   }
 
   onData(chunk: Buffer): void {
@@ -185,14 +204,14 @@ export class ClientConnection extends RequestReader {
     if (this.chunkedOut) head += 'transfer-encoding: chunked\r\n';
     if (!this.keepAliveOut) head += 'connection: close\r\n';
     else if (this.minor === 0) head += 'connection: keep-alive\r\n';
-    this.head = `${head}\r\n`;
+    this.responseHead = `${head}\r\n`;
   }
 
   /** Body bytes of the response; false when the client is slow (wait for clientDrained). */
   writeBody(chunk: Buffer): boolean {
     const socket = this.socket;
     if (this.noBodyOut) return true;
-    if (this.head === '' && !this.chunkedOut) return socket.write(chunk);
+    if (this.responseHead === '' && !this.chunkedOut) return socket.write(chunk);
     socket.cork();
     this.flushHead();
     let ok: boolean;
@@ -210,10 +229,10 @@ export class ClientConnection extends RequestReader {
   /** Ends the response, with its last body bytes if given; the connection then reads the next request. */
   endResponse(last?: Buffer): void {
     const socket = this.socket;
-    if (this.head !== '' && !this.chunkedOut && last !== undefined && !this.noBodyOut) {
+    if (this.responseHead !== '' && !this.chunkedOut && last !== undefined && !this.noBodyOut) {
       // The whole response at once (the usual small one): one buffer, one write, no cork or writev.
-      const head = this.head;
-      this.head = '';
+      const head = this.responseHead;
+      this.responseHead = '';
       const whole = Buffer.allocUnsafe(head.length + last.length);
       whole.write(head, 0, 'latin1');
       last.copy(whole, head.length);
@@ -266,9 +285,9 @@ export class ClientConnection extends RequestReader {
   }
 
   private flushHead(): void {
-    if (this.head === '') return;
-    this.socket.write(this.head, 'latin1');
-    this.head = '';
+    if (this.responseHead === '') return;
+    this.socket.write(this.responseHead, 'latin1');
+    this.responseHead = '';
   }
 
   private finishExchange(): void {

@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
@@ -7,19 +6,25 @@ import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Ou
 import type { ClientConnection, FrontExchange } from './http-front.js';
 import type { BrokerOptions } from './options.js';
 import { UpstreamPool } from './upstream/pool.js';
-import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './upstream/types.js';
+import type { UpstreamExchange, UpstreamFailure, UpstreamOptions, UpstreamSlot } from './upstream/types.js';
 
 /**
- * Request fields not forwarded: the hop-by-hop ones, Expect (the front end answers 100-continue itself),
- * HTTP/2's upgrade, and ours.
+ * Request fields the proxy acts on, beyond the framing ones the reader always notes (Host and
+ * Content-Length go on; Transfer-Encoding, Connection and Expect do not). None of these is forwarded as
+ * it came: the hop-by-hop ones, HTTP/2's upgrade, ours, and the forwarding ones, which are rewritten.
+ * Expect is left out because the front end answers 100-continue itself.
  */
-const REQUEST_DROPPED = new Set([
+export const REQUEST_WATCHED: readonly string[] = [
   ...HOP_BY_HOP,
-  'expect',
   'http2-settings',
   'x-timbang-strategy',
   'x-timbang-key',
-]);
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'via',
+];
+/** The head's lines left out, as [start, end) pairs in head order; reused (an exchange is made synchronously). */
+const dropped: number[] = [];
 const FAILURE_STATUS: Record<FailureKind, number> = { 'no-backend': 503, 'bad-gateway': 502, timeout: 504 };
 const TEXT = 'content-type: text/plain; charset=utf-8\r\n';
 
@@ -35,6 +40,8 @@ export class HttpProxy {
   constructor(
     readonly forwarder: Forwarder,
     readonly opts: BrokerOptions,
+    /** How upstream sockets are opened: net.connect, unless a bench fakes the network. */
+    private readonly connect?: UpstreamOptions['connect'],
   ) {}
 
   /** A request head has been read on conn: its exchange, or undefined when it was answered at once. */
@@ -62,6 +69,7 @@ export class HttpProxy {
         requestTimeoutMs: this.opts.requestTimeoutMs,
         idleTimeoutMs: this.opts.upstreamIdleTimeoutMs,
         maxConnections: this.opts.maxConnsPerBackend,
+        connect: this.connect,
       });
       this.upstreams.set(b, pool);
     }
@@ -91,7 +99,7 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
   readonly path: string;
   readonly app: string | undefined;
   readonly type: string | undefined;
-  readonly headers: string[];
+  readonly head: string;
   readonly hasHost: boolean;
   readonly bodyLength: boolean;
   upstreamBody: Buffer | Readable | null = null;
@@ -116,50 +124,38 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
     this.path = conn.target;
     this.client = conn.remoteAddress;
 
-    // One pass over the header fields: copy what may be forwarded, note what we need.
-    const raw = conn.fields;
-    const headers: string[] = [];
+    // The head goes on as the client sent it, less the lines the proxy acts on, plus the forwarding
+    // fields: one pass over the fields the reader noted, no string per field.
     let strategyName: string | undefined;
     let hashKey: string | undefined;
     let forwardedFor: string | undefined;
     let via: string | undefined;
+    let connection = '';
     let hasHost = false;
-    let dropped: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i];
-      const lower = name.toLowerCase();
-      const value = raw[i + 1];
-      if (lower === 'x-forwarded-for')
+    let drops = 0;
+    for (let k = 0; k < conn.watchedCount; k++) {
+      const name = conn.watchedNames[k];
+      const value = conn.watchedValues[k];
+      if (name === 'host') hasHost = true;
+      else if (name === 'x-forwarded-for')
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-      else if (lower === 'via') via = via === undefined ? value : `${via}, ${value}`;
-      else if (lower === 'x-timbang-strategy') strategyName = value;
-      else if (lower === 'x-timbang-key') hashKey = value;
-      else if (lower === 'connection') dropped = value.toLowerCase();
-      else if (lower === 'host') hasHost = true;
-      if (
-        REQUEST_DROPPED.has(lower) ||
-        lower === 'x-forwarded-for' ||
-        lower === 'via' ||
-        lower === 'x-forwarded-proto'
-      )
-        continue;
-      headers.push(name, value);
-    }
-    if (dropped !== undefined && dropped !== 'close' && dropped !== 'keep-alive') {
-      // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-      const names = new Set(dropped.split(',').map((s) => s.trim()));
-      for (let i = headers.length - 2; i >= 0; i -= 2) {
-        if (names.has(headers[i].toLowerCase())) headers.splice(i, 2);
+      else if (name === 'via') via = via === undefined ? value : `${via}, ${value}`;
+      else if (name === 'x-timbang-strategy') strategyName = value;
+      else if (name === 'x-timbang-key') hashKey = value;
+      else if (name === 'connection') connection += `${value.toLowerCase()},`;
+      if (name !== 'host' && name !== 'content-length') {
+        dropped[drops++] = conn.watchedStarts[k];
+        dropped[drops++] = conn.watchedEnds[k];
       }
     }
-    const clientIp =
-      this.client.startsWith('::ffff:') && isIP(this.client.slice(7)) === 4
-        ? this.client.slice(7)
-        : this.client;
-    headers.push('x-forwarded-for', forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`);
-    headers.push('x-forwarded-proto', 'http');
-    headers.push('via', via === undefined ? '1.1 timbang' : `${via}, 1.1 timbang`);
-    this.headers = headers;
+    // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+    if (connection !== '') drops = dropNamed(conn, connection, drops);
+    const clientIp = conn.clientIp;
+    const forwarding =
+      forwardedFor === undefined && via === undefined
+        ? conn.forwardingFields
+        : `x-forwarded-for: ${forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`}\r\nx-forwarded-proto: http\r\nvia: ${via === undefined ? '1.1 timbang' : `${via}, 1.1 timbang`}\r\n`;
+    this.head = spliceHead(conn, drops) + forwarding;
     this.hasHost = hasHost;
     const chunked = conn.chunked;
     const contentLength = conn.contentLength;
@@ -293,4 +289,57 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
     slot?.cancel(this);
     this.settle('client-gone', 'client went away');
   }
+}
+
+/**
+ * The request head to send upstream: the request line (as HTTP/1.1) and the client's field lines, each
+ * ending in CRLF, less the `drops` entries of `dropped`.
+ */
+function spliceHead(conn: ClientConnection, drops: number): string {
+  const src = conn.head;
+  // An HTTP/1.1 request line goes on as it came; 1.0 is sent as 1.1 (the proxy speaks 1.1 upstream).
+  let out = conn.minor === 1 ? '' : `${conn.method} ${conn.target} HTTP/1.1\r\n`;
+  let from = conn.minor === 1 ? 0 : conn.fieldsStart;
+  for (let i = 0; i < drops; i += 2) {
+    out += src.slice(from, dropped[i]);
+    from = dropped[i + 1] + 2;
+  }
+  if (from === 0) return `${src}\r\n`;
+  return from < src.length ? `${out}${src.slice(from)}\r\n` : out;
+}
+
+/**
+ * Adds to `dropped` the lines of fields that Connection names (other than close and keep-alive), keeping
+ * head order; returns the new count. Rare, so it reads the head again rather than cost every request.
+ */
+function dropNamed(conn: ClientConnection, connection: string, drops: number): number {
+  const names = new Set(
+    connection
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '' && s !== 'close' && s !== 'keep-alive'),
+  );
+  if (names.size === 0) return drops;
+  const src = conn.head;
+  const lines: number[] = [];
+  for (let pos = conn.fieldsStart; pos < src.length; ) {
+    let end = src.indexOf('\r\n', pos);
+    if (end < 0) end = src.length;
+    if (names.has(src.slice(pos, src.indexOf(':', pos)).toLowerCase())) lines.push(pos, end);
+    pos = end + 2;
+  }
+  // Merge the two ordered lists of line ranges (a line may be in both: a named field we drop anyway).
+  const merged: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < drops || j < lines.length) {
+    const takeOld = j >= lines.length || (i < drops && dropped[i] <= lines[j]);
+    const start = takeOld ? dropped[i] : lines[j];
+    const end = takeOld ? dropped[i + 1] : lines[j + 1];
+    if (takeOld) i += 2;
+    else j += 2;
+    if (merged.length === 0 || merged[merged.length - 2] !== start) merged.push(start, end);
+  }
+  for (let k = 0; k < merged.length; k++) dropped[k] = merged[k];
+  return merged.length;
 }

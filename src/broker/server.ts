@@ -7,7 +7,7 @@ import { type BrokerLog, createBrokerLog } from './access-log.js';
 import { Forwarder, type ForwardObserver } from './forward.js';
 import { HealthMonitor } from './health-monitor.js';
 import { HttpFront } from './http-front.js';
-import { HttpProxy } from './http-proxy.js';
+import { HttpProxy, REQUEST_WATCHED } from './http-proxy.js';
 import { LineProxy } from './line-proxy.js';
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS } from './options.js';
 import { RetryBudget } from './retry-budget.js';
@@ -67,6 +67,7 @@ export async function startBroker(
       headersTimeoutMs: opts.headersTimeoutMs,
       idleTimeoutMs: opts.clientIdleTimeoutMs,
       maxHeadBytes: MAX_REQUEST_HEAD,
+      watchedFields: REQUEST_WATCHED,
     },
     (conn) => httpProxy.handle(conn),
   );

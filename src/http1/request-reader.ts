@@ -1,8 +1,11 @@
 import { METHODS } from 'node:http';
+import { FieldNames } from './field-names.js';
 import { endsChunked, Framing, MessageReader } from './message-reader.js';
+import { digits, hasToken, isFieldValue, isToken, skipSpace, skipSpaceBack } from './syntax.js';
 
-const DIGITS = /^\d{1,15}$/;
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
+/** The fields the reader itself acts on. */
+const FRAMING_FIELDS = ['host', 'content-length', 'transfer-encoding', 'connection', 'expect'];
 
 /**
  * A strict HTTP/1.1 request reader for the broker's front end (RFC 9112). A proxy that reads a request
@@ -11,23 +14,41 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
  * Transfer-Encoding that does not end in chunked or comes in HTTP/1.0, more than one Content-Length,
  * whitespace before a colon, folded lines, control characters, a missing or repeated Host in HTTP/1.1.
  * `errorStatus` says how to answer: 400, 431 (head too large) or 501 (a transfer coding we do not do).
+ *
+ * Nothing is made per field but for the watched ones (the framing fields and those the constructor
+ * names): the head is kept as one string, and a watched field is noted by its name, value and place,
+ * so a proxy can relay the head as it came, leaving out what it must.
  */
 export class RequestReader extends MessageReader {
   method = '';
   target = '';
   /** 1 for HTTP/1.1, 0 for HTTP/1.0. */
   minor = 1;
-  /** Header fields, name (as sent) and value alternating; reused per request. */
-  readonly fields: string[] = [];
+  /** The head as read, without its final CRLFCRLF: the request line, then the field lines. */
+  head = '';
+  /** Where the field lines start in head. */
+  fieldsStart = 0;
+  /** The watched fields of this head, in order: `watchedCount` entries of the four arrays below. */
+  watchedCount = 0;
+  /** The field's name, in lower case. */
+  readonly watchedNames: string[] = [];
+  /** Its value, without surrounding whitespace. */
+  readonly watchedValues: string[] = [];
+  /** head[start, end) is the field's line, its CRLF excluded. */
+  readonly watchedStarts: number[] = [];
+  readonly watchedEnds: number[] = [];
+  private readonly watched: FieldNames;
   /** Content-Length, or -1. */
   contentLength = -1;
   chunked = false;
   expectContinue = false;
   errorStatus = 400;
 
-  constructor(maxHead: number) {
+  /** `watch`: more field names (lower case) to note, beside the framing ones. */
+  constructor(maxHead: number, watch: Iterable<string> = []) {
     super(maxHead);
     this.stopAfterHead = true;
+    this.watched = new FieldNames([...FRAMING_FIELDS, ...watch]);
   }
 
   override reset(): void {
@@ -35,7 +56,9 @@ export class RequestReader extends MessageReader {
     this.method = '';
     this.target = '';
     this.minor = 1;
-    this.fields.length = 0;
+    this.head = '';
+    this.fieldsStart = 0;
+    this.watchedCount = 0;
     this.contentLength = -1;
     this.chunked = false;
     this.expectContinue = false;
@@ -52,7 +75,7 @@ export class RequestReader extends MessageReader {
       this.error = 'malformed request line';
       return;
     }
-    if (!KNOWN_METHODS.has(this.method)) {
+    if (this.method !== 'GET' && !KNOWN_METHODS.has(this.method)) {
       // The methods Node's parser knows, as the protocol sniffer does (sniff.ts).
       this.errorStatus = 501;
       this.error = 'unknown method';
@@ -62,6 +85,8 @@ export class RequestReader extends MessageReader {
     let hosts = 0;
     let encoded = false;
     let pos = lineEnd < 0 ? head.length : lineEnd + 2;
+    this.head = head;
+    this.fieldsStart = pos;
     while (pos < head.length) {
       let end = head.indexOf('\r\n', pos);
       if (end < 0) end = head.length;
@@ -76,28 +101,34 @@ export class RequestReader extends MessageReader {
         this.error = 'malformed header value';
         return;
       }
-      const name = head.slice(pos, colon);
-      const value = head.slice(valueStart, valueEnd);
-      const lower = name.length >= 4 && name.length <= 17 ? name.toLowerCase() : '';
-      if (lower === 'host') hosts++;
-      else if (lower === 'content-length') {
-        // One field of digits only: the lists and repeats RFC 9110 tolerates, llhttp (a Node backend)
-        // refuses, and a proxy must never read a length its backend reads otherwise.
-        if (this.contentLength >= 0 || !DIGITS.test(value)) {
-          this.error = 'invalid content-length';
-          return;
-        }
-        this.contentLength = Number(value);
-      } else if (lower === 'transfer-encoding') {
-        if (encoded || !endsChunked(value)) {
-          this.errorStatus = 501;
-          this.error = 'unsupported transfer-encoding';
-          return;
-        }
-        encoded = true;
-      } else if (lower === 'connection') connection += `${value.toLowerCase()},`;
-      else if (lower === 'expect') this.expectContinue = value.toLowerCase() === '100-continue';
-      this.fields.push(name, value);
+      const name = this.watched.match(head, pos, colon);
+      if (name !== '') {
+        const value = head.slice(valueStart, valueEnd);
+        if (name === 'host') hosts++;
+        else if (name === 'content-length') {
+          // One field of digits only: the lists and repeats RFC 9110 tolerates, llhttp (a Node backend)
+          // refuses, and a proxy must never read a length its backend reads otherwise.
+          const n = digits(head, valueStart, valueEnd);
+          if (this.contentLength >= 0 || n < 0) {
+            this.error = 'invalid content-length';
+            return;
+          }
+          this.contentLength = n;
+        } else if (name === 'transfer-encoding') {
+          if (encoded || !endsChunked(value)) {
+            this.errorStatus = 501;
+            this.error = 'unsupported transfer-encoding';
+            return;
+          }
+          encoded = true;
+        } else if (name === 'connection') connection += `${value.toLowerCase()},`;
+        else if (name === 'expect') this.expectContinue = value.toLowerCase() === '100-continue';
+        const k = this.watchedCount++;
+        this.watchedNames[k] = name;
+        this.watchedValues[k] = value;
+        this.watchedStarts[k] = pos;
+        this.watchedEnds[k] = end;
+      }
       pos = end + 2;
     }
     if (encoded && (this.contentLength >= 0 || this.minor === 0)) {
@@ -135,43 +166,4 @@ export class RequestReader extends MessageReader {
     this.minor = minor;
     return true;
   }
-}
-
-/** tchar (RFC 9110 §5.6.2): the characters of a method or a field name. */
-const TOKEN = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-  TOKEN[c.charCodeAt(0)] = 1;
-
-function isToken(s: string, start: number, end: number): boolean {
-  if (start >= end) return false;
-  for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || TOKEN[c] === 0) return false;
-  }
-  return true;
-}
-
-/** field-value: visible characters, spaces, tabs and obs-text; no CR, LF, NUL or other controls. */
-function isFieldValue(s: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
-  }
-  return true;
-}
-
-function skipSpace(s: string, i: number, end: number): number {
-  while (i < end && (s.charCodeAt(i) === 0x20 || s.charCodeAt(i) === 0x09)) i++;
-  return i;
-}
-
-function skipSpaceBack(s: string, start: number, end: number): number {
-  while (end > start && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
-  return end;
-}
-
-/** `list` (lower case, comma-separated, maybe with a trailing comma) has `token` as an element. */
-function hasToken(list: string, token: string): boolean {
-  for (const part of list.split(',')) if (part.trim() === token) return true;
-  return false;
 }

@@ -1,4 +1,6 @@
+import { FieldNames } from './field-names.js';
 import { endsChunked, Framing, MessageReader, parseContentLength } from './message-reader.js';
+import { digits, skipSpace, skipSpaceBack } from './syntax.js';
 
 /** Largest response head accepted (nginx's proxy_buffer_size is 4 to 8 KiB; undici's limit is 16). */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -14,13 +16,10 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 /**
- * Names some reader acts on: framing, hop-by-hop fields, the load generator's X-Timbang-Backend. Only a
- * field whose name is as long as one of these is looked at (and handed to onHeader); the others cost
- * no string at all.
+ * Names some reader acts on: framing, hop-by-hop fields, the load generator's X-Timbang-Backend. Only
+ * these are handed to onHeader; the others are only checked.
  */
-const WATCHED = ['content-length', 'x-timbang-backend', ...HOP_BY_HOP];
-const WATCHED_LENGTHS = new Uint8Array(256);
-for (const name of WATCHED) WATCHED_LENGTHS[name.length] = 1;
+const WATCHED = new FieldNames(['content-length', 'x-timbang-backend', ...HOP_BY_HOP]);
 
 /**
  * An HTTP/1.1 response reader (RFC 9112): the status line, each header field handed to the subclass,
@@ -37,9 +36,9 @@ export abstract class ResponseReader extends MessageReader {
   }
 
   /**
-   * A header field of the final response whose name is as long as one in WATCHED (the others are only
-   * checked, not handed over): `lower` is its name in lower case, and it is head[start, end) of the head
-   * string passed to onHeadEnd, its CRLF excluded.
+   * A header field of the final response named in WATCHED (the others are only checked, not handed
+   * over): `lower` is its name in lower case, and it is head[start, end) of the head string passed to
+   * onHeadEnd, its CRLF excluded.
    */
   protected abstract onHeader(lower: string, value: string, start: number, end: number): void;
   /**
@@ -86,12 +85,15 @@ export abstract class ResponseReader extends MessageReader {
         this.error = 'malformed response header';
         return;
       }
-      if (WATCHED_LENGTHS[colon - lineStart] === 1) {
-        const lower = head.slice(lineStart, colon).toLowerCase();
-        const value = head.slice(colon + 1, lineEnd).trim();
+      const lower = WATCHED.match(head, lineStart, colon);
+      if (lower !== '') {
+        const valueStart = skipSpace(head, colon + 1, lineEnd);
+        const valueEnd = skipSpaceBack(head, valueStart, lineEnd);
+        const value = head.slice(valueStart, valueEnd);
         if (lower === 'content-length') {
           // Repeated equal values ("5, 5") are one; anything else is a framing error (RFC 9110 §8.6).
-          const n = parseContentLength(value);
+          let n = digits(head, valueStart, valueEnd);
+          if (n < 0) n = parseContentLength(value);
           if (n < 0 || (length >= 0 && n !== length)) {
             this.error = 'invalid content-length';
             return;

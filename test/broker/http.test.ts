@@ -202,6 +202,37 @@ describe('broker: relaying bodies', () => {
     expect(raw).toMatch(/^HTTP\/1\.1 200/);
     expect(raw).toContain(`host: 127.0.0.1:${port}`);
   });
+
+  it('relays the request head byte for byte, less exactly the lines it must leave out', async () => {
+    const server = net.createServer((s) => {
+      s.once('data', (head: Buffer) =>
+        s.end(`HTTP/1.1 200 OK\r\ncontent-length: ${head.length}\r\n\r\n${head.toString('latin1')}`),
+      );
+    });
+    const port = await listen(server);
+    stack.add(() => closeServer(server));
+    const { broker } = await brokerFor(stack, [port]);
+    const forwarded = async (request: string) => {
+      const raw = await rawExchange(broker.port, request, { end: true });
+      return raw.slice(raw.indexOf('\r\n\r\n') + 4);
+    };
+    // Order, case and spacing are the client's; dropped lines anywhere, the last one included; a field
+    // Connection names goes whatever its case, and so does one it names that is dropped anyway (Via).
+    expect(
+      await forwarded(
+        'PATCH /p?q=1 HTTP/1.1\r\nkeep-alive: 5\r\nHost: h\r\nX-A:  one \r\nCONNECTION: X-Secret, via\r\n' +
+          'x-secret: s\r\nVia: 1.0 a\r\nx-b: two\r\nX-Forwarded-Proto: https\r\nTE: trailers\r\n\r\n',
+      ),
+    ).toBe(
+      'PATCH /p?q=1 HTTP/1.1\r\nHost: h\r\nX-A:  one \r\nx-b: two\r\n' +
+        'x-forwarded-for: 127.0.0.1\r\nx-forwarded-proto: http\r\nvia: 1.0 a, 1.1 timbang\r\n\r\n',
+    );
+    // HTTP/1.0 goes on as 1.1, with the backend's address as its Host.
+    expect(await forwarded('GET /old HTTP/1.0\r\nX-Forwarded-For: 10.0.0.1\r\nAccept: */*\r\n\r\n')).toBe(
+      'GET /old HTTP/1.1\r\nAccept: */*\r\nx-forwarded-for: 10.0.0.1, 127.0.0.1\r\n' +
+        `x-forwarded-proto: http\r\nvia: 1.1 timbang\r\nhost: 127.0.0.1:${port}\r\n\r\n`,
+    );
+  });
 });
 
 describe('broker: hostile HTTP input', () => {

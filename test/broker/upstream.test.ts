@@ -10,7 +10,7 @@ afterEach(() => stack.closeAll());
 
 /** What a request saw: the head, the body bytes, and how it ended. */
 class Probe implements UpstreamExchange {
-  readonly headers: string[];
+  readonly head: string;
   readonly hasHost = false;
   readonly bodyLength = true;
   upstreamBody: Buffer | null = null;
@@ -32,7 +32,9 @@ class Probe implements UpstreamExchange {
     readonly path = '/',
     headers: string[] = [],
   ) {
-    this.headers = headers;
+    let head = `${method} ${path} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    this.head = head;
     this.ended = new Promise((r) => {
       this.finish = r;
     });

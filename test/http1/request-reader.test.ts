@@ -17,11 +17,23 @@ function read(pieces: string[]) {
     done: r.done,
     method: r.method,
     target: r.target,
-    fields: [...r.fields],
+    fields: fieldsOf(r),
     body: r.body,
     keepAlive: r.keepAlive,
     used,
   };
+}
+
+/** Every field of the head the reader kept, name (as sent) and value alternating. */
+function fieldsOf(r: RequestReader): string[] {
+  const fields: string[] = [];
+  const lines = r.head.slice(r.fieldsStart).split('\r\n');
+  for (const line of lines) {
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    fields.push(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
 }
 
 /** The reader stops after a head (so the front end can act on it); this one reads straight on. */
@@ -42,15 +54,39 @@ class TestReader extends RequestReader {
 
 describe('RequestReader: what it reads', () => {
   it('reads a request line, fields as sent, and a body framed by Content-Length or chunks', () => {
-    const a = read([
-      'POST /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Y:  spaced value \t\r\nContent-Length: 5\r\n\r\nhelloNEXT',
-    ]);
+    const text =
+      'POST /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Y:  spaced value \t\r\nContent-Length: 5\r\n\r\nhelloNEXT';
+    const a = read([text]);
     expect(a).toMatchObject({ error: '', done: true, method: 'POST', target: '/a?b=1', body: 'hello' });
     expect(a.fields).toEqual(['Host', 'x', 'X-Y', 'spaced value', 'Content-Length', '5']);
-    expect(a.used).toBe(a.used); // the rest ("NEXT") is the next request's
+    expect(a.used).toBe(text.length - 4); // the rest ("NEXT") is the next request's
     const chunked =
       'PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n1\r\n!\r\n0\r\nT: 1\r\n\r\n';
     expect(read([chunked])).toMatchObject({ done: true, body: 'hello!', used: chunked.length });
+  });
+
+  it('notes the watched fields, in any case, with their values and where their lines are', () => {
+    const r = new RequestReader(16 * 1024, ['x-watched', 'via']);
+    const text =
+      'GET / HTTP/1.1\r\nX-WATCHED: 1\r\nHost: h\r\nX-Watchee: no\r\nvIA:  1.0 a \r\nVary: no\r\nx-watched:2\r\n\r\n';
+    r.feed(Buffer.from(text, 'latin1'));
+    expect(r.error).toBe('');
+    const seen = [];
+    for (let k = 0; k < r.watchedCount; k++) {
+      seen.push([r.watchedNames[k], r.watchedValues[k], r.head.slice(r.watchedStarts[k], r.watchedEnds[k])]);
+    }
+    expect(seen).toEqual([
+      ['x-watched', '1', 'X-WATCHED: 1'],
+      ['host', 'h', 'Host: h'],
+      ['via', '1.0 a', 'vIA:  1.0 a '],
+      ['x-watched', '2', 'x-watched:2'],
+    ]);
+    expect(r.head.slice(0, r.fieldsStart)).toBe('GET / HTTP/1.1\r\n');
+    // The next request's fields replace these.
+    r.reset();
+    r.feed(Buffer.from('GET / HTTP/1.1\r\nHost: other\r\n\r\n', 'latin1'));
+    expect(r.watchedCount).toBe(1);
+    expect(r.watchedValues[0]).toBe('other');
   });
 
   it('keeps HTTP/1.1 connections unless told to close, and HTTP/1.0 ones only when asked', () => {

@@ -54,7 +54,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     first.upstream = this;
     // Reads land in one shared buffer, handed over by callback rather than as stream 'data' events (no
     // Readable push, emit or nextTick per read); what must outlive the callback is copied (onBody).
-    const socket = net.connect({
+    const socket = (opts.connect ?? net.connect)({
       host: opts.host,
       port: opts.port,
       noDelay: true,
@@ -280,10 +280,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   // --- the request ---
 
   private writeRequest(ex: UpstreamExchange): void {
-    let head = `${ex.method} ${ex.path} HTTP/1.1\r\n`;
-    const h = ex.headers;
-    for (let i = 0; i < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
-    if (!ex.hasHost) head += this.pool.hostField;
+    const head = ex.hasHost ? ex.head : ex.head + this.pool.hostField;
     const body = ex.upstreamBody;
     const socket = this.socket;
     if (body === null) {

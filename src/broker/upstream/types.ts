@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import type { Readable } from 'node:stream';
 
 /** How a try on an upstream connection failed, in the forwarder's terms (forward.ts Outcome). */
@@ -10,10 +11,12 @@ export type UpstreamFailure = 'connect-failed' | 'no-response' | 'timeout' | 'br
  */
 export interface UpstreamExchange {
   readonly method: string;
-  readonly path: string;
-  /** Header fields to send, name and value alternating, already stripped of hop-by-hop fields. */
-  readonly headers: readonly string[];
-  /** headers has a Host field; without one the backend's address is sent as Host (HTTP/1.1 needs one). */
+  /**
+   * The request head to send: the request line and the header fields, each line ending in CRLF, without
+   * the blank line that ends the head; hop-by-hop fields already left out.
+   */
+  readonly head: string;
+  /** head has a Host field; without one the backend's address is sent as Host (HTTP/1.1 needs one). */
   readonly hasHost: boolean;
   /** A buffered body (sent with the head), a body to stream (chunked unless it has a Content-Length), or none. */
   readonly upstreamBody: Buffer | Readable | null;
@@ -58,4 +61,6 @@ export interface UpstreamOptions {
   idleTimeoutMs: number;
   /** Connections per backend, busy and idle; more requests wait for one (HAProxy's maxconn). */
   maxConnections: number;
+  /** Opens the socket (net.connect); the hot-path bench passes a socket with no kernel behind it. */
+  connect?: (options: net.NetConnectOpts) => net.Socket;
 }

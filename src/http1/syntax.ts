@@ -1,0 +1,52 @@
+/** The character-level rules of HTTP/1.1 heads (RFC 9110 §5.5, §5.6), shared by the readers. */
+
+/** tchar (RFC 9110 §5.6.2): the characters of a method or a field name. */
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TOKEN[c.charCodeAt(0)] = 1;
+
+export function isToken(s: string, start: number, end: number): boolean {
+  if (start >= end) return false;
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+/** field-value: visible characters, spaces, tabs and obs-text; no CR, LF, NUL or other controls. */
+export function isFieldValue(s: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+export function skipSpace(s: string, i: number, end: number): number {
+  while (i < end && (s.charCodeAt(i) === 0x20 || s.charCodeAt(i) === 0x09)) i++;
+  return i;
+}
+
+export function skipSpaceBack(s: string, start: number, end: number): number {
+  while (end > start && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
+  return end;
+}
+
+/** `list` (lower case, comma-separated, maybe with a trailing comma) has `token` as an element. */
+export function hasToken(list: string, token: string): boolean {
+  for (const part of list.split(',')) if (part.trim() === token) return true;
+  return false;
+}
+
+/** s[start, end) as a decimal number when it is 1 to 15 digits, else -1. */
+export function digits(s: string, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
