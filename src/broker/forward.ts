@@ -98,12 +98,12 @@ export class Forwarder {
         // The reason is only read on a failure: no string is built for the common 2xx-4xx answer.
         if (status < 500) this.health.requestEnded(b, true, '');
         else this.health.requestEnded(b, false, `${status} responses`);
-        return this.finish(ex);
+        return this.finish(ex, now);
       case 'client-gone':
-        return this.finish(ex);
+        return this.finish(ex, now);
       case 'broken':
         this.health.requestEnded(b, false, reason);
-        return this.finish(ex);
+        return this.finish(ex, now);
       case 'connect-failed':
         this.health.connectFailed(b, reason);
         ex.tried.push(b);
@@ -112,7 +112,7 @@ export class Forwarder {
           return this.dispatch(ex, now, 'no-backend', `no backend available (${reason})`);
         }
         ex.fail('no-backend', `no backend available (${reason})`);
-        return this.finish(ex);
+        return this.finish(ex, now);
       case 'no-response':
       case 'timeout': {
         this.health.requestEnded(b, false, reason);
@@ -124,7 +124,7 @@ export class Forwarder {
           return this.dispatch(ex, now, kind, reason);
         }
         ex.fail(kind, reason);
-        return this.finish(ex);
+        return this.finish(ex, now);
       }
     }
   }
@@ -143,7 +143,7 @@ export class Forwarder {
     const b = this.balancer.pick(ex.strategy, ctx);
     if (b === undefined) {
       ex.fail(failure, reason);
-      this.finish(ex);
+      this.finish(ex, now);
       return;
     }
     ex.backend = b;
@@ -153,8 +153,9 @@ export class Forwarder {
     ex.send(b);
   }
 
-  private finish(ex: Exchange): void {
-    ex.totalMs = performance.now() - ex.startedAt;
+  /** `now`: the clock as the try ended (one read per request end, shared with the pool's accounting). */
+  private finish(ex: Exchange, now: number): void {
+    ex.totalMs = now - ex.startedAt;
     this.log.request(ex);
     this.observer?.onFinish?.(ex);
   }

@@ -3,6 +3,8 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { RequestReader } from '../http1/request-reader.js';
 
+/** The end of a chunked body: the last (empty) chunk and no trailers. */
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 /** Bytes of pipelined requests held while one is in flight before the client is no longer read. */
 const MAX_PENDING = 64 * 1024;
 
@@ -148,14 +150,13 @@ export class ClientConnection extends RequestReader {
     return this.forwarding;
   }
 
-  onData(chunk: Buffer): void {
-    let data = chunk;
-    while (data.length > 0 && !this.closing) {
-      if (this.exchange !== undefined && this.done) return this.hold(data);
+  onData(data: Buffer): void {
+    let pos = 0;
+    while (pos < data.length && !this.closing) {
+      if (this.exchange !== undefined && this.done) return this.hold(pos === 0 ? data : data.subarray(pos));
       if (this.exchange === undefined && this.headSince === 0) this.headSince = this.front.now || 1;
       const headBefore = this.headRead;
-      const used = this.feed(data);
-      data = data.subarray(used);
+      pos += this.feed(data, pos);
       if (this.error !== '') {
         // A broken request head is answered; a broken body cuts the request it belongs to.
         if (this.exchange !== undefined) this.socket.destroy();
@@ -207,45 +208,43 @@ export class ClientConnection extends RequestReader {
     this.responseHead = `${head}\r\n`;
   }
 
-  /** Body bytes of the response; false when the client is slow (wait for clientDrained). */
+  /**
+   * Body bytes of the response (copied: the caller may reuse them at once); false when the client is
+   * slow (wait for clientDrained).
+   */
   writeBody(chunk: Buffer): boolean {
-    const socket = this.socket;
-    if (this.noBodyOut) return true;
-    if (this.responseHead === '' && !this.chunkedOut) return socket.write(chunk);
-    socket.cork();
-    this.flushHead();
-    let ok: boolean;
-    if (this.chunkedOut) {
-      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
-      ok = socket.write('\r\n', 'latin1');
-    } else {
-      ok = socket.write(chunk);
-    }
-    socket.uncork();
-    return ok;
+    return this.send(chunk, false);
   }
 
   /** Ends the response, with its last body bytes if given; the connection then reads the next request. */
   endResponse(last?: Buffer): void {
-    const socket = this.socket;
-    if (this.responseHead !== '' && !this.chunkedOut && last !== undefined && !this.noBodyOut) {
-      // The whole response at once (the usual small one): one buffer, one write, no cork or writev.
-      const head = this.responseHead;
-      this.responseHead = '';
-      const whole = Buffer.allocUnsafe(head.length + last.length);
-      whole.write(head, 0, 'latin1');
-      last.copy(whole, head.length);
-      socket.write(whole);
-      this.finishExchange();
-      return;
-    }
-    socket.cork();
-    if (last !== undefined && last.length > 0) this.writeBody(last);
-    this.flushHead();
-    if (this.chunkedOut && !this.noBodyOut) socket.write('0\r\n\r\n', 'latin1');
-    socket.uncork();
+    this.send(last, true);
     this.finishExchange();
+  }
+
+  /**
+   * One write, of one new buffer: the head if it is still held, the body bytes (as a chunk when the
+   * response is chunked), and the last chunk if the response ends. A small response is a single write.
+   */
+  private send(body: Buffer | undefined, end: boolean): boolean {
+    const head = this.responseHead;
+    this.responseHead = '';
+    const n = body === undefined || this.noBodyOut ? 0 : body.length;
+    const sizeLine = this.chunkedOut && n > 0 ? `${n.toString(16)}\r\n` : '';
+    const lastChunk = this.chunkedOut && end ? LAST_CHUNK.length : 0;
+    const size = head.length + sizeLine.length + n + (sizeLine === '' ? 0 : 2) + lastChunk;
+    if (size === 0) return true;
+    const out = Buffer.allocUnsafe(size);
+    // Heads are latin1 by construction (read as latin1, or ours in ASCII): one byte per character.
+    let at = head === '' ? 0 : out.write(head, 0, 'latin1');
+    if (sizeLine !== '') at += out.write(sizeLine, at, 'latin1');
+    if (n > 0) at += (body as Buffer).copy(out, at);
+    if (sizeLine !== '') {
+      out[at++] = 0x0d;
+      out[at++] = 0x0a;
+    }
+    if (lastChunk > 0) LAST_CHUNK.copy(out, at);
+    return this.socket.write(out);
   }
 
   /** A response of our own, whole (the proxy's errors). */
@@ -282,12 +281,6 @@ export class ClientConnection extends RequestReader {
     }
     socket.destroySoon();
     this.headSince = 0;
-  }
-
-  private flushHead(): void {
-    if (this.responseHead === '') return;
-    this.socket.write(this.responseHead, 'latin1');
-    this.responseHead = '';
   }
 
   private finishExchange(): void {

@@ -7,7 +7,6 @@
 
 const CR = 0x0d;
 const LF = 0x0a;
-const HEAD_END = Buffer.from('\r\n\r\n');
 /** Longest chunk-size or trailer line accepted. */
 const MAX_LINE = 4 * 1024;
 
@@ -92,27 +91,28 @@ export abstract class MessageReader {
   }
 
   /**
-   * Reads bytes from `data`; returns how many it used. When that is less than data.length the message
-   * is done (or broken: `error` is set) and the rest belongs to whatever comes next.
+   * Reads bytes data[start, end) (all of data by default); returns how many it used. When that is less
+   * than end - start the message is done (or broken: `error` is set) and the rest belongs to whatever
+   * comes next.
    */
-  feed(data: Buffer): number {
-    let pos = 0;
+  feed(data: Buffer, start = 0, end = data.length): number {
     if (this.partial !== undefined) {
       // Rare: a head or size line split across reads; join and parse the joined bytes instead.
-      const joined = Buffer.concat([this.partial, data]);
+      const joined = Buffer.concat([this.partial, data.subarray(start, end)]);
       const before = this.partial.length;
       this.partial = undefined;
       const used = this.feed(joined);
       return Math.max(0, used - before);
     }
-    while (pos < data.length && this.state !== ReadState.Done && this.error === '') {
+    let pos = start;
+    while (pos < end && this.state !== ReadState.Done && this.error === '') {
       switch (this.state) {
         case ReadState.Head:
-          pos = this.readHead(data, pos);
-          if (this.stopAfterHead && this.state !== ReadState.Head) return pos;
+          pos = this.readHead(data, pos, end);
+          if (this.stopAfterHead && this.state !== ReadState.Head) return pos - start;
           break;
         case ReadState.Length: {
-          const n = Math.min(this.remaining, data.length - pos);
+          const n = Math.min(this.remaining, end - pos);
           this.take(data, pos, n);
           pos += n;
           this.remaining -= n;
@@ -121,10 +121,10 @@ export abstract class MessageReader {
         }
         case ReadState.ChunkSize:
         case ReadState.Trailers:
-          pos = this.readLine(data, pos);
+          pos = this.readLine(data, pos, end);
           break;
         case ReadState.ChunkData: {
-          const n = Math.min(this.remaining, data.length - pos);
+          const n = Math.min(this.remaining, end - pos);
           this.take(data, pos, n);
           pos += n;
           this.remaining -= n;
@@ -136,11 +136,11 @@ export abstract class MessageReader {
         }
         case ReadState.ChunkDataEnd: {
           // The CRLF after a chunk's data.
-          const n = Math.min(this.remaining, data.length - pos);
+          const n = Math.min(this.remaining, end - pos);
           for (let i = 0; i < n; i++) {
             if (data[pos + i] !== (this.remaining - i === 2 ? CR : LF)) {
               this.error = 'malformed chunked body';
-              return pos;
+              return pos - start;
             }
           }
           pos += n;
@@ -149,12 +149,12 @@ export abstract class MessageReader {
           break;
         }
         case ReadState.UntilClose:
-          this.take(data, pos, data.length - pos);
-          pos = data.length;
+          this.take(data, pos, end - pos);
+          pos = end;
           break;
       }
     }
-    return pos;
+    return pos - start;
   }
 
   /** Called by parseHead: the body that follows the head. */
@@ -184,41 +184,41 @@ export abstract class MessageReader {
     this.onBody(data, pos, pos + n);
   }
 
-  private readHead(data: Buffer, pos: number): number {
-    const end = data.indexOf(HEAD_END, pos);
-    if (end < 0 || end - pos > this.maxHead) {
-      if (data.length - pos > this.maxHead) {
+  private readHead(data: Buffer, pos: number, end: number): number {
+    const headEnd = findHeadEnd(data, pos, Math.min(end, pos + this.maxHead + 4));
+    if (headEnd < 0) {
+      if (end - pos > this.maxHead) {
         this.headTooLarge = true;
         this.error = 'head too large';
       } else {
-        this.partial = Buffer.from(data.subarray(pos));
+        this.partial = Buffer.from(data.subarray(pos, end));
       }
-      return data.length;
+      return end;
     }
-    this.parseHead(data.toString('latin1', pos, end));
-    return end + 4;
+    this.parseHead(data.toString('latin1', pos, headEnd));
+    return headEnd + 4;
   }
 
   /** A chunk-size line, or a trailer line (an empty one ends the message). */
-  private readLine(data: Buffer, pos: number): number {
+  private readLine(data: Buffer, pos: number, end: number): number {
     const lf = data.indexOf(LF, pos);
-    if (lf < 0) {
-      if (data.length - pos > MAX_LINE) this.error = 'malformed chunked body';
-      else this.partial = Buffer.from(data.subarray(pos));
-      return data.length;
+    if (lf < 0 || lf >= end) {
+      if (end - pos > MAX_LINE) this.error = 'malformed chunked body';
+      else this.partial = Buffer.from(data.subarray(pos, end));
+      return end;
     }
-    const end = lf > pos && data[lf - 1] === CR ? lf - 1 : lf;
+    const lineEnd = lf > pos && data[lf - 1] === CR ? lf - 1 : lf;
     if (this.state === ReadState.Trailers) {
-      if (end === pos) this.state = ReadState.Done;
+      if (lineEnd === pos) this.state = ReadState.Done;
       return lf + 1;
     }
-    const line = data.toString('latin1', pos, end);
+    const line = data.toString('latin1', pos, lineEnd);
     const semi = line.indexOf(';');
     const digits = semi < 0 ? line : line.slice(0, semi).trimEnd();
     const size = /^[0-9a-fA-F]{1,12}$/.test(digits) ? Number.parseInt(digits, 16) : -1;
     if (size < 0) {
       this.error = 'malformed chunked body';
-      return data.length;
+      return end;
     }
     if (size === 0) this.state = ReadState.Trailers;
     else {
@@ -227,6 +227,23 @@ export abstract class MessageReader {
     }
     return lf + 1;
   }
+}
+
+/**
+ * Where CRLFCRLF starts in data[pos, end), or -1. A skip search: a byte that is neither CR nor LF cannot
+ * be one of the four, so the next candidate end is four bytes on; most bytes of a head are such bytes.
+ */
+function findHeadEnd(data: Buffer, pos: number, end: number): number {
+  let i = pos + 3;
+  while (i < end) {
+    const c = data[i];
+    if (c === LF) {
+      if (data[i - 1] === CR && data[i - 2] === LF && data[i - 3] === CR) return i - 3;
+      i += 2; // an LF here can only end the pattern as its second byte: the end is two on
+    } else if (c === CR) i += 1;
+    else i += 4;
+  }
+  return -1;
 }
 
 /** A Content-Length value: digits, or a list of equal digit strings (RFC 9110 §8.6); -1 when neither. */

@@ -31,6 +31,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   idleSince = 0;
   /** Where the head's lines to leave out (hop-by-hop) start and end, in pairs; reused per response. */
   private readonly dropped: number[] = [];
+  /** Entries of dropped in use for this response. */
+  private drops = 0;
   /** The Content-Length line, relayed only when the body is framed by it (or there is none). */
   private lengthStart = -1;
   private lengthEnd = -1;
@@ -76,7 +78,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     ex.upstream = this;
     this.reset();
     this.noBody = ex.method === 'HEAD';
-    this.dropped.length = 0;
+    this.drops = 0;
     this.lengthStart = -1;
     this.writeRequest(ex);
     if (this.requestTimer === undefined) {
@@ -110,8 +112,10 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   // --- the response, as the reader frames it ---
 
   protected onHeader(lower: string, _value: string, start: number, end: number): void {
-    if (HOP_BY_HOP.has(lower)) this.dropped.push(start, end);
-    else if (lower === 'content-length') {
+    if (HOP_BY_HOP.has(lower)) {
+      this.dropped[this.drops++] = start;
+      this.dropped[this.drops++] = end;
+    } else if (lower === 'content-length') {
       this.lengthStart = start;
       this.lengthEnd = end;
     }
@@ -128,14 +132,15 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     // describes the resource and is relayed.
     const length = this.framing === Framing.Length || this.framing === Framing.None;
     const dropped = this.dropped;
-    if (!length && this.lengthStart >= 0) insertRange(dropped, this.lengthStart, this.lengthEnd);
+    if (!length && this.lengthStart >= 0)
+      this.drops = insertRange(dropped, this.drops, this.lengthStart, this.lengthEnd);
     let fields: string;
-    if (dropped.length === 0) {
+    if (this.drops === 0) {
       fields = fieldsStart < head.length ? `${head.slice(fieldsStart)}\r\n` : '';
     } else {
       fields = '';
       let from = fieldsStart;
-      for (let i = 0; i < dropped.length; i += 2) {
+      for (let i = 0; i < this.drops; i += 2) {
         fields += head.slice(from, dropped[i]);
         from = dropped[i + 1] + 2;
       }
@@ -145,8 +150,9 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 
   protected onBody(data: Buffer, start: number, end: number): void {
-    // A copy: the read buffer is reused by the next read, and the client socket may still hold this.
-    const piece = Buffer.from(data.subarray(start, end));
+    // A view of the read buffer, not a copy: it is passed on before this read's callback returns (the
+    // exchange copies what it keeps), and the next read cannot come sooner.
+    const piece = data.subarray(start, end);
     if (this.held !== undefined) this.pass(this.held, false);
     this.held = piece;
   }
@@ -158,18 +164,19 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 
   private onRead(n: number, _buf: Uint8Array): boolean {
-    this.onData(READ_BUFFER.subarray(0, n));
+    this.onData(READ_BUFFER, n);
     return true;
   }
 
-  private onData(data: Buffer): void {
+  /** Bytes data[0, n) from the backend. */
+  private onData(data: Buffer, n: number): void {
     const ex = this.ex;
     if (ex === undefined) {
       // Bytes nobody asked for (on an idle connection, or after a cancel): it cannot be trusted now.
       this.socket.destroy();
       return;
     }
-    const used = this.feed(data);
+    const used = this.feed(data, 0, n);
     if (this.ex !== ex) return; // cancelled from a callback
     if (this.error !== '') {
       this.held = undefined;
@@ -179,7 +186,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
       );
     }
     if (this.done) {
-      this.complete(ex, used === data.length);
+      this.complete(ex, used === n);
       return;
     }
     if (this.held !== undefined) this.pass(this.held, false);
@@ -345,9 +352,18 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 }
 
-/** Adds [start, end) to a list of ranges kept in order (the hop-by-hop lines come in head order). */
-function insertRange(ranges: number[], start: number, end: number): void {
-  let i = 0;
-  while (i < ranges.length && ranges[i] < start) i += 2;
-  ranges.splice(i, 0, start, end);
+/**
+ * Adds [start, end) to the first `count` entries of `ranges`, a list of ranges kept in order (the
+ * hop-by-hop lines come in head order); returns the new count.
+ */
+function insertRange(ranges: number[], count: number, start: number, end: number): number {
+  let i = count;
+  while (i > 0 && ranges[i - 2] > start) {
+    ranges[i] = ranges[i - 2];
+    ranges[i + 1] = ranges[i - 1];
+    i -= 2;
+  }
+  ranges[i] = start;
+  ranges[i + 1] = end;
+  return count + 2;
 }

@@ -15,6 +15,11 @@ export class UpstreamPool implements UpstreamSlot {
   private readonly all = new Set<UpstreamConnection>();
   private readonly waiting = new WaitQueue();
   private sweeper: NodeJS.Timeout | undefined = undefined;
+  /**
+   * performance.now() as of the last sweep: idle stamps cost no clock read per request. A stamp is then
+   * up to one sweep period early, so a connection may close that much sooner than idleTimeoutMs, never later.
+   */
+  private now = performance.now();
   private closing = false;
 
   constructor(readonly opts: UpstreamOptions) {
@@ -54,7 +59,7 @@ export class UpstreamPool implements UpstreamSlot {
     if (this.closing) return conn.destroy();
     const next = this.waiting.shift();
     if (next !== undefined) return conn.start(next);
-    conn.idleSince = performance.now();
+    conn.idleSince = this.now;
     this.idle.push(conn);
   }
 
@@ -94,7 +99,8 @@ export class UpstreamPool implements UpstreamSlot {
 
   private sweep(): void {
     const idle = this.idle;
-    const oldest = performance.now() - this.opts.idleTimeoutMs;
+    this.now = performance.now();
+    const oldest = this.now - this.opts.idleTimeoutMs;
     // Most recently used last: the expired ones are a prefix.
     let n = 0;
     while (n < idle.length && idle[n].idleSince <= oldest) n++;

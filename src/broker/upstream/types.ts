@@ -37,7 +37,10 @@ export interface UpstreamExchange {
    * a Content-Length that a chunked or close-framed body makes untrue is already left out.
    */
   onUpstreamHead(status: number, reason: string, fields: string, length: boolean): void;
-  /** Returns false when the client cannot take more for now: reading stops until resumeUpstream(). */
+  /**
+   * Body bytes: a view of the connection's read buffer, valid only during the call (copy what is kept).
+   * Returns false when the client cannot take more for now: reading stops until resume().
+   */
   onUpstreamData(chunk: Buffer, last: boolean): boolean;
   onUpstreamEnd(): void;
   onUpstreamError(failure: UpstreamFailure, reason: string): void;
