@@ -129,8 +129,11 @@ export class ClientConnection extends RequestReader {
     return !this.busy && this.headSince === 0;
   }
 
+  private address: string | undefined = undefined;
+  /** The peer's address, read once per connection (socket.remoteAddress is a chain of getters). */
   get remoteAddress(): string {
-    return this.socket.remoteAddress ?? '';
+    this.address ??= this.socket.remoteAddress ?? '';
+    return this.address;
   }
 
   private ip: string | undefined = undefined;

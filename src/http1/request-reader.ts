@@ -1,7 +1,7 @@
 import { METHODS } from 'node:http';
 import { FieldNames } from './field-names.js';
 import { endsChunked, Framing, MessageReader } from './message-reader.js';
-import { digits, hasToken, isFieldValue, isToken, skipSpace, skipSpaceBack } from './syntax.js';
+import { digits, hasToken, isFieldValue, isToken, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 /** The fields the reader itself acts on. */
@@ -69,9 +69,8 @@ export class RequestReader extends MessageReader {
   protected onBody(_data: Buffer, _start: number, _end: number): void {}
 
   protected parseHead(head: string): void {
-    const lineEnd = head.indexOf('\r\n');
-    const line = lineEnd < 0 ? head : head.slice(0, lineEnd);
-    if (!this.parseRequestLine(line)) {
+    const lineEnd = lineEndAt(head, 0);
+    if (lineEnd === -2 || !this.parseRequestLine(head, lineEnd < 0 ? head.length : lineEnd)) {
       this.error = 'malformed request line';
       return;
     }
@@ -88,10 +87,10 @@ export class RequestReader extends MessageReader {
     this.head = head;
     this.fieldsStart = pos;
     while (pos < head.length) {
-      let end = head.indexOf('\r\n', pos);
-      if (end < 0) end = head.length;
+      let end = lineEndAt(head, pos);
+      if (end === -1) end = head.length;
       const colon = head.indexOf(':', pos);
-      if (colon <= pos || colon > end || !isToken(head, pos, colon)) {
+      if (end < 0 || colon <= pos || colon > end || !isToken(head, pos, colon)) {
         this.error = 'malformed header field';
         return;
       }
@@ -148,21 +147,21 @@ export class RequestReader extends MessageReader {
     else this.frame(Framing.None);
   }
 
-  /** `method SP request-target SP HTTP/1.x`, each part checked (RFC 9112 §3). */
-  private parseRequestLine(line: string): boolean {
-    const sp1 = line.indexOf(' ');
-    const sp2 = line.indexOf(' ', sp1 + 1);
-    if (sp1 <= 0 || sp2 <= sp1 + 1 || line.length !== sp2 + 9) return false;
-    if (!isToken(line, 0, sp1)) return false;
+  /** head[0, end) is `method SP request-target SP HTTP/1.x`, each part checked (RFC 9112 §3). */
+  private parseRequestLine(head: string, end: number): boolean {
+    const sp1 = head.indexOf(' ');
+    const sp2 = head.indexOf(' ', sp1 + 1);
+    if (sp1 <= 0 || sp2 <= sp1 + 1 || end !== sp2 + 9) return false;
+    if (!isToken(head, 0, sp1)) return false;
     for (let i = sp1 + 1; i < sp2; i++) {
-      const c = line.charCodeAt(i);
+      const c = head.charCodeAt(i);
       if (c <= 0x20 || c === 0x7f) return false;
     }
-    if (!line.startsWith('HTTP/1.', sp2 + 1)) return false;
-    const minor = line.charCodeAt(sp2 + 8) - 0x30;
+    if (!head.startsWith('HTTP/1.', sp2 + 1)) return false;
+    const minor = head.charCodeAt(sp2 + 8) - 0x30;
     if (minor !== 0 && minor !== 1) return false;
-    this.method = line.slice(0, sp1);
-    this.target = line.slice(sp1 + 1, sp2);
+    this.method = head.slice(0, sp1);
+    this.target = head.slice(sp1 + 1, sp2);
     this.minor = minor;
     return true;
   }

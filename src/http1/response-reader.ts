@@ -1,6 +1,6 @@
 import { FieldNames } from './field-names.js';
 import { endsChunked, Framing, MessageReader, parseContentLength } from './message-reader.js';
-import { digits, skipSpace, skipSpaceBack } from './syntax.js';
+import { digits, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
 
 /** Largest response head accepted (nginx's proxy_buffer_size is 4 to 8 KiB; undici's limit is 16). */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -54,7 +54,7 @@ export abstract class ResponseReader extends MessageReader {
   }
 
   protected parseHead(head: string): void {
-    const status = Number(head.slice(9, 12));
+    const status = digits(head, 9, 12);
     const afterCode = head.charCodeAt(12); // a space before the reason, or the end of the line (lenient)
     if (
       !head.startsWith('HTTP/1.') ||
@@ -71,17 +71,22 @@ export abstract class ResponseReader extends MessageReader {
     let length = -1;
     let chunked = false;
     let encoded = false;
-    const firstEnd = head.indexOf('\r\n');
+    const firstEnd = lineEndAt(head, 0);
+    if (firstEnd === -2) {
+      this.error = 'malformed response';
+      return;
+    }
     const reason = firstEnd < 0 ? head.slice(13) : head.slice(13, firstEnd);
     const fieldsStart = firstEnd < 0 ? head.length : firstEnd + 2;
     let lineStart = fieldsStart;
     while (lineStart < head.length) {
-      let lineEnd = head.indexOf('\r\n', lineStart);
-      if (lineEnd < 0) lineEnd = head.length;
+      let lineEnd = lineEndAt(head, lineStart);
+      if (lineEnd === -1) lineEnd = head.length;
       const colon = head.indexOf(':', lineStart);
       const first = head.charCodeAt(lineStart);
-      // No name, or a folded line (obsolete, and a smuggling vector: RFC 9112 §5.2 lets us reject it).
-      if (colon <= lineStart || colon > lineEnd || first === 0x20 || first === 0x09) {
+      // No name, a folded line (obsolete, and a smuggling vector: RFC 9112 §5.2 lets us reject it), or an
+      // LF without its CR (a client reading the relayed head leniently would see a line break there).
+      if (lineEnd < 0 || colon <= lineStart || colon > lineEnd || first === 0x20 || first === 0x09) {
         this.error = 'malformed response header';
         return;
       }

@@ -50,3 +50,14 @@ export function digits(s: string, start: number, end: number): number {
   }
   return n;
 }
+
+/**
+ * Where the line starting at `from` ends (the index of its CR), -1 when it is the head's last line (the
+ * head comes without its final CRLF), -2 when an LF comes without a CR. One-character search: faster in
+ * V8 than looking for CRLF.
+ */
+export function lineEndAt(head: string, from: number): number {
+  const lf = head.indexOf('\n', from);
+  if (lf < 0) return -1;
+  return head.charCodeAt(lf - 1) === 0x0d ? lf - 1 : -2;
+}

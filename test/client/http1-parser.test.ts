@@ -91,6 +91,14 @@ describe('ResponseParser', () => {
     expect(parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']).p.error).toBe(
       'malformed chunked body',
     );
+    // A status code is three digits, not anything Number() reads as 100 to 599.
+    expect(parse(['HTTP/1.1 1e2 OK\r\nContent-Length: 0\r\n\r\n']).p.error).toBe('malformed response');
+    expect(parse(['HTTP/1.1 +20 OK\r\nContent-Length: 0\r\n\r\n']).p.error).toBe('malformed response');
+    // An LF without its CR inside the head: relayed, a lenient client would read a second field there.
+    expect(parse(['HTTP/1.1 200 OK\r\nX-A: 1\nX-B: 2\r\nContent-Length: 0\r\n\r\n']).p.error).toBe(
+      'malformed response header',
+    );
+    expect(parse(['HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n']).p.error).toBe('malformed response');
   });
 
   it('refuses framing a proxy must not guess at (RFC 9112 §6.3)', () => {
