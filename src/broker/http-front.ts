@@ -5,6 +5,11 @@ import { RequestReader } from '../http1/request-reader.js';
 
 /** The end of a chunked body: the last (empty) chunk and no trailers. */
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+/**
+ * Body pieces up to this size go out as one latin1 string with the head: Node writes strings up to 16 KiB
+ * from a stack buffer. Larger ones are copied into one Buffer.
+ */
+const SMALL_WRITE = 8 * 1024;
 /** Bytes of pipelined requests held while one is in flight before the client is no longer read. */
 const MAX_PENDING = 64 * 1024;
 
@@ -226,22 +231,31 @@ export class ClientConnection extends RequestReader {
   }
 
   /**
-   * One write, of one new buffer: the head if it is still held, the body bytes (as a chunk when the
-   * response is chunked), and the last chunk if the response ends. A small response is a single write.
+   * One write: the head if it is still held, the body bytes (as a chunk when the response is chunked),
+   * and the last chunk if the response ends. A small response is a single write.
    */
   private send(body: Buffer | undefined, end: boolean): boolean {
     const head = this.responseHead;
     this.responseHead = '';
     const n = body === undefined || this.noBodyOut ? 0 : body.length;
-    const sizeLine = this.chunkedOut && n > 0 ? `${n.toString(16)}\r\n` : '';
+    if (n <= SMALL_WRITE) {
+      // One string: latin1 maps bytes to characters one to one, and Node writes a string this small from
+      // a stack buffer, so no Buffer is made or filled in JavaScript (measured: a third of the cost).
+      let out = head;
+      if (n > 0) {
+        const bytes = (body as Buffer).toString('latin1');
+        out += this.chunkedOut ? `${n.toString(16)}\r\n${bytes}\r\n` : bytes;
+      }
+      if (this.chunkedOut && end) out += '0\r\n\r\n';
+      return out === '' || this.socket.write(out, 'latin1');
+    }
+    const sizeLine = this.chunkedOut ? `${n.toString(16)}\r\n` : '';
     const lastChunk = this.chunkedOut && end ? LAST_CHUNK.length : 0;
-    const size = head.length + sizeLine.length + n + (sizeLine === '' ? 0 : 2) + lastChunk;
-    if (size === 0) return true;
-    const out = Buffer.allocUnsafe(size);
+    const out = Buffer.allocUnsafe(head.length + sizeLine.length + n + (sizeLine === '' ? 0 : 2) + lastChunk);
     // Heads are latin1 by construction (read as latin1, or ours in ASCII): one byte per character.
     let at = head === '' ? 0 : out.write(head, 0, 'latin1');
     if (sizeLine !== '') at += out.write(sizeLine, at, 'latin1');
-    if (n > 0) at += (body as Buffer).copy(out, at);
+    at += (body as Buffer).copy(out, at);
     if (sizeLine !== '') {
       out[at++] = 0x0d;
       out[at++] = 0x0a;
