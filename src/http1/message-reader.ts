@@ -50,9 +50,10 @@ export abstract class MessageReader {
 
   /**
    * Parses a head (without its final CRLFCRLF): sets `error`, or frames the body with frame(); doing
-   * neither (an interim 1xx response) reads the next head.
+   * neither (an interim 1xx response) reads the next head. The head is also bytes: head[i] is
+   * bytes[at + i], for loops that read characters (see syntax.ts); `bytes` is only valid during the call.
    */
-  protected abstract parseHead(head: string): void;
+  protected abstract parseHead(head: string, bytes: Buffer, at: number): void;
   /** Body bytes data[start, end), after any chunked framing is removed. */
   protected abstract onBody(data: Buffer, start: number, end: number): void;
 
@@ -195,7 +196,7 @@ export abstract class MessageReader {
       }
       return end;
     }
-    this.parseHead(data.toString('latin1', pos, headEnd));
+    this.parseHead(data.toString('latin1', pos, headEnd), data, pos);
     return headEnd + 4;
   }
 

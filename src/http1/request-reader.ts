@@ -68,9 +68,9 @@ export class RequestReader extends MessageReader {
   /** Body bytes are the front end's to route: it overrides this per connection. */
   protected onBody(_data: Buffer, _start: number, _end: number): void {}
 
-  protected parseHead(head: string): void {
+  protected parseHead(head: string, b: Buffer, at: number): void {
     const lineEnd = lineEndAt(head, 0);
-    if (lineEnd === -2 || !this.parseRequestLine(head, lineEnd < 0 ? head.length : lineEnd)) {
+    if (lineEnd === -2 || !this.parseRequestLine(head, b, at, lineEnd < 0 ? head.length : lineEnd)) {
       this.error = 'malformed request line';
       return;
     }
@@ -90,24 +90,25 @@ export class RequestReader extends MessageReader {
       let end = lineEndAt(head, pos);
       if (end === -1) end = head.length;
       const colon = head.indexOf(':', pos);
-      if (end < 0 || colon <= pos || colon > end || !isToken(head, pos, colon)) {
+      if (end < 0 || colon <= pos || colon > end || !isToken(b, at + pos, at + colon)) {
         this.error = 'malformed header field';
         return;
       }
-      const valueStart = skipSpace(head, colon + 1, end);
-      const valueEnd = skipSpaceBack(head, valueStart, end);
-      if (!isFieldValue(head, valueStart, valueEnd)) {
+      // Byte positions: the value, without the whitespace around it.
+      const valueStart = skipSpace(b, at + colon + 1, at + end);
+      const valueEnd = skipSpaceBack(b, valueStart, at + end);
+      if (!isFieldValue(b, valueStart, valueEnd)) {
         this.error = 'malformed header value';
         return;
       }
-      const name = this.watched.match(head, pos, colon);
+      const name = this.watched.match(b, at + pos, at + colon);
       if (name !== '') {
-        const value = head.slice(valueStart, valueEnd);
+        const value = head.slice(valueStart - at, valueEnd - at);
         if (name === 'host') hosts++;
         else if (name === 'content-length') {
           // One field of digits only: the lists and repeats RFC 9110 tolerates, llhttp (a Node backend)
           // refuses, and a proxy must never read a length its backend reads otherwise.
-          const n = digits(head, valueStart, valueEnd);
+          const n = digits(b, valueStart, valueEnd);
           if (this.contentLength >= 0 || n < 0) {
             this.error = 'invalid content-length';
             return;
@@ -148,13 +149,13 @@ export class RequestReader extends MessageReader {
   }
 
   /** head[0, end) is `method SP request-target SP HTTP/1.x`, each part checked (RFC 9112 §3). */
-  private parseRequestLine(head: string, end: number): boolean {
+  private parseRequestLine(head: string, b: Buffer, at: number, end: number): boolean {
     const sp1 = head.indexOf(' ');
     const sp2 = head.indexOf(' ', sp1 + 1);
     if (sp1 <= 0 || sp2 <= sp1 + 1 || end !== sp2 + 9) return false;
-    if (!isToken(head, 0, sp1)) return false;
-    for (let i = sp1 + 1; i < sp2; i++) {
-      const c = head.charCodeAt(i);
+    if (!isToken(b, at, at + sp1)) return false;
+    for (let i = at + sp1 + 1; i < at + sp2; i++) {
+      const c = b[i];
       if (c <= 0x20 || c === 0x7f) return false;
     }
     if (!head.startsWith('HTTP/1.', sp2 + 1)) return false;

@@ -53,8 +53,8 @@ export abstract class ResponseReader extends MessageReader {
     this.noBody = false;
   }
 
-  protected parseHead(head: string): void {
-    const status = digits(head, 9, 12);
+  protected parseHead(head: string, b: Buffer, at: number): void {
+    const status = head.length >= 12 ? digits(b, at + 9, at + 12) : -1;
     const afterCode = head.charCodeAt(12); // a space before the reason, or the end of the line (lenient)
     if (
       !head.startsWith('HTTP/1.') ||
@@ -90,14 +90,15 @@ export abstract class ResponseReader extends MessageReader {
         this.error = 'malformed response header';
         return;
       }
-      const lower = WATCHED.match(head, lineStart, colon);
+      const lower = WATCHED.match(b, at + lineStart, at + colon);
       if (lower !== '') {
-        const valueStart = skipSpace(head, colon + 1, lineEnd);
-        const valueEnd = skipSpaceBack(head, valueStart, lineEnd);
-        const value = head.slice(valueStart, valueEnd);
+        // Byte positions: the value, without the whitespace around it.
+        const valueStart = skipSpace(b, at + colon + 1, at + lineEnd);
+        const valueEnd = skipSpaceBack(b, valueStart, at + lineEnd);
+        const value = head.slice(valueStart - at, valueEnd - at);
         if (lower === 'content-length') {
           // Repeated equal values ("5, 5") are one; anything else is a framing error (RFC 9110 §8.6).
-          let n = digits(head, valueStart, valueEnd);
+          let n = digits(b, valueStart, valueEnd);
           if (n < 0) n = parseContentLength(value);
           if (n < 0 || (length >= 0 && n !== length)) {
             this.error = 'invalid content-length';

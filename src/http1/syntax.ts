@@ -1,35 +1,39 @@
-/** The character-level rules of HTTP/1.1 heads (RFC 9110 §5.5, §5.6), shared by the readers. */
+/**
+ * The character-level rules of HTTP/1.1 heads (RFC 9110 §5.5, §5.6), shared by the readers. The loops
+ * read the head's bytes, b[start, end), not its string: a typed array load is several times cheaper in
+ * V8 than charCodeAt. Searches for one character stay on the string, where indexOf is fastest.
+ */
 
 /** tchar (RFC 9110 §5.6.2): the characters of a method or a field name. */
 const TOKEN = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
   TOKEN[c.charCodeAt(0)] = 1;
 
-export function isToken(s: string, start: number, end: number): boolean {
+export function isToken(b: Uint8Array, start: number, end: number): boolean {
   if (start >= end) return false;
   for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
+    const c = b[i];
     if (c >= 128 || TOKEN[c] === 0) return false;
   }
   return true;
 }
 
 /** field-value: visible characters, spaces, tabs and obs-text; no CR, LF, NUL or other controls. */
-export function isFieldValue(s: string, start: number, end: number): boolean {
+export function isFieldValue(b: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
+    const c = b[i];
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
   }
   return true;
 }
 
-export function skipSpace(s: string, i: number, end: number): number {
-  while (i < end && (s.charCodeAt(i) === 0x20 || s.charCodeAt(i) === 0x09)) i++;
+export function skipSpace(b: Uint8Array, i: number, end: number): number {
+  while (i < end && (b[i] === 0x20 || b[i] === 0x09)) i++;
   return i;
 }
 
-export function skipSpaceBack(s: string, start: number, end: number): number {
-  while (end > start && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
+export function skipSpaceBack(b: Uint8Array, start: number, end: number): number {
+  while (end > start && (b[end - 1] === 0x20 || b[end - 1] === 0x09)) end--;
   return end;
 }
 
@@ -39,12 +43,12 @@ export function hasToken(list: string, token: string): boolean {
   return false;
 }
 
-/** s[start, end) as a decimal number when it is 1 to 15 digits, else -1. */
-export function digits(s: string, start: number, end: number): number {
+/** b[start, end) as a decimal number when it is 1 to 15 digits, else -1. */
+export function digits(b: Uint8Array, start: number, end: number): number {
   if (end <= start || end - start > 15) return -1;
   let n = 0;
   for (let i = start; i < end; i++) {
-    const d = s.charCodeAt(i) - 0x30;
+    const d = b[i] - 0x30;
     if (d < 0 || d > 9) return -1;
     n = n * 10 + d;
   }
