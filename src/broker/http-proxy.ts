@@ -309,15 +309,21 @@ function spliceHead(conn: ClientConnection, drops: number): string {
 }
 
 /**
- * Adds to `dropped` the lines of fields that Connection names (other than close and keep-alive), keeping
- * head order; returns the new count. Rare, so it reads the head again rather than cost every request.
+ * Fields a client cannot make hop-by-hop by naming them in Connection: without Content-Length the backend
+ * would read the body as the next request (request smuggling), and without Host it cannot route.
+ */
+const END_TO_END: ReadonlySet<string> = new Set(['', 'close', 'keep-alive', 'host', 'content-length']);
+
+/**
+ * Adds to `dropped` the lines of fields that Connection names (other than END_TO_END ones), keeping head
+ * order; returns the new count. Rare, so it reads the head again rather than cost every request.
  */
 function dropNamed(conn: ClientConnection, connection: string, drops: number): number {
   const names = new Set(
     connection
       .split(',')
       .map((s) => s.trim())
-      .filter((s) => s !== '' && s !== 'close' && s !== 'keep-alive'),
+      .filter((s) => !END_TO_END.has(s)),
   );
   if (names.size === 0) return drops;
   const src = conn.head;
