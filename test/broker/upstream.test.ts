@@ -209,6 +209,16 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
       s.write('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n'),
     );
     expect((await send(poolFor(noFields.port))).fields).toBe('');
+    // Fields the response's Connection names go too, in any case; the framing field stays.
+    const named = await rawBackend((_h, s) =>
+      s.write(
+        'HTTP/1.1 200 OK\r\nX-Internal: secret\r\nConnection: x-internal, X-Debug, content-length, Upgrade\r\n' +
+          'x-debug: 1\r\nX-Kept: k\r\nContent-Length: 2\r\nX-INTERNAL: again\r\n\r\nok',
+      ),
+    );
+    const n = await send(poolFor(named.port));
+    expect(n.fields).toBe('X-Kept: k\r\nContent-Length: 2\r\n');
+    expect(n.body).toBe('ok');
   });
 
   it('skips 100 Continue and de-chunks a chunked body split across reads', async () => {

@@ -10,6 +10,11 @@ const CRLF = '\r\n';
 /** Every upstream read lands here; the callback consumes it before the next read can happen. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const LAST_CHUNK = '0\r\n\r\n';
+/**
+ * Connection options that name no field to leave out: the two that are only options, and the framing
+ * fields, which the relayed response needs (a client would otherwise not know where its body ends).
+ */
+const NOT_FIELDS: ReadonlySet<string> = new Set(['', 'close', 'keep-alive', 'content-length']);
 
 /**
  * One keep-alive HTTP/1.1 connection to a backend, serving one request at a time (no pipelining). It is
@@ -33,6 +38,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   private readonly dropped: number[] = [];
   /** Entries of dropped in use for this response. */
   private drops = 0;
+  /** Connection options besides close and keep-alive (lower case, comma-terminated), for this response. */
+  private connectionOptions = '';
   /** The Content-Length line, relayed only when the body is framed by it (or there is none). */
   private lengthStart = -1;
   private lengthEnd = -1;
@@ -79,6 +86,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     this.reset();
     this.noBody = ex.method === 'HEAD';
     this.drops = 0;
+    this.connectionOptions = '';
     this.lengthStart = -1;
     this.writeRequest(ex);
     if (this.requestTimer === undefined) {
@@ -111,10 +119,14 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
 
   // --- the response, as the reader frames it ---
 
-  protected onHeader(lower: string, _value: string, start: number, end: number): void {
+  protected onHeader(lower: string, value: string, start: number, end: number): void {
     if (HOP_BY_HOP.has(lower)) {
       this.dropped[this.drops++] = start;
       this.dropped[this.drops++] = end;
+      if (lower === 'connection') {
+        const options = value.toLowerCase();
+        if (options !== 'keep-alive' && options !== 'close') this.connectionOptions += `${options},`;
+      }
     } else if (lower === 'content-length') {
       this.lengthStart = start;
       this.lengthEnd = end;
@@ -134,6 +146,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     const dropped = this.dropped;
     if (!length && this.lengthStart >= 0)
       this.drops = insertRange(dropped, this.drops, this.lengthStart, this.lengthEnd);
+    if (this.connectionOptions !== '') this.dropNamed(head, fieldsStart);
     let fields: string;
     if (this.drops === 0) {
       fields = fieldsStart < head.length ? `${head.slice(fieldsStart)}\r\n` : '';
@@ -155,6 +168,26 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     const piece = data.subarray(start, end);
     if (this.held !== undefined) this.pass(this.held, false);
     this.held = piece;
+  }
+
+  /**
+   * Fields the response's Connection names are hop-by-hop too (RFC 9110 §7.6.1): their lines join the
+   * dropped ones. Rare, so the head is read again here rather than cost every response.
+   */
+  private dropNamed(head: string, fieldsStart: number): void {
+    const names = new Set<string>();
+    for (const option of this.connectionOptions.split(',')) {
+      const name = option.trim();
+      if (!NOT_FIELDS.has(name) && !HOP_BY_HOP.has(name)) names.add(name); // hop-by-hop: dropped already
+    }
+    if (names.size === 0) return;
+    for (let pos = fieldsStart; pos < head.length; ) {
+      let end = head.indexOf('\r\n', pos);
+      if (end < 0) end = head.length;
+      if (names.has(head.slice(pos, head.indexOf(':', pos)).toLowerCase()))
+        this.drops = insertRange(this.dropped, this.drops, pos, end);
+      pos = end + 2;
+    }
   }
 
   private pass(chunk: Buffer, last: boolean): void {
