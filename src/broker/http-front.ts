@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { RequestReader } from '../http1/request-reader.js';
+import type { FieldNames } from '../http1/field-names.js';
+import { RequestReader, requestFields } from '../http1/request-reader.js';
 
 /** The end of a chunked body: the last (empty) chunk and no trailers. */
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
@@ -47,12 +48,15 @@ export class HttpFront {
   /** performance.now() as of the last sweep: time stamps cost no clock read per request. */
   now = performance.now();
   draining = false;
+  /** The fields every connection's reader watches, made once. */
+  readonly watched: FieldNames;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     readonly opts: FrontOptions,
     readonly onRequest: (conn: ClientConnection) => FrontExchange | undefined,
   ) {
+    this.watched = requestFields(opts.watchedFields);
     const period = Math.max(20, Math.min(1_000, opts.headersTimeoutMs / 4, opts.idleTimeoutMs / 4));
     this.sweeper = setInterval(() => this.sweep(), period).unref();
   }
@@ -120,7 +124,7 @@ export class ClientConnection extends RequestReader {
     private readonly front: HttpFront,
     readonly socket: net.Socket,
   ) {
-    super(front.opts.maxHeadBytes, front.opts.watchedFields);
+    super(front.opts.maxHeadBytes, front.watched);
     this.idleSince = front.now;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.exchange?.clientDrained());

@@ -8,6 +8,15 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 const FRAMING_FIELDS = ['host', 'content-length', 'transfer-encoding', 'connection', 'expect'];
 
 /**
+ * The names a request reader watches: the framing fields and `more`. Made once and shared by every
+ * reader (a connection's reader must not cost a copy of it).
+ */
+export function requestFields(more: Iterable<string> = []): FieldNames {
+  return new FieldNames([...FRAMING_FIELDS, ...more]);
+}
+const FRAMING_ONLY = requestFields();
+
+/**
  * A strict HTTP/1.1 request reader for the broker's front end (RFC 9112). A proxy that reads a request
  * differently from the server behind it can be made to smuggle a second one (the CL.TE and TE.CL
  * attacks), so anything ambiguous is refused, not guessed at: Content-Length with Transfer-Encoding, a
@@ -44,11 +53,11 @@ export class RequestReader extends MessageReader {
   expectContinue = false;
   errorStatus = 400;
 
-  /** `watch`: more field names (lower case) to note, beside the framing ones. */
-  constructor(maxHead: number, watch: Iterable<string> = []) {
+  /** `watched`: the names to note, from requestFields(); by default the framing ones only. */
+  constructor(maxHead: number, watched: FieldNames = FRAMING_ONLY) {
     super(maxHead);
     this.stopAfterHead = true;
-    this.watched = new FieldNames([...FRAMING_FIELDS, ...watch]);
+    this.watched = watched;
   }
 
   override reset(): void {

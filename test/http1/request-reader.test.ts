@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RequestReader } from '../../src/http1/request-reader.js';
+import { RequestReader, requestFields } from '../../src/http1/request-reader.js';
 
 /** Reads `text` (split into the given pieces) as one request; what the reader made of it. */
 function read(pieces: string[]) {
@@ -66,7 +66,7 @@ describe('RequestReader: what it reads', () => {
   });
 
   it('notes the watched fields, in any case, with their values and where their lines are', () => {
-    const r = new RequestReader(16 * 1024, ['x-watched', 'via']);
+    const r = new RequestReader(16 * 1024, requestFields(['x-watched', 'via']));
     const text =
       'GET / HTTP/1.1\r\nX-WATCHED: 1\r\nHost: h\r\nX-Watchee: no\r\nvIA:  1.0 a \r\nVary: no\r\nx-watched:2\r\n\r\n';
     r.feed(Buffer.from(text, 'latin1'));
