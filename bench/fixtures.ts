@@ -39,20 +39,33 @@ export async function startBroker(
     process.execPath,
     [
       ...(profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-      BIN,
-      'broker',
-      '--port',
-      String(port),
-      '--backends',
-      backends.map((p) => `127.0.0.1:${p}`).join(','),
-      '--strategy',
-      'round-robin',
-      '--log-format',
-      'none',
-      '--no-admin',
+      ...brokerArgs(port, backends),
     ],
     path.join(dir, 'broker.log'),
   );
   await waitForPort(port, broker);
   return broker;
+}
+
+/**
+ * The command line of a bench broker: round robin over `backends`, no access log, and no admin listener
+ * (it would want port 8001; without it the metrics and dashboard hooks are not installed either, so what
+ * is measured is the proxy path alone, as for nginx and HAProxy).
+ */
+export function brokerArgs(port: number, backends: number[], procs = 1): string[] {
+  const args = [
+    BIN,
+    'broker',
+    '--port',
+    String(port),
+    '--backends',
+    backends.map((p) => `127.0.0.1:${p}`).join(','),
+    '--strategy',
+    'round-robin',
+    '--log-format',
+    'none',
+    '--no-admin',
+  ];
+  if (procs > 1) args.push('--procs', String(procs));
+  return args;
 }

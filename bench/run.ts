@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { backendsConf, haproxyConf, NGINX_STREAM_MODULE, nginxProxyConf } from './configs.js';
 import { type CoreRow, coreBench, coreTable } from './core.js';
+import { brokerArgs } from './fixtures.js';
 import { runLineLoad } from './line-load.js';
 import {
   cpuSeconds,
@@ -200,25 +201,6 @@ async function rssUnderLoad(
   }
   const m = await run;
   return { peakMb, idleMb, rps: m.rps };
-}
-
-function brokerArgs(port: number, backends: number[], procs: number): string[] {
-  const args = [
-    BIN,
-    'broker',
-    '--port',
-    String(port),
-    '--backends',
-    backends.map((p) => `127.0.0.1:${p}`).join(','),
-    '--strategy',
-    'round-robin',
-    '--log-format',
-    'none',
-    // The admin listener would want port 8001; its telemetry still runs on every request without it.
-    '--no-admin',
-  ];
-  if (procs > 1) args.push('--procs', String(procs));
-  return args;
 }
 
 function supportsProcs(): boolean {
