@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { parseArgs } from 'node:util';
 import { Balancer } from '../src/balancer/balancer.js';
 import { createBrokerLog } from '../src/broker/access-log.js';
 import { Forwarder } from '../src/broker/forward.js';
@@ -9,6 +8,7 @@ import { HttpFront } from '../src/broker/http-front.js';
 import { HttpProxy, REQUEST_WATCHED } from '../src/broker/http-proxy.js';
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS } from '../src/broker/options.js';
 import { RetryBudget } from '../src/broker/retry-budget.js';
+import { benchFlags } from './procs.js';
 import { median } from './stats.js';
 
 /**
@@ -137,12 +137,10 @@ function setUp(connections: number) {
 }
 
 function main(): void {
-  const { values } = parseArgs({
-    options: {
-      requests: { type: 'string', default: '300000' },
-      rounds: { type: 'string', default: '5' },
-      connections: { type: 'string', default: '50' },
-    },
+  const values = benchFlags({
+    requests: { type: 'string', default: '300000' },
+    rounds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '50' },
   });
   const requests = Number(values.requests);
   const rounds = Number(values.rounds);

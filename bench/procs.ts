@@ -2,6 +2,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 /**
  * Child processes of the benchmark: started in the foreground, their output kept in a log file, and
@@ -149,4 +151,19 @@ export function versionOf(cmd: string, args: string[]): string | undefined {
   if (r.error) return undefined;
   const text = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   return text ? text.split('\n')[0].trim() : undefined;
+}
+
+/**
+ * The bench's flags, parsed strictly; a flag it does not know ends the bench with a one-line message and
+ * exit code 2, not a stack trace.
+ */
+export function benchFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  options: T,
+): ReturnType<typeof parseArgs<{ options: T; strict: true }>>['values'] {
+  try {
+    return parseArgs({ options, strict: true }).values;
+  } catch (err) {
+    console.error(`${path.basename(process.argv[1] ?? 'bench')}: ${(err as Error).message}`);
+    process.exit(2);
+  }
 }

@@ -1,11 +1,19 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { haproxyConf } from './configs.js';
 import { startBackends, startBroker } from './fixtures.js';
 import { runLineLoad } from './line-load.js';
-import { cpuSeconds, freePort, killAllNow, type Service, start, stopAll, waitForPort } from './procs.js';
+import {
+  benchFlags,
+  cpuSeconds,
+  freePort,
+  killAllNow,
+  type Service,
+  start,
+  stopAll,
+  waitForPort,
+} from './procs.js';
 import { byModule, formatTop, topSelf } from './profile-top.js';
 import { median } from './stats.js';
 import { runWrk } from './wrk.js';
@@ -19,16 +27,14 @@ import { runWrk } from './wrk.js';
  * --cpu-prof so the CPU figures are not inflated by sampling.
  */
 
-const { values: flags } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '50' },
-    top: { type: 'string', default: '15' },
-    keep: { type: 'string' },
-    protocol: { type: 'string', default: 'http' },
-    rounds: { type: 'string', default: '3' },
-    'no-profile': { type: 'boolean', default: false },
-  },
+const flags = benchFlags({
+  seconds: { type: 'string', default: '10' },
+  connections: { type: 'string', default: '50' },
+  top: { type: 'string', default: '15' },
+  keep: { type: 'string' },
+  protocol: { type: 'string', default: 'http' },
+  rounds: { type: 'string', default: '3' },
+  'no-profile': { type: 'boolean', default: false },
 });
 
 async function main(): Promise<void> {

@@ -5,12 +5,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { backendsConf, haproxyConf, NGINX_STREAM_MODULE, nginxProxyConf } from './configs.js';
 import { type CoreRow, coreBench, coreTable } from './core.js';
 import { brokerArgs } from './fixtures.js';
 import { runLineLoad } from './line-load.js';
 import {
+  benchFlags,
   cpuSeconds,
   freePort,
   killAllNow,
@@ -38,14 +38,12 @@ const ROOT = path.resolve(HERE, '../..');
 const BIN = path.join(ROOT, 'bin/timbang.js');
 const RESULTS = path.join(ROOT, 'bench/RESULTS.md');
 
-const { values: flags } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
-    procs: { type: 'string', default: '2' },
-    'no-write': { type: 'boolean', default: false },
-    'skip-line': { type: 'boolean', default: false },
-  },
+const flags = benchFlags({
+  duration: { type: 'string', default: '5' },
+  rounds: { type: 'string', default: '3' },
+  procs: { type: 'string', default: '2' },
+  'no-write': { type: 'boolean', default: false },
+  'skip-line': { type: 'boolean', default: false },
 });
 const DURATION = Number(flags.duration);
 const ROUNDS = Number(flags.rounds);
