@@ -30,10 +30,13 @@ export class FieldNames {
     for (let k = 0; k < candidates.length; k++) {
       const codes = candidates[k];
       let i = 0;
-      // `| 0x20` lower-cases A-Z and leaves a-z, digits and '-' as they are. Only a control character
-      // (0x0d, 0x12...) could also land on '-' or a digit, and a name never holds one: the request reader
-      // has checked it is a token, and a response's name ends at the first colon of one line.
-      while (i < codes.length && (b[start + i] | 0x20) === codes[i]) i++;
+      // Equal, or an upper-case letter whose lower case is equal (`| 0x20` only for A-Z: it would also
+      // turn a CR into '-').
+      while (i < codes.length) {
+        const c = b[start + i];
+        if (c !== codes[i] && !(c >= 0x41 && c <= 0x5a && (c | 0x20) === codes[i])) break;
+        i++;
+      }
       if (i === codes.length) return (this.byLength[end - start] as readonly string[])[k];
     }
     return '';

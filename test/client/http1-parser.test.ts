@@ -99,6 +99,10 @@ describe('ResponseParser', () => {
       'malformed response header',
     );
     expect(parse(['HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n']).p.error).toBe('malformed response');
+    // A name is matched letter by letter, ignoring case: a CR is not a '-', so this is no Content-Length.
+    const lookalike = parse(['HTTP/1.1 200 OK\r\nContent\rLength: 2\r\nContent-Length: 1\r\n\r\nok']);
+    expect(lookalike.p.error).toBe('');
+    expect(lookalike.p.bodyBytes).toBe(1);
   });
 
   it('refuses framing a proxy must not guess at (RFC 9112 §6.3)', () => {
