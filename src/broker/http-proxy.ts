@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
+import { dropNamedFields } from '../http1/connection-options.js';
 import { HOP_BY_HOP } from '../http1/response-reader.js';
 import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Outcome } from './forward.js';
 import type { ClientConnection, FrontExchange } from './http-front.js';
@@ -23,6 +24,11 @@ export const REQUEST_WATCHED: readonly string[] = [
   'x-forwarded-proto',
   'via',
 ];
+/**
+ * Fields a client cannot make hop-by-hop by naming them in Connection: without Content-Length the backend
+ * would read the body as the next request (request smuggling), and without Host it cannot route.
+ */
+const END_TO_END: ReadonlySet<string> = new Set(['', 'close', 'keep-alive', 'host', 'content-length']);
 /** The head's lines left out, as [start, end) pairs in head order; reused (an exchange is made synchronously). */
 const dropped: number[] = [];
 const FAILURE_STATUS: Record<FailureKind, number> = { 'no-backend': 503, 'bad-gateway': 502, timeout: 504 };
@@ -149,7 +155,8 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
       }
     }
     // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-    if (connection !== '') drops = dropNamed(conn, connection, drops);
+    if (connection !== '')
+      drops = dropNamedFields(conn.head, conn.fieldsStart, connection, END_TO_END, dropped, drops);
     const clientIp = conn.clientIp;
     const forwarding =
       forwardedFor === undefined && via === undefined
@@ -306,46 +313,4 @@ function spliceHead(conn: ClientConnection, drops: number): string {
   }
   if (from === 0) return `${src}\r\n`;
   return from < src.length ? `${out}${src.slice(from)}\r\n` : out;
-}
-
-/**
- * Fields a client cannot make hop-by-hop by naming them in Connection: without Content-Length the backend
- * would read the body as the next request (request smuggling), and without Host it cannot route.
- */
-const END_TO_END: ReadonlySet<string> = new Set(['', 'close', 'keep-alive', 'host', 'content-length']);
-
-/**
- * Adds to `dropped` the lines of fields that Connection names (other than END_TO_END ones), keeping head
- * order; returns the new count. Rare, so it reads the head again rather than cost every request.
- */
-function dropNamed(conn: ClientConnection, connection: string, drops: number): number {
-  const names = new Set(
-    connection
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => !END_TO_END.has(s)),
-  );
-  if (names.size === 0) return drops;
-  const src = conn.head;
-  const lines: number[] = [];
-  for (let pos = conn.fieldsStart; pos < src.length; ) {
-    let end = src.indexOf('\r\n', pos);
-    if (end < 0) end = src.length;
-    if (names.has(src.slice(pos, src.indexOf(':', pos)).toLowerCase())) lines.push(pos, end);
-    pos = end + 2;
-  }
-  // Merge the two ordered lists of line ranges (a line may be in both: a named field we drop anyway).
-  const merged: number[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < drops || j < lines.length) {
-    const takeOld = j >= lines.length || (i < drops && dropped[i] <= lines[j]);
-    const start = takeOld ? dropped[i] : lines[j];
-    const end = takeOld ? dropped[i + 1] : lines[j + 1];
-    if (takeOld) i += 2;
-    else j += 2;
-    if (merged.length === 0 || merged[merged.length - 2] !== start) merged.push(start, end);
-  }
-  for (let k = 0; k < merged.length; k++) dropped[k] = merged[k];
-  return merged.length;
 }

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
+import { dropNamedFields, insertRange } from '../../http1/connection-options.js';
 import { Framing } from '../../http1/message-reader.js';
 import { HOP_BY_HOP, ResponseReader } from '../../http1/response-reader.js';
 import { describeError } from '../health-monitor.js';
@@ -12,7 +13,7 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const LAST_CHUNK = '0\r\n\r\n';
 /**
  * Connection options that name no field to leave out: the two that are only options, and the framing
- * fields, which the relayed response needs (a client would otherwise not know where its body ends).
+ * field, which the relayed response needs (a client would otherwise not know where its body ends).
  */
 const NOT_FIELDS: ReadonlySet<string> = new Set(['', 'close', 'keep-alive', 'content-length']);
 
@@ -146,7 +147,15 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     const dropped = this.dropped;
     if (!length && this.lengthStart >= 0)
       this.drops = insertRange(dropped, this.drops, this.lengthStart, this.lengthEnd);
-    if (this.connectionOptions !== '') this.dropNamed(head, fieldsStart);
+    if (this.connectionOptions !== '')
+      this.drops = dropNamedFields(
+        head,
+        fieldsStart,
+        this.connectionOptions,
+        NOT_FIELDS,
+        dropped,
+        this.drops,
+      );
     let fields: string;
     if (this.drops === 0) {
       fields = fieldsStart < head.length ? `${head.slice(fieldsStart)}\r\n` : '';
@@ -168,26 +177,6 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     const piece = data.subarray(start, end);
     if (this.held !== undefined) this.pass(this.held, false);
     this.held = piece;
-  }
-
-  /**
-   * Fields the response's Connection names are hop-by-hop too (RFC 9110 §7.6.1): their lines join the
-   * dropped ones. Rare, so the head is read again here rather than cost every response.
-   */
-  private dropNamed(head: string, fieldsStart: number): void {
-    const names = new Set<string>();
-    for (const option of this.connectionOptions.split(',')) {
-      const name = option.trim();
-      if (!NOT_FIELDS.has(name) && !HOP_BY_HOP.has(name)) names.add(name); // hop-by-hop: dropped already
-    }
-    if (names.size === 0) return;
-    for (let pos = fieldsStart; pos < head.length; ) {
-      let end = head.indexOf('\r\n', pos);
-      if (end < 0) end = head.length;
-      if (names.has(head.slice(pos, head.indexOf(':', pos)).toLowerCase()))
-        this.drops = insertRange(this.dropped, this.drops, pos, end);
-      pos = end + 2;
-    }
   }
 
   private pass(chunk: Buffer, last: boolean): void {
@@ -383,20 +372,4 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     this.socket.removeListener('drain', this.onSocketDrain);
     if (body.isPaused()) body.resume();
   }
-}
-
-/**
- * Adds [start, end) to the first `count` entries of `ranges`, a list of ranges kept in order (the
- * hop-by-hop lines come in head order); returns the new count.
- */
-function insertRange(ranges: number[], count: number, start: number, end: number): number {
-  let i = count;
-  while (i > 0 && ranges[i - 2] > start) {
-    ranges[i] = ranges[i - 2];
-    ranges[i + 1] = ranges[i - 1];
-    i -= 2;
-  }
-  ranges[i] = start;
-  ranges[i + 1] = end;
-  return count + 2;
 }
