@@ -31,6 +31,8 @@ export interface StateView {
   strategy: string;
   strategies: string[];
   listen: { host: string; port: number };
+  /** Every listener, the main one first. */
+  listeners: { host: string; port: number; mode: string }[];
   uptimeS: number;
   backends: BackendView[];
   totals: {

@@ -2,7 +2,7 @@ import { formatAddress, parseAddress } from '../balancer/address.js';
 import { resolveStrategy } from '../balancer/strategies/index.js';
 import type { Backend, BackendSpec } from '../balancer/types.js';
 import { TimbangError } from '../errors.js';
-import type { BrokerOptions } from './options.js';
+import type { BrokerOptions, ListenerSpec } from './options.js';
 import type { Broker } from './server.js';
 
 /** What a reload changed, and what it could not change without a restart. */
@@ -211,6 +211,7 @@ export class BrokerControl {
     for (const key of RESTART_FIELDS) {
       if (opts[key] !== next[key]) restartNeeded.push(key);
     }
+    if (!sameListeners(opts.listeners, next.listeners)) restartNeeded.push('listeners');
     this.quiet = false;
     for (const line of applied) this.event(`reload: ${line}`);
     if (restartNeeded.length > 0) this.event(`reload: needs a restart to change ${restartNeeded.join(', ')}`);
@@ -287,4 +288,8 @@ export class BrokerControl {
 
 function parseAddressKey(address: string): string {
   return formatAddress(parseAddress(address));
+}
+
+function sameListeners(a: readonly ListenerSpec[], b: readonly ListenerSpec[]): boolean {
+  return a.length === b.length && a.every((l, i) => JSON.stringify(l) === JSON.stringify(b[i]));
 }

@@ -3,6 +3,19 @@ import type { BackendSpec } from '../balancer/types.js';
 export type HealthCheckKind = 'none' | 'tcp' | 'http';
 export type LogFormat = 'human' | 'json' | 'none';
 
+/**
+ * What a listener speaks. 'http': HTTP/1.1 and the classroom line protocol on one port, told apart by
+ * the first bytes (broker/sniff.ts). Further modes (raw TCP, TLS) plug in here.
+ */
+export type ListenerMode = 'http';
+
+/** One listening socket: an address and what it speaks. */
+export interface ListenerSpec {
+  host: string;
+  port: number;
+  mode: ListenerMode;
+}
+
 export interface HealthCheckOptions {
   kind: HealthCheckKind;
   /** For http checks. */
@@ -15,8 +28,11 @@ export interface HealthCheckOptions {
 
 /** Everything `timbang broker` can be told; the config file and the flags both end up here. */
 export interface BrokerOptions {
+  /** The main listener's address (`--host`, `--port`, `listen` in the file). */
   host: string;
   port: number;
+  /** Listeners besides the main one (`listeners` in the file); each binds its own address. */
+  listeners: ListenerSpec[];
   backends: BackendSpec[];
   strategy: string;
   /** Extra tries for a request that reached a backend and got no response (idempotent requests only). */
@@ -64,6 +80,7 @@ export const DEFAULT_BACKENDS: BackendSpec[] = [
 export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   host: '127.0.0.1',
   port: 8000,
+  listeners: [],
   backends: DEFAULT_BACKENDS,
   strategy: 'least-connections',
   retries: 2,

@@ -9,7 +9,12 @@ import { HealthMonitor } from './health-monitor.js';
 import { HttpFront } from './http-front.js';
 import { HttpProxy, REQUEST_WATCHED } from './http-proxy.js';
 import { LineProxy } from './line-proxy.js';
-import { type BrokerOptions, DEFAULT_BROKER_OPTIONS } from './options.js';
+import {
+  type BrokerOptions,
+  DEFAULT_BROKER_OPTIONS,
+  type ListenerMode,
+  type ListenerSpec,
+} from './options.js';
 import { RetryBudget } from './retry-budget.js';
 import { type SniffTargets, sniffConnection } from './sniff.js';
 
@@ -19,6 +24,8 @@ const MAX_REQUEST_HEAD = 16 * 1024;
 export interface Broker {
   readonly host: string;
   readonly port: number;
+  /** Every listener as bound (the main one first), with the port the system chose for port 0. */
+  readonly listeners: readonly ListenerSpec[];
   readonly options: BrokerOptions;
   readonly balancer: Balancer;
   readonly forwarder: Forwarder;
@@ -72,37 +79,38 @@ export async function startBroker(
     (conn) => httpProxy.handle(conn),
   );
 
-  // allowHalfOpen: a classroom client may send its message and half-close; it still wants the reply.
-  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    sniff(socket);
-  });
-
   const sniffTargets: SniffTargets = {
     http: (socket, head) => front.accept(socket, head),
     line: (socket, head, ended) => lineProxy.handle(socket, head, ended),
   };
-  function sniff(socket: net.Socket): void {
-    sniffConnection(socket, sniffTargets, opts.lineSilenceMs, opts.headersTimeoutMs);
-  }
+  /** What a new connection on a listener of each mode goes to. */
+  const accept: Record<ListenerMode, (socket: net.Socket) => void> = {
+    http: (socket) => sniffConnection(socket, sniffTargets, opts.lineSilenceMs, opts.headersTimeoutMs),
+  };
 
-  server.listen(opts.port, opts.host);
+  const specs: ListenerSpec[] = [{ host: opts.host, port: opts.port, mode: 'http' }, ...opts.listeners];
+  const servers: net.Server[] = [];
+  const bound: ListenerSpec[] = [];
   try {
-    await once(server, 'listening');
+    for (const spec of specs) {
+      const server = await listen(spec, accept[spec.mode], sockets);
+      servers.push(server);
+      bound.push({ ...spec, port: (server.address() as AddressInfo).port });
+    }
   } catch (err) {
-    throw listenError(err as NodeJS.ErrnoException, opts.host, opts.port);
+    for (const server of servers) server.close();
+    throw err;
   }
-  const address = server.address() as AddressInfo;
   health.start();
+  const where = bound.map((l) => `${l.host}:${l.port} (${MODE_NAMES[l.mode]})`).join(', ');
   log.event(
-    `listening on ${opts.host}:${address.port} (HTTP and line protocol), strategy ${balancer.strategyName}, backends ${balancer.pool.backends.map((b) => b.address).join(', ')}`,
+    `listening on ${where}, strategy ${balancer.strategyName}, backends ${balancer.pool.backends.map((b) => b.address).join(', ')}`,
   );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      server.close();
+      for (const server of servers) server.close();
       health.stop();
       const deadline = Date.now() + opts.drainTimeoutMs;
       front.drain();
@@ -121,7 +129,8 @@ export async function startBroker(
 
   return {
     host: opts.host,
-    port: address.port,
+    port: bound[0].port,
+    listeners: bound,
     options: opts,
     balancer,
     forwarder,
@@ -133,4 +142,27 @@ export async function startBroker(
     },
     close,
   };
+}
+
+const MODE_NAMES: Record<ListenerMode, string> = { http: 'HTTP and line protocol' };
+
+/** Binds one listener; its connections are counted in `sockets` (for draining) and handed to `onSocket`. */
+async function listen(
+  spec: ListenerSpec,
+  onSocket: (socket: net.Socket) => void,
+  sockets: Set<net.Socket>,
+): Promise<net.Server> {
+  // allowHalfOpen: a classroom client may send its message and half-close; it still wants the reply.
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    onSocket(socket);
+  });
+  server.listen(spec.port, spec.host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    throw listenError(err as NodeJS.ErrnoException, spec.host, spec.port);
+  }
+  return server;
 }

@@ -38,6 +38,12 @@ export const weightSchema = z
   .gt(0, { error: 'must be > 0' })
   .max(1_000_000, { error: 'must be <= 1000000' });
 
+/** A listener besides the main one: its address and what it speaks. */
+export const listenerSchema = z.strictObject({
+  listen: listenAddress,
+  mode: z.enum(['http'], { error: 'must be http' }).optional(),
+});
+
 /** One backend, in the config file and in `POST /api/backends`. */
 export const backendSchema = z.strictObject({
   id: z
@@ -61,6 +67,7 @@ export const strategySchema = z
 export const configSchema = z
   .strictObject({
     listen: listenAddress,
+    listeners: z.array(listenerSchema, { error: 'must be a list of listeners' }),
     admin: z
       .strictObject({
         enabled: z.boolean({ error: 'must be true or false' }),
@@ -121,6 +128,11 @@ export function configToPatch(c: ConfigFile): SettingsPatch {
   const broker: BrokerPatch = {
     host: listen?.host,
     port: listen?.port,
+    listeners: c.listeners?.map((l) => {
+      // The schema already checked the address.
+      const hp = parseListen(l.listen) as NonNullable<ReturnType<typeof parseListen>>;
+      return { host: hp.host, port: hp.port, mode: l.mode ?? 'http' };
+    }),
     strategy: c.strategy,
     backends: c.backends?.map((b, i) => ({
       id: b.id ?? String(i + 1),

@@ -20,18 +20,24 @@ export interface SettingsPatch {
 }
 
 /**
- * The one merge: defaults <- file <- flags, later patches winning field by field. Backends are replaced
- * as a whole list, never merged entry by entry; the health check is merged field by field.
+ * The one merge: defaults <- file <- flags, later patches winning field by field. Backends and listeners
+ * are replaced as a whole list, never merged entry by entry; the health check is merged field by field.
  */
 export function mergeSettings(...patches: ReadonlyArray<SettingsPatch | undefined>): Settings {
   const D = DEFAULT_BROKER_OPTIONS;
-  const broker: BrokerOptions = { ...D, healthCheck: { ...D.healthCheck }, backends: copy(D.backends) };
+  const broker: BrokerOptions = {
+    ...D,
+    healthCheck: { ...D.healthCheck },
+    backends: copy(D.backends),
+    listeners: D.listeners.map((l) => ({ ...l })),
+  };
   const admin: AdminOptions = { ...DEFAULT_ADMIN_OPTIONS };
   for (const patch of patches) {
     if (!patch) continue;
-    const { healthCheck, backends, ...rest } = patch.broker ?? {};
+    const { healthCheck, backends, listeners, ...rest } = patch.broker ?? {};
     assignDefined(broker, rest);
     if (backends) broker.backends = copy(backends);
+    if (listeners) broker.listeners = listeners.map((l) => ({ ...l }));
     if (healthCheck) assignDefined(broker.healthCheck, healthCheck);
     if (patch.admin) assignDefined(admin, patch.admin);
   }
