@@ -52,7 +52,15 @@ export async function lineLoad(port: number, connections: number, seconds: numbe
   const at = (q: number) =>
     sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const secs = (stoppedAt - startedAt) / 1000;
-  return { requests: count, seconds: secs, rps: count / secs, p50Ms: at(0.5), p99Ms: at(0.99), errors };
+  return {
+    requests: count,
+    seconds: secs,
+    rps: count / secs,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    p999Ms: at(0.999),
+    errors,
+  };
 }
 
 /** lineLoad() in a process of its own, as the benchmarks run it (never in the measuring event loop). */

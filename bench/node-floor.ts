@@ -1,5 +1,4 @@
 import { rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,35 +7,12 @@ import { cpuSeconds, freePort, start, stopAll, waitForPort } from './procs.js';
 import { runWrk } from './wrk.js';
 
 /**
- * `npm run bench:floor`: what any HTTP proxy written in Node pays on this machine before doing any work.
- * A relay pairs each client connection with one upstream connection and copies bytes both ways: no
- * parsing, no balancing, no timeouts (correct only for one-request-at-a-time clients such as wrk). It
- * makes the same four system calls per request as the broker and reads upstream the same way (onread),
- * so timbang's CPU per request minus the relay's is what timbang's own work costs. Measured side by side
- * with the broker, interleaved, against the bench's nginx backends.
+ * `npm run bench:floor`: what any HTTP proxy written in Node pays on this machine before doing any work
+ * (the HTTP relay of relays.ts), so timbang's CPU per request minus the relay's is what timbang's own
+ * work costs. Measured side by side with the broker, interleaved, against the bench's nginx backends.
  */
 const ROUNDS = 3;
 const SECONDS = 5;
-
-function relay(port: number, upstreams: number[]): void {
-  const buffer = Buffer.allocUnsafe(64 * 1024);
-  let next = 0;
-  net
-    .createServer({ noDelay: true }, (client) => {
-      const up = net.connect({
-        host: '127.0.0.1',
-        port: upstreams[next++ % upstreams.length],
-        noDelay: true,
-        onread: { buffer, callback: (n: number) => client.write(Buffer.from(buffer.subarray(0, n))) || true },
-      });
-      client.on('data', (d: Buffer) => up.write(d));
-      client.on('close', () => up.destroy());
-      up.on('close', () => client.destroy());
-      client.on('error', () => {});
-      up.on('error', () => {});
-    })
-    .listen(port, '127.0.0.1');
-}
 
 async function main(): Promise<void> {
   const { dir, httpPorts } = await startBackends('timbang-floor-');
@@ -44,7 +20,12 @@ async function main(): Promise<void> {
   const relayProc = start(
     'relay',
     process.execPath,
-    [fileURLToPath(import.meta.url), '--relay', String(relayPort), ...httpPorts.map(String)],
+    [
+      fileURLToPath(new URL('./relays.js', import.meta.url)),
+      'http',
+      String(relayPort),
+      ...httpPorts.map(String),
+    ],
     path.join(dir, 'relay.log'),
   );
   const brokerPort = await freePort();
@@ -85,5 +66,4 @@ async function main(): Promise<void> {
   );
 }
 
-if (process.argv[2] === '--relay') relay(Number(process.argv[3]), process.argv.slice(4).map(Number));
-else await main();
+await main();

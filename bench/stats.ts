@@ -22,6 +22,7 @@ export interface Summary {
   rpsMax: number;
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
   cpuUs: number;
   errors: number;
 }
@@ -34,6 +35,7 @@ export function summarize(row: Row): Summary {
     rpsMax: Math.max(...rps),
     p50Ms: median(row.runs.map((r) => r.p50Ms)),
     p99Ms: median(row.runs.map((r) => r.p99Ms)),
+    p999Ms: median(row.runs.map((r) => r.p999Ms)),
     cpuUs: median(row.cpuUsPerRequest),
     errors: row.runs.reduce((n, r) => n + r.errors, 0),
   };
@@ -45,7 +47,7 @@ const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
 /**
  * A markdown table: requests/s (median, min, max over the rounds), the ratio of the median to two
- * references at the same concurrency, median p50 and p99, and CPU per request.
+ * references at the same concurrency, median p50, p99 and p99.9, and CPU per request.
  */
 export function table(rows: readonly Row[], unit: string, refs: [string, string]): string {
   const head = [
@@ -58,6 +60,7 @@ export function table(rows: readonly Row[], unit: string, refs: [string, string]
     `vs ${refs[1]}`,
     'p50 ms',
     'p99 ms',
+    'p99.9 ms',
     `CPU µs/${unit}`,
     'errors',
   ];
@@ -82,6 +85,7 @@ export function table(rows: readonly Row[], unit: string, refs: [string, string]
         ratio(ref(refs[1])),
         ms(s.p50Ms),
         ms(s.p99Ms),
+        ms(s.p999Ms),
         Number.isFinite(s.cpuUs) ? s.cpuUs.toFixed(0) : '-',
         s.errors,
       ].join(' | ')} |`,

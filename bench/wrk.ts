@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 /** One load run's figures, whichever tool measured it. */
 export interface Measurement {
@@ -7,13 +10,29 @@ export interface Measurement {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
   /** Socket errors, timeouts and non-2xx responses together. */
   errors: number;
 }
 
+/** wrk's --latency table stops at p99; its Lua `done` hook can read any percentile (in µs). */
+const P999_SCRIPT = `done = function(summary, latency, requests)
+  io.write(string.format("p99.9 %d us\\n", latency:percentile(99.9)))
+end
+`;
+let scriptPath: string | undefined;
+function p999Script(): string {
+  if (!scriptPath) {
+    scriptPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'timbang-wrk-')), 'p999.lua');
+    writeFileSync(scriptPath, P999_SCRIPT);
+  }
+  return scriptPath;
+}
+
 /** Runs `wrk -t1 --latency` (one thread: the load generator keeps to one of the two cores). */
 export function runWrk(url: string, connections: number, seconds: number): Promise<Measurement> {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', url];
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s'];
+  args.push('-s', p999Script(), url);
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -48,6 +67,7 @@ export function parseWrk(out: string): Measurement {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const p50 = /\s50%\s+([\d.]+\w+)/.exec(out);
   const p99 = /\s99%\s+([\d.]+\w+)/.exec(out);
+  const p999 = /^p99\.9 (\d+) us$/m.exec(out);
   if (!total || !rps || !p50 || !p99) throw new Error('unexpected wrk output');
   let errors = 0;
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
@@ -60,6 +80,7 @@ export function parseWrk(out: string): Measurement {
     rps: Number(rps[1]),
     p50Ms: durationMs(p50[1]),
     p99Ms: durationMs(p99[1]),
+    p999Ms: p999 ? Number(p999[1]) / 1000 : Number.NaN,
     errors,
   };
 }
