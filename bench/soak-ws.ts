@@ -13,7 +13,7 @@ import { freePort, killAllNow, rssMb, type Service, sleep, start, stopAll, waitF
  * through the broker, mixed with clients that vanish without a close frame, clients that reset, and a
  * backend that resets sessions. Before (after a warm-up) and after, it reads the proxy's open file
  * descriptors (/proc/PID/fd), its RSS and, for timbang, the requests in flight and tunnels open (admin
- * API). node-http-proxy (`ws: true`) runs the same cycles in the same run, for comparison.
+ * API); "before" is after a warm-up (default 5,000 cycles), when the heap has found its size. node-http-proxy (`ws: true`) runs the same cycles in the same run, for comparison.
  * Exit 1 when timbang's fds or in-flight are not back to their start or its RSS grew over 10%.
  */
 
@@ -26,7 +26,7 @@ const { values: flags } = parseArgs({
   options: {
     cycles: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '50' },
-    warmup: { type: 'string', default: '1000' },
+    warmup: { type: 'string', default: '5000' },
     only: { type: 'string' },
   },
 });
@@ -169,6 +169,8 @@ async function settle(svc: Service, adminPort: number | undefined, startFds: num
 
 interface Outcome {
   name: string;
+  /** Before any cycle: the RSS of a process that has not yet sized its heap, pools and code. */
+  cold: Probe;
   before: Probe;
   after: Probe;
   tally: Tally & { seconds: number };
@@ -178,6 +180,8 @@ interface Outcome {
 async function soak(name: string, svc: Service, port: number, adminPort?: number): Promise<Outcome> {
   await waitForPort(port, svc);
   const url = `ws://127.0.0.1:${port}/soak`;
+  const cold = await probe(svc, adminPort);
+  console.log(`${name}: cold (no cycle yet) ${JSON.stringify(cold)}; warming up with ${WARMUP} cycles`);
   if (WARMUP > 0) await run(url, 0, WARMUP);
   await sleep(500);
   const before = await settle(svc, adminPort, Number.POSITIVE_INFINITY);
@@ -207,7 +211,7 @@ async function soak(name: string, svc: Service, port: number, adminPort?: number
     (after.inFlight ?? 0) === (before.inFlight ?? 0) &&
     (after.tunnels ?? 0) === 0 &&
     after.rssMb <= before.rssMb * 1.1;
-  return { name, before, after, tally, pass };
+  return { name, cold, before, after, tally, pass };
 }
 
 function row(o: Outcome): string {
@@ -218,6 +222,7 @@ function row(o: Outcome): string {
     .join(', ');
   return [
     `${o.name}: ${o.tally.ok + o.tally.failed} cycles (${kinds}) in ${o.tally.seconds.toFixed(1)} s, ${Math.round((o.tally.ok + o.tally.failed) / o.tally.seconds)}/s, ${o.tally.failed} not as expected`,
+    `  cold: fds ${o.cold.fds}, RSS ${o.cold.rssMb.toFixed(1)} MB; after ${WARMUP} warm-up cycles -> after the ${CYCLES} cycles:`,
     `  fds ${o.before.fds} -> ${o.after.fds}, in flight ${flight}, tunnels open after ${o.after.tunnels ?? 'n/a'}, RSS ${o.before.rssMb.toFixed(1)} -> ${o.after.rssMb.toFixed(1)} MB (${rss}%): ${o.pass ? 'back to start' : 'NOT back to start'}`,
   ].join('\n');
 }
