@@ -88,6 +88,8 @@ export class Tunnels {
     clientBytes: Buffer | undefined,
     backend: BackendPipe,
   ): Tunnel {
+    // The sweep's clock may be old (no tunnel for a while): a new tunnel's idle time starts now.
+    this.now = performance.now();
     const t = new Tunnel(this, owner, client, backend);
     this.live.add(t);
     this.opened++;

@@ -38,10 +38,16 @@ function openWs(url: string): Promise<WebSocket> {
   });
 }
 
+/** The next message; rejects if the session closes first. */
 function nextMessage(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
-  return new Promise((resolve) =>
-    ws.once('message', (data: RawData, binary: boolean) => resolve({ data: data as Buffer, binary })),
-  );
+  return new Promise((resolve, reject) => {
+    const onClose = (code: number) => reject(new Error(`closed (${code}) before a message`));
+    ws.once('close', onClose);
+    ws.once('message', (data: RawData, binary: boolean) => {
+      ws.off('close', onClose);
+      resolve({ data: data as Buffer, binary });
+    });
+  });
 }
 
 /** A raw HTTP backend that records every request head it reads and answers with `answer(head)`. */
@@ -310,6 +316,36 @@ describe('broker: HTTP Upgrade framing', () => {
     expect(client.text()).toMatch(/^HTTP\/1\.1 101/);
     await waitFor(() => broker.balancer.pool.backends[0].inFlight === 0, 5_000, 'in-flight 0');
     expect(log.requests[0].error).toBe('tunnel timed out');
+  });
+
+  it('counts a first tunnel’s idle time from its start, not from the last sweep', async () => {
+    const backend = await rawBackend(stack, () => SWITCH);
+    const { broker } = await brokerFor(stack, [backend.port], { tunnelTimeoutMs: 400 });
+    await new Promise((r) => setTimeout(r, 500)); // longer than the timeout, with no tunnel (no sweep)
+    const client = await rawClient(broker.port, UPGRADE_HEAD);
+    const openedAt = Date.now();
+    await once(client.socket, 'end');
+    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(350);
+  });
+
+  it('keeps tunnels open across a reload that replaces the upstream pools', async () => {
+    const backend = await echoServer(stack);
+    const { broker } = await brokerFor(stack, [backend.port]);
+    const ws = await openWs(`ws://127.0.0.1:${broker.port}/`);
+    const { BrokerControl } = await import('../../src/broker/control.js');
+    const control = new BrokerControl(broker, () => {});
+    stack.add(async () => control.close());
+    const result = control.reload({
+      ...broker.options,
+      connectTimeoutMs: broker.options.connectTimeoutMs + 1,
+    });
+    expect(result.applied.join(' ')).toContain('connectTimeoutMs');
+    const reply = nextMessage(ws);
+    ws.send('still here');
+    expect((await reply).data.toString()).toBe('still here');
+    expect(broker.http.tunnels.open).toBe(1);
+    ws.close();
+    await waitFor(() => broker.balancer.pool.backends[0].inFlight === 0, 5_000, 'in-flight 0');
   });
 
   it('answers 503 beyond --max-tunnels, and to an upgrade while draining', async () => {

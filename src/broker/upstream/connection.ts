@@ -118,7 +118,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
 
   /** Closes the connection if it is idle; a busy one closes when its response ends (the pool is closing). */
   closeIdle(): void {
-    if (this.ex === undefined) this.socket.destroy();
+    // A tunnel is a request in flight for its whole life: it ends by itself, as a busy connection does.
+    if (this.ex === undefined && this.tunnel === undefined) this.socket.destroy();
   }
 
   destroy(): void {
