@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,12 +38,25 @@ if (!(CYCLES > 0 && CONCURRENCY > 0 && WARMUP >= 0)) {
   process.exit(2);
 }
 
-type Kind = 'echo' | 'vanish' | 'client-reset' | 'backend-reset';
-/** Of every 20 cycles: 17 clean, 1 client gone without a close frame, 1 client reset, 1 backend reset. */
+type Kind = 'echo' | 'vanish' | 'client-reset' | 'backend-reset' | 'refused';
+/**
+ * Of every 20 cycles: 16 clean, 1 client gone without a close frame, 1 client reset, 1 backend reset, and
+ * 1 upgrade the backend refuses (426: the connection stays HTTP, and the client leaves).
+ */
 function kindOf(i: number): Kind {
   const k = i % 20;
-  return k === 5 ? 'vanish' : k === 11 ? 'client-reset' : k === 17 ? 'backend-reset' : 'echo';
+  if (k === 5) return 'vanish';
+  if (k === 11) return 'client-reset';
+  if (k === 17) return 'backend-reset';
+  return k === 19 ? 'refused' : 'echo';
 }
+const NO_KINDS = (): Record<Kind, number> => ({
+  echo: 0,
+  vanish: 0,
+  'client-reset': 0,
+  'backend-reset': 0,
+  refused: 0,
+});
 
 interface Tally {
   ok: number;
@@ -53,7 +66,11 @@ interface Tally {
 
 /** The echo backend: echoes each message; `reset` resets the session's TCP connection. */
 async function echoBackend(): Promise<{ port: number; wss: WebSocketServer }> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    verifyClient: (info, done) => (info.req.url === '/refuse' ? done(false, 426) : done(true)),
+  });
   await once(wss, 'listening');
   wss.on('connection', (ws) => {
     ws.on('error', () => {});
@@ -71,7 +88,9 @@ async function echoBackend(): Promise<{ port: number; wss: WebSocketServer }> {
 /** One cycle; resolves true when it went as its kind says it should. */
 function cycle(url: string, kind: Kind, i: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { handshakeTimeout: 10_000 });
+    const ws = new WebSocket(kind === 'refused' ? url.replace('/soak', '/refuse') : url, {
+      handshakeTimeout: 10_000,
+    });
     let done = false;
     const finish = (ok: boolean) => {
       if (done) return;
@@ -85,6 +104,11 @@ function cycle(url: string, kind: Kind, i: number): Promise<boolean> {
     }, 15_000);
     const payload = `cycle ${i} ${'x'.repeat(i % 512)}`;
     ws.on('error', () => {});
+    ws.on('unexpected-response', (req, res) => {
+      finish(kind === 'refused' && res.statusCode === 426);
+      req.destroy();
+      res.destroy();
+    });
     ws.on('open', () => ws.send(kind === 'backend-reset' ? 'reset' : payload));
     ws.on('message', (data: RawData) => {
       if (data.toString() !== payload) return finish(false);
@@ -109,7 +133,7 @@ async function run(url: string, from: number, n: number): Promise<Tally & { seco
   const tally: Tally = {
     ok: 0,
     failed: 0,
-    byKind: { echo: 0, vanish: 0, 'client-reset': 0, 'backend-reset': 0 },
+    byKind: NO_KINDS(),
   };
   const t0 = performance.now();
   let next = from;
@@ -175,6 +199,36 @@ interface Outcome {
   after: Probe;
   tally: Tally & { seconds: number };
   pass: boolean;
+  /** The proxy's process died during the run: the error it died of. */
+  died?: string;
+}
+
+/** Runs the soak; a proxy that dies on the way is reported with the error it died of. */
+async function soakOrDeath(
+  name: string,
+  svc: Service,
+  port: number,
+  log: string,
+  adminPort?: number,
+): Promise<Outcome> {
+  try {
+    return await soak(name, svc, port, adminPort);
+  } catch (err) {
+    await sleep(200);
+    if (svc.child.exitCode === null && svc.child.signalCode === null) throw err;
+    const text = readFileSync(log, 'utf8');
+    const cause = /^(\w*Error[^\n]*)$/m.exec(text)?.[1] ?? text.trim().split('\n').slice(-3).join(' ');
+    const none: Probe = { fds: 0, rssMb: 0 };
+    return {
+      name,
+      cold: none,
+      before: none,
+      after: none,
+      tally: { ok: 0, failed: 0, byKind: NO_KINDS(), seconds: 0 },
+      pass: false,
+      died: cause,
+    };
+  }
 }
 
 async function soak(name: string, svc: Service, port: number, adminPort?: number): Promise<Outcome> {
@@ -190,7 +244,7 @@ async function soak(name: string, svc: Service, port: number, adminPort?: number
   const tally: Tally & { seconds: number } = {
     ok: 0,
     failed: 0,
-    byKind: { echo: 0, vanish: 0, 'client-reset': 0, 'backend-reset': 0 },
+    byKind: NO_KINDS(),
     seconds: 0,
   };
   const rssSeries: string[] = [];
@@ -215,6 +269,7 @@ async function soak(name: string, svc: Service, port: number, adminPort?: number
 }
 
 function row(o: Outcome): string {
+  if (o.died !== undefined) return `${o.name}: the process DIED during the run: ${o.died}`;
   const rss = ((o.after.rssMb / o.before.rssMb - 1) * 100).toFixed(1);
   const flight = o.before.inFlight === undefined ? 'n/a' : `${o.before.inFlight} -> ${o.after.inFlight}`;
   const kinds = Object.entries(o.tally.byKind)
@@ -252,19 +307,28 @@ async function main(): Promise<void> {
       ],
       path.join(dir, 'broker.log'),
     );
-    outcomes.push(await soak('timbang', broker, port, admin));
-    broker.child.kill('SIGTERM');
-    await once(broker.child, 'exit');
+    outcomes.push(await soakOrDeath('timbang', broker, port, path.join(dir, 'broker.log'), admin));
+    if (broker.child.exitCode === null && broker.child.signalCode === null) {
+      broker.child.kill('SIGTERM');
+      await once(broker.child, 'exit');
+    }
   }
   if (flags.only === undefined || flags.only === 'http-proxy') {
-    const port = await freePort();
-    const proxy = start(
-      'http-proxy',
-      process.execPath,
-      [...GC_FLAGS, WS_PROXY, String(port), String(backend.port)],
-      path.join(dir, 'http-proxy.log'),
-    );
-    outcomes.push(await soak('node http-proxy (ws: true)', proxy, port));
+    // As its README writes it, then with the usual workaround: an 'error' listener on the client's socket.
+    for (const guard of [false, true]) {
+      const port = await freePort();
+      const name = guard
+        ? 'node http-proxy (ws: true) + socket error listener'
+        : 'node http-proxy (ws: true)';
+      const log = path.join(dir, guard ? 'http-proxy-guarded.log' : 'http-proxy.log');
+      const args = [...GC_FLAGS, WS_PROXY, String(port), String(backend.port), ...(guard ? ['guard'] : [])];
+      const proxy = start(name, process.execPath, args, log);
+      outcomes.push(await soakOrDeath(name, proxy, port, log));
+      if (proxy.child.exitCode === null && proxy.child.signalCode === null) {
+        proxy.child.kill('SIGTERM');
+        await once(proxy.child, 'exit');
+      }
+    }
   }
   await stopAll();
   for (const c of backend.wss.clients) c.terminate();

@@ -6,9 +6,11 @@ import httpProxy from 'http-proxy';
  * node-http-proxy as its README proxies WebSockets (`ws: true`, the server's 'upgrade' event handed to
  * proxy.ws), in front of one backend: the soak's comparison. Usage: node dist-bench/bench/ws-proxy.js PORT BACKEND_PORT
  */
-const [port, backendPort] = process.argv.slice(2).map(Number);
+const [port, backendPort] = process.argv.slice(2, 4).map(Number);
+/** `guard`: the usual workaround, an 'error' listener on each upgraded client socket. */
+const guard = process.argv[4] === 'guard';
 if (!(port > 0) || !(backendPort > 0)) {
-  console.error('usage: ws-proxy PORT BACKEND_PORT');
+  console.error('usage: ws-proxy PORT BACKEND_PORT [guard]');
   process.exit(2);
 }
 
@@ -23,6 +25,9 @@ proxy.on('error', (_err, _req, res) => {
 });
 
 const server = http.createServer((req, res) => proxy.web(req, res));
-server.on('upgrade', (req, socket, head) => proxy.ws(req, socket, head));
+server.on('upgrade', (req, socket, head) => {
+  if (guard) socket.on('error', () => socket.destroy());
+  proxy.ws(req, socket, head);
+});
 server.listen(port, '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
