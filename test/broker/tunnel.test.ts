@@ -369,6 +369,72 @@ describe('broker: HTTP Upgrade framing', () => {
     expect(broker.balancer.pool.backends[0].inFlight).toBe(0);
   });
 
+  it('hostile shapes: chunked or sized bodies, a look-alike Connection option, a 101 without Upgrade, a 1xx first', async () => {
+    const backend = await rawBackend(stack, (head) => {
+      if (head.startsWith('GET /no-upgrade-field'))
+        return 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n';
+      if (head.startsWith('GET /interim')) return `HTTP/1.1 100 Continue\r\n\r\n${SWITCH}after`;
+      if (head.toLowerCase().includes('upgrade: websocket')) return SWITCH;
+      return 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    });
+    const { broker } = await brokerFor(stack, [backend.port], { retries: 0 });
+    const plain = async (request: string) => {
+      const c = await rawClient(broker.port, request);
+      await waitFor(() => c.text().endsWith('ok'), 5_000, `an HTTP answer to ${request.split('\r\n')[0]}`);
+      expect(c.text()).toMatch(/^HTTP\/1\.1 200 /);
+    };
+    await plain(
+      'GET /c HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    );
+    await plain(
+      'GET /l HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 1\r\n\r\nx',
+    );
+    await plain(
+      'GET /o HTTP/1.1\r\nHost: x\r\nConnection: upgrades, x-upgrade\r\nUpgrade: websocket\r\n\r\n',
+    );
+    await plain('GET /e HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade:\r\n\r\n');
+    expect(backend.heads.every((h) => !/\r\nupgrade:/i.test(h))).toBe(true);
+    expect(broker.http.tunnels.open).toBe(0);
+
+    // The option among others, in any case, over two Connection fields: an upgrade.
+    const many = await rawClient(
+      broker.port,
+      'GET /m HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nConnection: X-Foo, UPGRADE\r\nX-Foo: 1\r\nUpgrade: websocket\r\n\r\n',
+    );
+    await waitFor(() => many.text().includes('\r\n\r\n'), 5_000, 'the 101');
+    expect(many.text()).toMatch(/^HTTP\/1\.1 101 /);
+    expect(backend.heads.at(-1)?.toLowerCase()).not.toContain('x-foo');
+
+    // A 101 that does not say to what: 502, no tunnel.
+    const bare = await rawClient(broker.port, UPGRADE_HEAD.replace('/ws', '/no-upgrade-field'));
+    await waitFor(() => bare.text().length > 0, 5_000, 'an answer');
+    expect(bare.text()).toMatch(/^HTTP\/1\.1 502 /);
+    // An interim 100 before the 101 is skipped; the bytes after the 101 are the tunnel's.
+    const interim = await rawClient(broker.port, UPGRADE_HEAD.replace('/ws', '/interim'));
+    await waitFor(() => interim.text().endsWith('after'), 5_000, 'the 101');
+    expect(interim.text()).toMatch(/^HTTP\/1\.1 101 /);
+    expect(broker.http.tunnels.open).toBe(2);
+  });
+
+  it('a client that leaves before the 101: the try ends once, nothing stays admitted', async () => {
+    let backendSocket: net.Socket | undefined;
+    const backend = await rawBackend(stack, (_head, socket) => {
+      backendSocket = socket;
+      return undefined; // answers later
+    });
+    const { broker, log } = await brokerFor(stack, [backend.port], { maxTunnels: 1 });
+    const c = await rawClient(broker.port, UPGRADE_HEAD);
+    await waitFor(() => backendSocket !== undefined, 5_000, 'the request at the backend');
+    // A reset (a FIN alone is a half-close: a half-closed HTTP client still gets its answer).
+    c.socket.resetAndDestroy();
+    await waitFor(() => broker.balancer.pool.backends[0].inFlight === 0, 5_000, 'in-flight 0');
+    expect(log.requests).toHaveLength(1);
+    // The cap's place was given back: another upgrade is admitted.
+    const again = await rawClient(broker.port, UPGRADE_HEAD);
+    await waitFor(() => backend.heads.length === 2, 5_000, 'the second upgrade at the backend');
+    expect(again.text()).toBe('');
+  });
+
   it('relays Upgrade only on a GET in HTTP/1.1 without a body, and refuses a 101 nobody asked for', async () => {
     const backend = await rawBackend(stack, (head) =>
       head.toLowerCase().includes('upgrade: websocket')
