@@ -6,7 +6,9 @@ import { configToPatch } from '../../src/config/schema.js';
 import { mergeSettings } from '../../src/config/settings.js';
 
 function patchOf(args: string[]) {
-  const cmd: Command = brokerCommand().exitOverride().configureOutput({ writeErr: () => {} });
+  const cmd: Command = brokerCommand()
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
   cmd.action(() => {});
   cmd.parse(args, { from: 'user' });
   const given = (flag: string) => ['cli', 'env'].includes(cmd.getOptionValueSource(flag) ?? '');
