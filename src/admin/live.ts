@@ -60,13 +60,15 @@ export class LiveStats {
     const s = this.of(b);
     if (outcome === 'ok' && status < 500) {
       const now = performance.now();
-      s.latency.record(now, now - ex.attemptAt);
+      // A tunnel's latency is the time to its 101, not the session's length.
+      s.latency.record(now, (ex.switchedAt > 0 ? ex.switchedAt : now) - ex.attemptAt);
     } else if (outcome !== 'client-gone') s.errors++;
   }
 
   onFinish(ex: Exchange): void {
     this.requests++;
     if (ex.status >= 500) this.errors++;
+    else if (ex.status === 101) this.all.record(performance.now(), ex.switchedAt - ex.startedAt);
     else if (ex.status > 0) this.all.record(performance.now(), ex.totalMs);
   }
 
@@ -158,6 +160,7 @@ export class LiveStats {
         state: b.state,
         removing: this.control?.isRemoving(b) ?? false,
         inFlight: b.inFlight,
+        tunnels: broker.http.tunnels.openOn(b),
         total: b.total,
         errors: s.errors,
         failures: b.failures,
@@ -181,6 +184,7 @@ export class LiveStats {
       totals: {
         requests: this.requests,
         inFlight,
+        tunnels: broker.http.tunnels.open,
         errors: this.errors,
         retries: this.retries,
         rps: round(rps),

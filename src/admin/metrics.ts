@@ -107,6 +107,26 @@ export class BrokerMetrics {
       },
     });
     new Gauge({
+      name: 'timbang_backend_tunnels',
+      help: 'WebSocket/Upgrade tunnels open to a backend (each is also one request in flight).',
+      labelNames: ['backend'],
+      registers,
+      collect() {
+        this.reset();
+        const tunnels = self.broker?.http.tunnels;
+        for (const b of self.backends()) this.set({ backend: b.id }, tunnels?.openOn(b) ?? 0);
+      },
+    });
+    new Counter({
+      name: 'timbang_tunnels_opened_total',
+      help: 'WebSocket/Upgrade tunnels opened (a 101 relayed) since the broker started.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(self.broker?.http.tunnels.opened ?? 0);
+      },
+    });
+    new Gauge({
       name: 'timbang_backend_weight',
       help: 'Weight of a backend.',
       labelNames: ['backend'],
@@ -175,6 +195,8 @@ export class BrokerMetrics {
       byStatus.set(status, cell);
     }
     cell.n++;
+    // A tunnel's time is a session's length, not a request's latency: it stays out of the histogram.
+    if (status === 101) return;
     let buckets = this.durations.get(id);
     if (buckets === undefined) {
       buckets = new Buckets();

@@ -8,6 +8,8 @@ export interface BackendView {
   state: 'up' | 'down' | 'draining';
   removing: boolean;
   inFlight: number;
+  /** WebSocket/Upgrade tunnels open to it (each also counts in inFlight). */
+  tunnels: number;
   /** Tries started on this backend since it joined (retries count on each backend tried). */
   total: number;
   /** Tries that ended in an error: 5xx, no response, refused. */
@@ -39,6 +41,8 @@ export interface StateView {
     /** Client requests answered (each once, whatever its retries). */
     requests: number;
     inFlight: number;
+    /** WebSocket/Upgrade tunnels open. */
+    tunnels: number;
     errors: number;
     retries: number;
     rps: number;

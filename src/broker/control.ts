@@ -20,6 +20,8 @@ const LIVE_FIELDS = [
   'maxLineBytes',
   'lineSilenceMs',
   'drainTimeoutMs',
+  'tunnelTimeoutMs',
+  'maxTunnels',
 ] as const;
 
 /** Settings of the upstream connection pools: applied by replacing each backend's pool (gracefully). */

@@ -40,6 +40,8 @@ export interface Exchange extends RequestRecord {
   startedAt: number;
   attemptAt: number;
   retriesUsed: number;
+  /** When an HTTP Upgrade tunnel opened (performance.now()), else 0: the try's latency ends there. */
+  switchedAt: number;
   /** Try the request on b; the front end must call forwarder.settle(this, ...) exactly once. */
   send(b: Backend): void;
   /** Nothing (more) can be tried: answer the client with this failure (503, 502, 504, an ERROR line). */
@@ -53,6 +55,7 @@ export abstract class ExchangeState {
   startedAt = 0;
   attemptAt = 0;
   retriesUsed = 0;
+  switchedAt = 0;
   tries = 0;
   status = 0;
   bytes = 0;
@@ -91,7 +94,8 @@ export class Forwarder {
     const b = ex.backend!;
     const now = performance.now();
     const ok = outcome === 'ok' && status < 500;
-    this.balancer.pool.end(b, now, now - ex.attemptAt, ok);
+    // A tunnel's latency is the time to its 101, not its life (peak-EWMA would read a session as slowness).
+    this.balancer.pool.end(b, now, (ex.switchedAt > 0 ? ex.switchedAt : now) - ex.attemptAt, ok);
     this.observer?.onTryEnd?.(ex, b, outcome, status);
     switch (outcome) {
       case 'ok':

@@ -280,6 +280,27 @@ export class ClientConnection extends RequestReader {
     this.endResponse(bytes);
   }
 
+  /**
+   * The request in flight was answered 101 (an Upgrade tunnel, broker/tunnel.ts): `head` is the whole
+   * response head, `rest` the backend's bytes after it. The connection stops being HTTP and leaves the
+   * front end; returns the bytes the client sent after its request, which belong to the new protocol.
+   */
+  switchProtocols(head: string, rest: Buffer | undefined): Buffer | undefined {
+    const socket = this.socket;
+    socket.removeAllListeners('data');
+    socket.removeAllListeners('drain');
+    socket.removeAllListeners('end');
+    this.exchange = undefined;
+    this.busy = false;
+    this.closing = true;
+    this.front.connections.delete(this);
+    if (rest === undefined) socket.write(head, 'latin1');
+    else socket.write(Buffer.concat([Buffer.from(head, 'latin1'), rest]));
+    const pending = this.pending;
+    this.pending = undefined;
+    return pending;
+  }
+
   /** The response cannot be completed (the backend broke mid-way): the client must see it cut. */
   abortResponse(): void {
     this.exchange = undefined;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
@@ -6,6 +7,7 @@ import { HOP_BY_HOP } from '../http1/response-reader.js';
 import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Outcome } from './forward.js';
 import type { ClientConnection, FrontExchange } from './http-front.js';
 import type { BrokerOptions } from './options.js';
+import { type BackendPipe, type TunnelOwner, type TunnelSink, Tunnels } from './tunnel.js';
 import { UpstreamPool } from './upstream/pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamOptions, UpstreamSlot } from './upstream/types.js';
 
@@ -42,13 +44,17 @@ const TEXT = 'content-type: text/plain; charset=utf-8\r\n';
  */
 export class HttpProxy {
   private readonly upstreams = new Map<Backend, UpstreamPool>();
+  /** Upgrade tunnels (WebSocket and others): the cap, the idle timeout, open ones per backend. */
+  readonly tunnels: Tunnels;
 
   constructor(
     readonly forwarder: Forwarder,
     readonly opts: BrokerOptions,
     /** How upstream sockets are opened: net.connect, unless a bench fakes the network. */
     private readonly connect?: UpstreamOptions['connect'],
-  ) {}
+  ) {
+    this.tunnels = new Tunnels(opts);
+  }
 
   /** A request head has been read on conn: its exchange, or undefined when it was answered at once. */
   handle(conn: ClientConnection): FrontExchange | undefined {
@@ -59,6 +65,14 @@ export class HttpProxy {
       if (!isTimbangError(err)) throw err;
       conn.respond(400, TEXT, `${err.message}\n`);
       return undefined;
+    }
+    if (ex.upgrade) {
+      if (!this.tunnels.admit()) {
+        const why = this.tunnels.draining ? 'broker draining' : 'too many tunnels open';
+        conn.respond(503, `${TEXT}x-timbang-error: no-backend\r\n`, `${why}\n`);
+        return undefined;
+      }
+      ex.admitted = true;
     }
     // A small body is read first, so the request stays retriable; any other starts at once.
     if (ex.bodyToBuffer === 0) this.forwarder.begin(ex);
@@ -90,12 +104,17 @@ export class HttpProxy {
   }
 
   async close(): Promise<void> {
+    const tunnelsEnded = this.tunnels.close();
     for (const pool of this.upstreams.values()) pool.destroy();
     this.upstreams.clear();
+    // Destroyed sockets report their close on a later turn: wait (briefly) for each tunnel's exchange to end.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([tunnelsEnded, new Promise((r) => (timer = setTimeout(r, 1_000)))]);
+    clearTimeout(timer);
   }
 }
 
-class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, FrontExchange {
+class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, FrontExchange, TunnelOwner {
   readonly protocol = 'http' as const;
   readonly client: string;
   readonly strategy: Strategy;
@@ -108,6 +127,10 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
   readonly head: string;
   readonly hasHost: boolean;
   readonly bodyLength: boolean;
+  /** The client asked to switch protocols, and the request goes on asking (see the constructor). */
+  readonly upgrade: boolean;
+  /** Counted by the tunnels' cap until a tunnel takes the count over or the request ends without one. */
+  admitted = false;
   upstreamBody: Buffer | Readable | null = null;
   upstream: UpstreamSlot | undefined = undefined;
   staleRetried = false;
@@ -137,6 +160,7 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
     let forwardedFor: string | undefined;
     let via: string | undefined;
     let connection = '';
+    let upgradeValue: string | undefined;
     let hasHost = false;
     let drops = 0;
     for (let k = 0; k < conn.watchedCount; k++) {
@@ -149,6 +173,8 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
       else if (name === 'x-timbang-strategy') strategyName = value;
       else if (name === 'x-timbang-key') hashKey = value;
       else if (name === 'connection') connection += `${value.toLowerCase()},`;
+      else if (name === 'upgrade')
+        upgradeValue = upgradeValue === undefined ? value : `${upgradeValue}, ${value}`;
       if (name !== 'host' && name !== 'content-length') {
         dropped[drops++] = conn.watchedStarts[k];
         dropped[drops++] = conn.watchedEnds[k];
@@ -162,10 +188,24 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
       forwardedFor === undefined && via === undefined
         ? conn.forwardingFields
         : `x-forwarded-for: ${forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`}\r\nx-forwarded-proto: http\r\nvia: ${via === undefined ? '1.1 timbang' : `${via}, 1.1 timbang`}\r\n`;
-    this.head = spliceHead(conn, drops) + forwarding;
-    this.hasHost = hasHost;
     const chunked = conn.chunked;
     const contentLength = conn.contentLength;
+    // An upgrade goes on only when asked for as WebSocket asks (RFC 9110 §7.8, RFC 6455 §4.1): a GET in
+    // HTTP/1.1 with Upgrade and the `upgrade` option in Connection, and no body. A request with a body is
+    // relayed as plain HTTP without its Upgrade (a server may ignore Upgrade, §7.8): the new protocol
+    // would begin after a body the backend may still be reading, and no WebSocket client sends one.
+    this.upgrade =
+      upgradeValue !== undefined &&
+      upgradeValue !== '' &&
+      this.method === 'GET' &&
+      conn.minor === 1 &&
+      !chunked &&
+      contentLength <= 0 &&
+      hasOption(connection, 'upgrade');
+    this.head = this.upgrade
+      ? `${spliceHead(conn, drops)}${forwarding}connection: upgrade\r\nupgrade: ${upgradeValue}\r\n`
+      : spliceHead(conn, drops) + forwarding;
+    this.hasHost = hasHost;
     this.bodyLength = !chunked && contentLength >= 0;
 
     this.strategy = proxy.forwarder.balancer.strategy(strategyName); // throws ERR_UNKNOWN_STRATEGY -> 400
@@ -224,6 +264,7 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
   }
 
   fail(kind: FailureKind, reason: string): void {
+    this.unadmit();
     this.error = reason;
     this.status = FAILURE_STATUS[kind];
     if (this.clientGone) return;
@@ -274,10 +315,40 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
     this.settle(failure, reason);
   }
 
+  // --- a 101: the exchange becomes a tunnel, in flight on its backend until the tunnel ends ---
+
+  onUpstreamSwitch(head: string, rest: Buffer | undefined, pipe: BackendPipe): TunnelSink | undefined {
+    if (this.clientGone) return undefined;
+    this.status = 101;
+    this.responded = true;
+    this.switchedAt = performance.now();
+    const clientBytes = this.conn.switchProtocols(
+      `HTTP/1.1 101 ${head}x-timbang-backend: ${this.backend!.id}\r\n\r\n`,
+      rest,
+    );
+    this.admitted = false; // the tunnel holds the count now
+    return this.proxy.tunnels.open101(this, this.conn.socket, clientBytes, pipe);
+  }
+
+  tunnelEnded(outcome: Outcome, reason: string): void {
+    this.done = true;
+    if (reason !== '') this.error = reason;
+    this.settle(outcome, reason);
+  }
+
+  private unadmit(): void {
+    if (!this.admitted) return;
+    this.admitted = false;
+    this.proxy.tunnels.release();
+  }
+
   private settle(outcome: Outcome, reason: string): void {
     if (this.settled) return;
     this.settled = true;
-    if (outcome === 'ok' || outcome === 'broken' || outcome === 'client-gone') this.done = true;
+    if (outcome === 'ok' || outcome === 'broken' || outcome === 'client-gone') {
+      this.done = true;
+      this.unadmit();
+    }
     this.proxy.forwarder.settle(this, outcome, this.status, reason);
   }
 
@@ -296,6 +367,17 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
     slot?.cancel(this);
     this.settle('client-gone', 'client went away');
   }
+}
+
+/** `options` (lower-case Connection values, each followed by a comma) has the option `name`. */
+function hasOption(options: string, name: string): boolean {
+  for (let from = 0; from < options.length; ) {
+    const comma = options.indexOf(',', from);
+    const end = comma < 0 ? options.length : comma;
+    if (options.slice(from, end).trim() === name) return true;
+    from = end + 1;
+  }
+  return false;
 }
 
 /**

@@ -68,6 +68,10 @@ export interface BrokerOptions {
   /** A line message with no newline is complete after this much silence (the classroom clients send none). */
   lineSilenceMs: number;
   drainTimeoutMs: number;
+  /** An Upgrade tunnel (WebSocket) with no byte either way for this long is closed (HAProxy's `timeout tunnel`). */
+  tunnelTimeoutMs: number;
+  /** Upgrade tunnels open at once; an upgrade request beyond gets 503. */
+  maxTunnels: number;
   logFormat: LogFormat;
 }
 
@@ -101,5 +105,7 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   maxLineBytes: 8 * 1024,
   lineSilenceMs: 200,
   drainTimeoutMs: 30_000,
+  tunnelTimeoutMs: 3_600_000,
+  maxTunnels: 10_000,
   logFormat: 'human',
 };

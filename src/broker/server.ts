@@ -114,6 +114,7 @@ export async function startBroker(
       health.stop();
       const deadline = Date.now() + opts.drainTimeoutMs;
       front.drain();
+      httpProxy.tunnels.drain(); // no new upgrades; open tunnels end by themselves or at the deadline
       while (sockets.size > 0 && Date.now() < deadline) {
         front.closeIdle();
         lineProxy.drain();

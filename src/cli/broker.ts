@@ -46,6 +46,8 @@ interface BrokerFlags {
   fall: number;
   ejectAfter: number;
   drainTimeout: number;
+  tunnelTimeout: number;
+  maxTunnels: number;
   logFormat: BrokerOptions['logFormat'];
   admin: HostPort | false;
   adminToken?: string;
@@ -72,6 +74,8 @@ export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => bo
   if (given('headersTimeout')) b.headersTimeoutMs = f.headersTimeout;
   if (given('ejectAfter')) b.ejectAfterFailures = f.ejectAfter;
   if (given('drainTimeout')) b.drainTimeoutMs = f.drainTimeout;
+  if (given('tunnelTimeout')) b.tunnelTimeoutMs = f.tunnelTimeout;
+  if (given('maxTunnels')) b.maxTunnels = f.maxTunnels;
   if (given('logFormat')) b.logFormat = f.logFormat;
   if (given('healthCheck')) Object.assign(hc, f.healthCheck);
   if (given('healthInterval')) hc.intervalMs = f.healthInterval;
@@ -163,6 +167,18 @@ export function brokerCommand(): Command {
       'on SIGTERM, how long requests in flight may finish',
       intOption(0),
       D.drainTimeoutMs,
+    )
+    .option(
+      '--tunnel-timeout <ms>',
+      'close a WebSocket/Upgrade tunnel idle this long, no byte either way (HAProxy timeout tunnel)',
+      intOption(1),
+      D.tunnelTimeoutMs,
+    )
+    .option(
+      '--max-tunnels <n>',
+      'WebSocket/Upgrade tunnels open at once; more upgrade requests get 503',
+      intOption(1),
+      D.maxTunnels,
     )
     .addOption(
       new Option('--log-format <format>', 'request log: human lines, pino JSON lines, or none')

@@ -7,6 +7,7 @@ import { type ClientRunReport, runLoad } from '../client/load.js';
 import {
   parseAppIds,
   parseDuration,
+  parseLengthDist,
   parseMix,
   parseRate,
   parseStrategies,
@@ -14,7 +15,7 @@ import {
 } from '../client/parse.js';
 import { BarProgress, PlainProgress, type Progress } from '../client/progress.js';
 import { sendSingle } from '../client/single.js';
-import type { LoadOptions, MixEntry, Protocol, RetryPolicy, Target } from '../client/types.js';
+import type { LengthDist, LoadOptions, MixEntry, Protocol, RetryPolicy, Target } from '../client/types.js';
 import { isTimbangError, TimbangError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
 import { renderTable } from '../report/table.js';
@@ -23,7 +24,10 @@ import { intOption, portOption } from './options.js';
 interface ClientFlags {
   host: string;
   port: number;
-  protocol: Protocol;
+  protocol: Protocol | 'ws';
+  sessionLength?: LengthDist;
+  messages: number;
+  wsPath: string;
   app: string;
   retries?: number;
   backoff: number;
@@ -52,9 +56,9 @@ const DEFAULT_REQUESTS = 100;
 const DEFAULT_CONCURRENCY = 10;
 const DEFAULT_OPEN_DURATION_MS = 10_000;
 
-function parseProtocol(value: string): Protocol {
-  if (value !== 'line' && value !== 'http')
-    throw new InvalidArgumentError(`expected line or http, got '${value}'`);
+function parseProtocol(value: string): Protocol | 'ws' {
+  if (value !== 'line' && value !== 'http' && value !== 'ws')
+    throw new InvalidArgumentError(`expected line, http or ws, got '${value}'`);
   return value;
 }
 
@@ -79,6 +83,7 @@ function isLoadRun(f: ClientFlags): boolean {
 }
 
 function targetFrom(f: ClientFlags): Target {
+  if (f.protocol === 'ws') throw badOption('--protocol ws runs sessions: give -n or -c (see --help)');
   return {
     host: f.host,
     port: f.port,
@@ -243,11 +248,72 @@ async function runSingleCommand(f: ClientFlags, type: string | undefined, strate
       log,
     });
     const tries = out.tries > 1 ? ` after ${out.tries} tries` : '';
-    const status = f.protocol === 'http' && out.status >= 400 ? `HTTP ${out.status} ` : '';
+    const status = f.protocol !== 'line' && out.status >= 400 ? `HTTP ${out.status} ` : '';
     process.stdout.write(`[Client] Received${tries}: ${status}${out.reply}\n`);
     if (!out.ok) process.exitCode = 1;
   } finally {
     await log?.close();
+  }
+}
+
+/** `--protocol ws`: N long-lived sessions per strategy, open sessions per worker sampled as they run. */
+async function runWsCommand(f: ClientFlags, type: string | undefined, strategyArg: string | undefined) {
+  if (type !== undefined && f.mix !== undefined) throw badOption('give a request type or --mix, not both');
+  if (strategyArg !== undefined && f.strategy !== undefined) {
+    throw badOption('give the strategy as an argument or with --strategy, not both');
+  }
+  if (f.rate !== undefined) throw badOption('--protocol ws runs a closed loop of sessions: -c, not --rate');
+  const { runWsSessions, describeWsResult } = await import('../client/ws-sessions.js');
+  const strategies: (string | undefined)[] =
+    f.strategy ?? (strategyArg !== undefined ? [resolveStrategy(strategyArg).name] : [undefined]);
+  const concurrency = f.concurrency ?? DEFAULT_CONCURRENCY;
+  const sessions = f.requests ?? concurrency * 3;
+  const length = f.sessionLength ?? { kind: 'fixed', ms: 10_000 };
+  const seed = f.seed ?? randomInt(2 ** 31);
+  const mix = type !== undefined ? [{ type: parseType(type), weight: 1 }] : (f.mix ?? parseMix(DEFAULT_MIX));
+  const say = (line: string) => (f.json === '-' ? process.stderr : process.stdout).write(`${line}\n`);
+  if (!f.quiet)
+    say(
+      `timbang client: ${sessions} WebSocket sessions per strategy, ${concurrency} open at once, ${f.messages} messages each, to ws://${f.host}:${f.port}${f.wsPath}, seed ${seed}`,
+    );
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.on('SIGINT', onSigint);
+  const results = [];
+  try {
+    for (const strategy of strategies) {
+      if (abort.signal.aborted) break;
+      const r = await runWsSessions({
+        host: f.host,
+        port: f.port,
+        path: f.wsPath,
+        strategy,
+        sessions,
+        concurrency,
+        length,
+        messages: f.messages,
+        mix,
+        appIds: parseAppIds(f.appIds ?? DEFAULT_APP_IDS),
+        seed,
+        timeoutMs: f.timeout,
+        sampleMs: 100,
+        signal: abort.signal,
+      });
+      results.push(r);
+      say(describeWsResult(r));
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (f.json !== undefined) {
+    const json = `${JSON.stringify({ schema: 'timbang-client-ws/1', seed, results }, null, 2)}\n`;
+    if (f.json === '-') process.stdout.write(json);
+    else await writeFile(f.json, json);
+  }
+  if (abort.signal.aborted) process.exitCode = 130;
+  else if (results.length > 0 && results.every((r) => r.completedSessions === 0)) {
+    const kinds = Object.keys(results[0].errorKinds).join(', ');
+    throw new TimbangError('ERR_CONNECT', `every session failed (${kinds})`);
   }
 }
 
@@ -261,7 +327,10 @@ export function clientCommand(): Command {
     .option('--host <host>', 'broker address', '127.0.0.1')
     .option('-p, --port <port>', 'broker port', portOption, 8000)
     .addOption(
-      new Option('--protocol <protocol>', 'line (AppID:Long:strategy) or http (GET /work?type=long)')
+      new Option(
+        '--protocol <protocol>',
+        'line (AppID:Long:strategy), http (GET /work?type=long) or ws (long-lived WebSocket sessions on /ws)',
+      )
         .default('line')
         .argParser(parseProtocol),
     )
@@ -323,12 +392,24 @@ export function clientCommand(): Command {
       '--log <file>',
       'append the classroom log (connection, message sent/received, response time) to file',
     )
+    .optionsGroup('WebSocket sessions (--protocol ws; -n sessions in all, -c open at once):')
+    .option(
+      '--session-length <dist>',
+      'session length: 10s (fixed), 1s..5s (uniform) or exp:2s (exponential mean) (default 10s)',
+      parseLengthDist,
+    )
+    .option('--messages <n>', 'jobs each session sends, spread over its length', intOption(0, 1_000_000), 10)
+    .option('--ws-path <path>', 'path of the WebSocket endpoint', '/ws')
+    .optionsGroup('Output:')
     .option('--json <file>', "write the whole result as JSON ('-': stdout)")
     .option('--report <file>', 'write a self-contained HTML report with charts')
     .option('-q, --quiet', 'no progress output', false)
     .action(async (type: string | undefined, strategyArg: string | undefined, f: ClientFlags) => {
       if (type !== undefined) parseTypeOrThrow(type);
-      if (isLoadRun(f)) {
+      if (f.protocol === 'ws') {
+        if (f.appIds !== undefined) parseAppIdsOrThrow(f.appIds);
+        await runWsCommand(f, type, strategyArg);
+      } else if (isLoadRun(f)) {
         if (f.appIds !== undefined) parseAppIdsOrThrow(f.appIds);
         await runLoadCommand(f, type, strategyArg);
       } else {

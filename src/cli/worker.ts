@@ -22,7 +22,7 @@ export function workerCommand(): Command {
   return (
     new Command('worker')
       .description(
-        'run a simulated worker: GET /work?type=long|short&app=<id> and GET /health over HTTP, and the classroom line protocol (App1:Long), on one port',
+        'run a simulated worker: GET /work?type=long|short&app=<id> and GET /health over HTTP, WebSocket sessions on /ws (each message a job; ?session=30s), and the classroom line protocol (App1:Long), on one port',
       )
       .option(
         '--id <n>',

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { resolveStrategy, STRATEGIES } from '../balancer/strategies/index.js';
 import { isTimbangError } from '../errors.js';
-import type { MixEntry } from './types.js';
+import type { LengthDist, MixEntry } from './types.js';
 
 /** Parsers for the client's flags: each throws commander's InvalidArgumentError, printed as one line. */
 
@@ -102,4 +102,19 @@ export function parseRate(value: string): number {
     throw new InvalidArgumentError(`bad rate '${value}': expected requests per second above 0`);
   }
   return r;
+}
+
+/** A session length: `2s` (fixed), `1s..5s` (uniform), `exp:2s` (exponential, mean 2 s). */
+export function parseLengthDist(value: string): LengthDist {
+  const text = value.trim();
+  if (text.startsWith('exp:')) return { kind: 'exp', meanMs: parseDuration(text.slice(4)) };
+  const range = text.split('..');
+  if (range.length > 2) throw new InvalidArgumentError(`bad session length '${value}': expected e.g. 1s..5s`);
+  if (range.length === 2) {
+    const loMs = parseDuration(range[0]);
+    const hiMs = parseDuration(range[1]);
+    if (hiMs < loMs) throw new InvalidArgumentError(`bad session length '${value}': low above high`);
+    return { kind: 'uniform', loMs, hiMs };
+  }
+  return { kind: 'fixed', ms: parseDuration(text) };
 }

@@ -2,6 +2,12 @@ import type { StrategyResult } from '../report/types.js';
 
 export type Protocol = 'line' | 'http';
 
+/** A WebSocket session's length (`--session-length`): fixed, uniform between two, or exponential. */
+export type LengthDist =
+  | { kind: 'fixed'; ms: number }
+  | { kind: 'uniform'; loMs: number; hiMs: number }
+  | { kind: 'exp'; meanMs: number };
+
 /** One request type of the mix, e.g. Long with weight 1. */
 export interface MixEntry {
   /** As the line protocol spells it: 'Long' or 'Short'. */

@@ -94,6 +94,7 @@ export const configSchema = z
     retryPutDelete: z.boolean({ error: 'must be true or false' }),
     retryBodyBytes: count(0, 64 * 1024 * 1024),
     maxConnsPerBackend: count(1, 1_000_000),
+    maxTunnels: count(1, 10_000_000),
     timeouts: z
       .strictObject({
         connectMs: ms(),
@@ -102,6 +103,7 @@ export const configSchema = z
         headersMs: ms(),
         upstreamIdleMs: ms(),
         drainMs: ms(0),
+        tunnelMs: ms(),
       })
       .partial(),
     ejection: z.strictObject({ afterFailures: count(1, 1_000_000), baseMs: ms(), maxMs: ms() }).partial(),
@@ -152,6 +154,8 @@ export function configToPatch(c: ConfigFile): SettingsPatch {
     headersTimeoutMs: c.timeouts?.headersMs,
     upstreamIdleTimeoutMs: c.timeouts?.upstreamIdleMs,
     drainTimeoutMs: c.timeouts?.drainMs,
+    tunnelTimeoutMs: c.timeouts?.tunnelMs,
+    maxTunnels: c.maxTunnels,
     ejectAfterFailures: c.ejection?.afterFailures,
     ejectBaseMs: c.ejection?.baseMs,
     ejectMaxMs: c.ejection?.maxMs,

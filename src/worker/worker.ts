@@ -8,6 +8,7 @@ import { JobRunner, type JobTicket } from './jobs.js';
 import { type LineContext, LineSession } from './line-session.js';
 import { displayType } from './messages.js';
 import { resolveWorkerOptions, type WorkerOptions } from './options.js';
+import { WsWork } from './ws-session.js';
 
 export interface WorkerStats {
   running: number;
@@ -15,6 +16,8 @@ export interface WorkerStats {
   completed: number;
   failed: number;
   connections: number;
+  /** WebSocket sessions open (GET /ws). */
+  sessions: number;
 }
 
 export interface WorkerHandle {
@@ -88,6 +91,9 @@ export async function startWorker(options: Partial<WorkerOptions> = {}): Promise
   // This server never listens (the sniffer hands it sockets), but Node tracks its connections, which
   // closeIdleConnections() needs, only after 'listening'.
   httpServer.emit('listening');
+  // WebSocket sessions (GET /ws): node:http hands upgrade requests over, the ws package frames them.
+  const wsWork = new WsWork(ctx);
+  httpServer.on('upgrade', wsWork.handleUpgrade);
 
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     sockets.add(socket);
@@ -170,6 +176,7 @@ export async function startWorker(options: Partial<WorkerOptions> = {}): Promise
   let closing: Promise<void> | undefined;
 
   function cutEverything(): void {
+    wsWork.close();
     for (const s of sockets) s.destroy();
     runner.stop();
   }
@@ -182,6 +189,7 @@ export async function startWorker(options: Partial<WorkerOptions> = {}): Promise
       for (const s of silent) s.destroy();
     }, o.lineSilenceMs);
     for (const s of sessions) s.drain();
+    wsWork.drain();
     httpServer.closeIdleConnections();
     const active = runner.active;
     log?.(
@@ -225,6 +233,7 @@ export async function startWorker(options: Partial<WorkerOptions> = {}): Promise
       completed: runner.completed,
       failed: runner.failed,
       connections: sockets.size,
+      sessions: wsWork.sessions.size,
     }),
     close(opts = {}) {
       closing ??= shutDown(opts.timeoutMs ?? o.drainTimeoutMs);

@@ -70,6 +70,7 @@ export function dashboardApp(): void {
         <dt>total</dt><dd data-field="total"></dd><dt>req/s</dt><dd data-field="rps"></dd>
         <dt>p50</dt><dd data-field="p50"></dd><dt>p99</dt><dd data-field="p99"></dd>
         <dt>errors</dt><dd data-field="errors"></dd><dt>weight</dt><dd data-field="weightText"></dd>
+        <dt>tunnels</dt><dd data-field="tunnels"></dd>
       </dl>
       <p class="reason" data-field="reason"></p>
       <footer>
@@ -117,6 +118,7 @@ export function dashboardApp(): void {
       field(el, 'inFlight').textContent = String(b.inFlight);
       field(el, 'bar').style.width = `${Math.round((100 * b.inFlight) / allInFlight)}%`;
       field(el, 'total').textContent = String(b.total);
+      field(el, 'tunnels').textContent = String(b.tunnels);
       field(el, 'rps').textContent = fmtRate(b.rps);
       field(el, 'p50').textContent = fmtMs(b.p50Ms);
       field(el, 'p99').textContent = fmtMs(b.p99Ms);
@@ -156,6 +158,7 @@ export function dashboardApp(): void {
     const items: Array<[string, string]> = [
       ['requests', String(t.requests)],
       ['in flight', String(t.inFlight)],
+      ['tunnels', String(t.tunnels)],
       ['req/s', fmtRate(t.rps)],
       ['p50', fmtMs(t.p50Ms)],
       ['p99', fmtMs(t.p99Ms)],

@@ -4,6 +4,7 @@ import { dropNamedFields, insertRange } from '../../http1/connection-options.js'
 import { Framing } from '../../http1/message-reader.js';
 import { HOP_BY_HOP, ResponseReader } from '../../http1/response-reader.js';
 import { describeError } from '../health-monitor.js';
+import type { TunnelSink } from '../tunnel.js';
 import type { UpstreamPool } from './pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './types.js';
 
@@ -53,6 +54,9 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   private readonly connectTimer: NodeJS.Timeout;
   private requestTimer: NodeJS.Timeout | undefined = undefined;
   private closed = false;
+  /** The Upgrade field of a 101, and the tunnel the connection became (it never carries HTTP again). */
+  private upgradeValue = '';
+  private tunnel: TunnelSink | undefined = undefined;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -68,6 +72,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
       host: opts.host,
       port: opts.port,
       noDelay: true,
+      // A tunnel passes each side's FIN on (half-close); HTTP use ends our side itself on the backend's FIN.
+      allowHalfOpen: true,
       onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) },
     });
     this.socket = socket;
@@ -89,6 +95,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     this.drops = 0;
     this.connectionOptions = '';
     this.lengthStart = -1;
+    this.upgradeValue = '';
     this.writeRequest(ex);
     if (this.requestTimer === undefined) {
       this.requestTimer = setTimeout(() => this.onRequestTimeout(), this.pool.opts.requestTimeoutMs).unref();
@@ -111,7 +118,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
 
   /** Closes the connection if it is idle; a busy one closes when its response ends (the pool is closing). */
   closeIdle(): void {
-    if (this.ex === undefined) this.socket.destroy();
+    // A tunnel is a request in flight for its whole life: it ends by itself, as a busy connection does.
+    if (this.ex === undefined && this.tunnel === undefined) this.socket.destroy();
   }
 
   destroy(): void {
@@ -124,7 +132,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     if (HOP_BY_HOP.has(lower)) {
       this.dropped[this.drops++] = start;
       this.dropped[this.drops++] = end;
-      if (lower === 'connection') {
+      if (lower === 'upgrade') this.upgradeValue = value;
+      else if (lower === 'connection') {
         const options = value.toLowerCase();
         if (options !== 'keep-alive' && options !== 'close') this.connectionOptions += `${options},`;
       }
@@ -168,6 +177,13 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
       }
       if (from < head.length) fields += `${head.slice(from)}\r\n`;
     }
+    if (this.status === 101) {
+      // Only a request that asked to switch may be answered so, and the answer must say to what.
+      if (!ex.upgrade) this.error = 'a 101 to a request that asked for no upgrade';
+      else if (this.upgradeValue === '') this.error = 'a 101 without Upgrade';
+      else this.switchHead = `${reason}\r\n${fields}connection: upgrade\r\nupgrade: ${this.upgradeValue}\r\n`;
+      return;
+    }
     ex.onUpstreamHead(this.status, reason, fields, length);
   }
 
@@ -186,7 +202,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 
   private onRead(n: number, _buf: Uint8Array): boolean {
-    this.onData(READ_BUFFER, n);
+    if (this.tunnel !== undefined) this.tunnel.onBackendData(READ_BUFFER.subarray(0, n));
+    else this.onData(READ_BUFFER, n);
     return true;
   }
 
@@ -203,11 +220,13 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     if (this.error !== '') {
       this.held = undefined;
       return this.fail(
-        this.headRead ? 'broken' : 'no-response',
+        // A refused 101 reached the client with nothing: it may still get a 502.
+        this.headRead && this.status !== 101 ? 'broken' : 'no-response',
         `invalid response from backend (${this.error})`,
       );
     }
     if (this.done) {
+      if (this.status === 101) return this.switchProtocols(ex, data, used, n);
       this.complete(ex, used === n);
       return;
     }
@@ -215,8 +234,28 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     this.requestTimer?.refresh();
   }
 
+  /**
+   * A 101 to an upgrade request: the connection becomes a tunnel for good (it leaves the keep-alive pool
+   * but keeps its place under maxConnections until it closes). Bytes after the head are the new protocol's.
+   */
+  private switchProtocols(ex: UpstreamExchange, data: Buffer, used: number, n: number): void {
+    clearTimeout(this.requestTimer);
+    this.ex = undefined;
+    ex.upstream = undefined;
+    this.served++;
+    const rest = used < n ? Buffer.from(data.subarray(used, n)) : undefined;
+    const head = this.switchHead;
+    this.switchHead = '';
+    this.tunnel = ex.onUpstreamSwitch?.(head, rest, this);
+    if (this.tunnel === undefined) this.socket.destroy();
+  }
+
+  /** `<reason>\r\n<fields>` of a 101 being read. */
+  private switchHead = '';
+
   private complete(ex: UpstreamExchange, exact: boolean): void {
-    const reusable = this.keepAlive && exact && this.requestBodySent && this.status !== 101;
+    // After an upgrade request that got no 101, the backend's framing is not trusted with another request.
+    const reusable = this.keepAlive && exact && this.requestBodySent && this.status !== 101 && !ex.upgrade;
     this.ex = undefined;
     ex.upstream = undefined;
     this.served++;
@@ -234,18 +273,28 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 
   private onEnd(): void {
+    if (this.tunnel !== undefined) return this.tunnel.onBackendEnd();
     const ex = this.ex;
     if (ex !== undefined && this.endsAtClose) {
       this.finishAtClose();
       this.keepAlive = false;
       this.complete(ex, true);
     }
+    // As without allowHalfOpen: the backend is done with this connection, so are we.
+    if (!this.socket.destroyed) this.socket.end();
   }
 
   private onClose(): void {
     this.closed = true;
     clearTimeout(this.connectTimer);
     clearTimeout(this.requestTimer);
+    const tunnel = this.tunnel;
+    if (tunnel !== undefined) {
+      this.tunnel = undefined;
+      this.pool.closed(this);
+      const err = this.lastError;
+      return tunnel.onBackendClose(err ? describeError(err) : undefined);
+    }
     this.unpipeBody();
     const ex = this.ex;
     if (ex !== undefined) {

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { Readable } from 'node:stream';
+import type { BackendPipe, TunnelSink } from '../tunnel.js';
 
 /** How a try on an upstream connection failed, in the forwarder's terms (forward.ts Outcome). */
 export type UpstreamFailure = 'connect-failed' | 'no-response' | 'timeout' | 'broken';
@@ -22,6 +23,12 @@ export interface UpstreamExchange {
   readonly upstreamBody: Buffer | Readable | null;
   /** The request's body has a Content-Length header (else a streamed body is sent chunked). */
   readonly bodyLength: boolean;
+  /**
+   * The request asks to switch protocols (Connection: upgrade and Upgrade): a 101 to it is the backend
+   * agreeing, and the connection then carries the new protocol only (onUpstreamSwitch). A 101 to any
+   * other request is refused as an invalid response.
+   */
+  readonly upgrade?: boolean;
   /** Set by the pool: the connection serving this request, to cancel it. */
   upstream: UpstreamSlot | undefined;
   /**
@@ -43,6 +50,12 @@ export interface UpstreamExchange {
    */
   onUpstreamData(chunk: Buffer, last: boolean): boolean;
   onUpstreamEnd(): void;
+  /**
+   * The backend answered 101 to an upgrade request: `head` is `<reason>\r\n<header lines>` to relay
+   * (hop-by-hop ones left out, Connection: upgrade and the backend's Upgrade put back), `rest` the bytes
+   * that came after it. Returns the tunnel to hand the connection's reads to, or undefined to close it.
+   */
+  onUpstreamSwitch?(head: string, rest: Buffer | undefined, pipe: BackendPipe): TunnelSink | undefined;
   onUpstreamError(failure: UpstreamFailure, reason: string): void;
 }
 
