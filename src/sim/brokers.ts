@@ -128,6 +128,7 @@ class BrokersSimulation {
   /** Per broker: arrivals, last arrival time, sum and sum of squares of gaps. */
   private readonly gaps: Float64Array;
   private readonly sessions: number;
+  private readonly withdraw: boolean;
   private pending = 0;
   private hasMore: boolean;
   private readonly trackSpread: boolean;
@@ -154,6 +155,7 @@ class BrokersSimulation {
     this.split = c.split ?? 'random';
     this.staleness = c.stalenessMs ?? 0;
     this.sessions = sessions;
+    this.withdraw = c.jiqWithdraw === true && k > 1;
     const specs = backendSpecs(c);
     for (let i = 0; i < k; i++) {
       const pool = new Pool(specs);
@@ -290,6 +292,10 @@ class BrokersSimulation {
         const o = slot * STRIDE;
         this.pools[broker].start(b, now);
         this.inFlight++;
+        if (this.withdraw && this.joined[slot] >= 0) {
+          const w = this.joined[slot];
+          this.jiq[w]!.withdraw(this.views[w][slot]);
+        }
         if (held[slot] === 0) per[o + BUSY_SINCE] = now;
         held[slot]++;
         per[o + STARTED]++;

@@ -56,6 +56,12 @@ export interface SimConfig {
    * without sharing a CPU (an infinite server), each end opening the next; 0 or absent: open arrivals.
    */
   sessions?: number;
+  /**
+   * join-idle-queue with several brokers: a backend in one broker's idle queue that gets a request from
+   * another leaves the queue (as if it sent a "busy" message). Off: the faithful JIQ, whose dispatcher
+   * learns nothing and may later send to a busy backend it still holds as idle.
+   */
+  jiqWithdraw?: boolean;
 }
 
 export type SplitKind = 'round-robin' | 'random' | 'hash';

@@ -29,9 +29,16 @@ export class JoinIdleQueue implements Strategy {
   picks = 0;
   private readonly fallback: Strategy;
   private readonly external: boolean;
-  /** The ring of slots (capacity = backends, as a backend is queued at most once), and membership. */
+  /**
+   * The queue: a ring of slots with, beside each, the ticket it was queued with; a slot's entry is live
+   * while its ticket is the slot's current one, so withdraw() is O(1) and leaves a dead entry to skip.
+   */
   private ring = new Int32Array(0);
+  private ringTicket = new Int32Array(0);
+  private ticket = new Int32Array(0);
   private queued = new Uint8Array(0);
+  /** Live entries (size counts dead ones too). */
+  private live = 0;
   private head = 0;
   private size = 0;
   private backends: readonly Backend[] = [];
@@ -46,7 +53,7 @@ export class JoinIdleQueue implements Strategy {
 
   /** Backends in the idle queue now. */
   get idle(): number {
-    return this.size;
+    return this.live;
   }
 
   /** True when b is in this dispatcher's idle queue. */
@@ -61,6 +68,10 @@ export class JoinIdleQueue implements Strategy {
     let skipped: Backend | undefined;
     while (this.size > 0) {
       const slot = this.ring[this.head];
+      if (this.ringTicket[this.head] !== this.ticket[slot]) {
+        this.pop();
+        continue;
+      }
       const b = this.backends[slot];
       if (avoided(b, ctx.avoid)) {
         // Kept for the next request: an avoided backend failed this one, not every one.
@@ -78,6 +89,11 @@ export class JoinIdleQueue implements Strategy {
     return this.fallback.pick(pool, ctx);
   }
 
+  /** The pool's view: a backend that starts a request some other way (a retry, an override) is not idle. */
+  onStart(b: Backend): void {
+    if (!this.external) this.withdraw(b);
+  }
+
   /** The pool's report: a backend whose in-flight count reaches 0 joins the queue (one dispatcher). */
   onEnd(b: Backend): void {
     if (!this.external && b.inFlight === 0 && b.state === 'up') this.reportIdle(b);
@@ -90,6 +106,18 @@ export class JoinIdleQueue implements Strategy {
     this.push(slot);
   }
 
+  /**
+   * b got work some other way (another dispatcher sent it a request): it leaves the queue. An option of
+   * the many-dispatcher model (a "busy" message); without it the dispatcher still sends to it later.
+   */
+  withdraw(b: Backend): void {
+    const slot = b.slot;
+    if (slot >= this.queued.length || this.queued[slot] === 0) return;
+    this.queued[slot] = 0;
+    this.ticket[slot]++;
+    this.live--;
+  }
+
   onChange(pool: PoolView): void {
     this.fallback.onChange?.(pool);
     // Only membership, state or weight changes rebuild (the simulator's shared-view refresh is no change).
@@ -98,18 +126,26 @@ export class JoinIdleQueue implements Strategy {
     const n = pool.backends.length;
     const old = this.backends;
     const oldRing = this.ring;
+    const oldRingTicket = this.ringTicket;
+    const oldTicket = this.ticket;
     const oldHead = this.head;
     const oldSize = this.size;
     this.backends = pool.backends;
-    this.ring = new Int32Array(n);
+    this.ring = new Int32Array(Math.max(1, n));
+    this.ringTicket = new Int32Array(this.ring.length);
+    this.ticket = new Int32Array(n);
     this.queued = new Uint8Array(n);
     this.head = 0;
     this.size = 0;
+    this.live = 0;
     if (this.external) {
-      // Keep the queue's order, by backend (slots move when a backend leaves).
+      // Keep the queue's live entries in order, by backend (slots move when a backend leaves).
       for (let i = 0; i < oldSize; i++) {
-        const b = old[oldRing[(oldHead + i) % oldRing.length]];
-        if (b !== undefined && pool.backends[b.slot] === b) this.push(b.slot);
+        const at = (oldHead + i) % oldRing.length;
+        const was = oldRing[at];
+        if (oldRingTicket[at] !== oldTicket[was]) continue;
+        const b = old[was];
+        if (b !== undefined && pool.backends[b.slot] === b && this.queued[b.slot] === 0) this.push(b.slot);
       }
       return;
     }
@@ -118,15 +154,38 @@ export class JoinIdleQueue implements Strategy {
   }
 
   private push(slot: number): void {
-    const n = this.ring.length;
-    this.ring[(this.head + this.size) % n] = slot;
+    if (this.size === this.ring.length) this.grow();
+    const at = (this.head + this.size) % this.ring.length;
+    this.ring[at] = slot;
+    this.ringTicket[at] = ++this.ticket[slot];
     this.queued[slot] = 1;
     this.size++;
+    this.live++;
   }
 
+  /** Takes the head entry off (live or dead). */
   private pop(): void {
-    this.queued[this.ring[this.head]] = 0;
+    const slot = this.ring[this.head];
+    if (this.ringTicket[this.head] === this.ticket[slot]) {
+      this.queued[slot] = 0;
+      this.ticket[slot]++;
+      this.live--;
+    }
     this.head = this.head + 1 === this.ring.length ? 0 : this.head + 1;
     this.size--;
+  }
+
+  /** Dead entries (withdrawn backends) can fill the ring past one per backend: double it, in order. */
+  private grow(): void {
+    const n = this.ring.length;
+    const ring = new Int32Array(n * 2);
+    const tickets = new Int32Array(n * 2);
+    for (let i = 0; i < this.size; i++) {
+      ring[i] = this.ring[(this.head + i) % n];
+      tickets[i] = this.ringTicket[(this.head + i) % n];
+    }
+    this.ring = ring;
+    this.ringTicket = tickets;
+    this.head = 0;
   }
 }
