@@ -17,7 +17,7 @@ import {
 } from '../sim/config.js';
 import { toJsonRecord, toRunReport, utilizationSummary } from '../sim/output.js';
 import { runStrategy, type SimOutcome } from '../sim/run.js';
-import { backendsCsv, parseSweep, parseValues, resultsCsv, type SweepSpec } from '../sim/sweep.js';
+import { backendsCsv, configAt, parseSweep, parseValues, resultsCsv, type SweepSpec } from '../sim/sweep.js';
 import { brokersLines, runSweepCommand, writeOut } from '../sim/sweep-cli.js';
 import { readTrace, type Trace } from '../sim/trace.js';
 import { parseWeights, resolveWeights, type WeightSpec } from '../sim/weights.js';
@@ -215,7 +215,7 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
       json: f.json,
       csv: f.csv,
       report: f.report,
-      header: describe(config),
+      header: `${describe(configAt(config, sweep.variable, sweep.values[0]))} (at the first point)`,
     });
     return;
   }

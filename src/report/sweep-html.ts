@@ -121,9 +121,13 @@ const SWEEP_SCRIPT = `
       series.push({ label: s.label, stroke: colors[i % colors.length], width: 2, value: fmt(digits),
         points: { show: true, size: 5 } });
     });
+    // Latency near saturation spans decades: a log y axis once the values do.
+    var lo = Infinity, hi = 0;
+    d.series.forEach(function (s) { s.y.forEach(function (v) { if (v != null && v > 0) { lo = Math.min(lo, v); hi = Math.max(hi, v); } }); });
+    var y = hi / lo > 30 ? { distr: 3, log: 10 } : {};
     var opts = {
-      width: widthOf(el), height: 300, series: series, scales: { x: { time: false } },
-      axes: [{ label: data.xLabel }, { label: yLabel }], legend: { live: false },
+      width: widthOf(el), height: 300, series: series, scales: { x: { time: false }, y: y },
+      axes: [{ label: data.xLabel }, { label: yLabel + (y.distr ? ', log scale' : ''), size: 80 }], legend: { live: false },
       hooks: { setSeries: [function (u, i, o) {
         // A strategy hidden or shown in one chart is hidden or shown in all.
         if (syncing || i == null || !o || o.show == null) return;
