@@ -125,7 +125,7 @@ describe('sweeps', () => {
       );
       await page.locator('#chart-p99 .u-legend .u-series').nth(2).click();
       const off = await page.evaluate(() =>
-        [...document.querySelectorAll('.u-legend')].map((l) =>
+        Array.from(document.querySelectorAll('.u-legend'), (l) =>
           l.querySelectorAll('.u-series')[2].classList.contains('u-off'),
         ),
       );
