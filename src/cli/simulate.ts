@@ -16,6 +16,7 @@ import {
   type SplitKind,
 } from '../sim/config.js';
 import { toJsonRecord, toRunReport, utilizationSummary } from '../sim/output.js';
+import { shortRunWarning } from '../sim/relaxation.js';
 import { runStrategy, type SimOutcome } from '../sim/run.js';
 import { backendsCsv, configAt, parseSweep, parseValues, resultsCsv, type SweepSpec } from '../sim/sweep.js';
 import { brokersLines, runSweepCommand, writeOut } from '../sim/sweep-cli.js';
@@ -211,6 +212,16 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
       ? { variable: 'brokers' as const, values: f.brokers }
       : undefined);
   if (sweep !== undefined) {
+    // Each point of a sweep that is too short says so once, before the table.
+    const warned = sweep.values.filter(
+      (x) => shortRunWarning(configAt(config, sweep.variable, x)) !== undefined,
+    );
+    if (warned.length > 0) {
+      const worst = configAt(config, sweep.variable, warned[warned.length - 1]);
+      process.stderr.write(
+        `timbang simulate: at ${sweep.variable} = ${warned.join(', ')}: ${shortRunWarning(worst)}\n`,
+      );
+    }
     await runSweepCommand(config, sweep, f.strategy, {
       json: f.json,
       csv: f.csv,
@@ -220,6 +231,8 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
     return;
   }
   if (!f.json) out.write(`${describe(config)}\n`);
+  const short = shortRunWarning(config);
+  if (short !== undefined) process.stderr.write(`timbang simulate: ${short}\n`);
   if (config.arrival !== 'trace' && config.load >= 1) {
     process.stderr.write(
       `timbang simulate: load ${config.load} >= 1 is more work than the backends can do: queues grow for as long as requests arrive, so latencies depend on --requests\n`,

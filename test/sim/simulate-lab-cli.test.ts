@@ -126,6 +126,24 @@ describe('timbang simulate: brokers, sweeps, CSV', () => {
     expect(backends).toHaveLength(1 + 2 * 3);
   });
 
+  it('warns on stderr when the run is too short for its load, and still runs', async () => {
+    const r = await simulate([
+      '--backends',
+      '200',
+      '--requests',
+      '20000',
+      '--load',
+      '0.9',
+      '--strategy',
+      'random',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: run too short for load 0\.9: .* Use --requests \d+ or more/);
+    expect(r.stdout).toMatch(/^random\s+20000/m);
+    const fine = await simulate(['--requests', '20000', '--load', '0.5', '--strategy', 'random']);
+    expect(fine.stderr).toBe('');
+  });
+
   it('turns bad lab flags into one clear line and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [['--brokers', '0'], /--brokers/],
