@@ -149,9 +149,11 @@ function describe(c: SimConfig): string {
       ? `Long ${c.longMs} ms : Short ${c.shortMs} ms = ${c.mix.long}:${c.mix.short} (mean ${meanJobMs(c).toFixed(0)} ms)`
       : `${c.service === 'exp' ? 'exponential' : c.service === 'det' ? 'deterministic' : `lognormal (sigma ${c.sigma})`} jobs, mean ${c.meanMs} ms`;
   const arrivals =
-    c.arrival === 'trace'
-      ? 'arrivals replayed from the trace'
-      : `${c.arrival} arrivals at ${(arrivalRatePerMs(c) * 1000).toFixed(2)}/s (load ${c.load})`;
+    (c.sessions ?? 0) > 0
+      ? 'closed loop: each session that ends opens the next'
+      : c.arrival === 'trace'
+        ? 'arrivals replayed from the trace'
+        : `${c.arrival} arrivals at ${(arrivalRatePerMs(c) * 1000).toFixed(2)}/s (load ${c.load})`;
   const weights = c.weights.every((w) => w === 1) ? '' : ', weighted';
   const brokers =
     (c.brokers ?? 1) > 1
@@ -159,9 +161,9 @@ function describe(c: SimConfig): string {
       : '';
   const sessions =
     (c.sessions ?? 0) > 0
-      ? `, sessions: ${c.sessions} open at a time, each holding its backend for its job time`
+      ? ` (sessions: ${c.sessions} open at a time, each holding its backend for its length, no CPU shared)`
       : '';
-  return `timbang simulate: ${c.requests} requests${brokers}${sessions}, ${c.backends} backends${weights} x ${c.cores} core${c.cores === 1 ? '' : 's'}${c.capacity > 0 ? ` (capacity ${c.capacity})` : ''}, ${arrivals}, ${jobs}, warm-up ${(c.warmup * 100).toFixed(0)}%, seed ${c.seed}`;
+  return `timbang simulate: ${c.requests} requests${brokers}${sessions}, ${c.backends} backends${weights}${(c.sessions ?? 0) > 0 ? '' : ` x ${c.cores} core${c.cores === 1 ? '' : 's'}${c.capacity > 0 ? ` (capacity ${c.capacity})` : ''}`}, ${arrivals}, ${jobs}, warm-up ${(c.warmup * 100).toFixed(0)}%, seed ${c.seed}`;
 }
 
 /** The shared table; for a big pool, without its one-column-per-backend part. */
