@@ -126,7 +126,7 @@ const SWEEP_SCRIPT = `
     d.series.forEach(function (s) { s.y.forEach(function (v) { if (v != null && v > 0) { lo = Math.min(lo, v); hi = Math.max(hi, v); } }); });
     var y = hi / lo > 30 ? { distr: 3, log: 10 } : {};
     var opts = {
-      width: widthOf(el), height: 300, series: series, scales: { x: { time: false }, y: y },
+      width: widthOf(el), height: 300, series: series, scales: { x: data.logX ? { time: false, distr: 3, log: 2 } : { time: false }, y: y },
       axes: [{ label: data.xLabel }, { label: yLabel + (y.distr ? ', log scale' : ''), size: 80 }], legend: { live: false },
       hooks: { setSeries: [function (u, i, o) {
         // A strategy hidden or shown in one chart is hidden or shown in all.
@@ -163,6 +163,12 @@ export function renderSweepReport(r: SweepReport): string {
   const data = {
     colors: COLORS,
     xLabel: r.xLabel,
+    // Doubling steps (brokers 1, 2, 4, 8, 16) read best on a log axis.
+    logX:
+      r.x.length > 2 &&
+      r.x[0] > 0 &&
+      r.x[r.x.length - 1] / r.x[0] >= 8 &&
+      r.x.every((x, i) => i === 0 || x >= 1.5 * r.x[i - 1]),
     p99: aligned(r, 'p99'),
     p50: aligned(r, 'p50'),
     mean: aligned(r, 'mean'),

@@ -159,7 +159,8 @@ export function sweepReport(base: SimConfig, spec: SweepSpec, points: readonly S
     warmup: c0.warmup,
     seed: c0.seed,
   };
-  if (spec.variable !== 'backends' && spec.variable !== 'brokers') delete params[spec.variable];
+  // The swept value is on the x axis, not a parameter.
+  delete params[spec.variable];
   return {
     title: `timbang simulate: ${X_LABELS[spec.variable]} sweep`,
     variable: spec.variable,
