@@ -1,6 +1,7 @@
 import { Pool } from '../balancer/pool.js';
 import { ConsistentHash } from '../balancer/strategies/consistent-hash.js';
 import { JoinIdleQueue } from '../balancer/strategies/join-idle-queue.js';
+import { LeastCost } from '../balancer/strategies/least-cost.js';
 import type { Backend, PickContext, Strategy } from '../balancer/types.js';
 import { SharingBank } from '../worker/sharing.js';
 import { CompletionHeap } from './completion-heap.js';
@@ -218,7 +219,7 @@ class BrokersSimulation {
       const next = Math.min(tc, this.nextArrival);
       if (next === Number.POSITIVE_INFINITY) return false;
       while (this.nextRefresh <= next) {
-        this.refresh();
+        this.refresh(this.nextRefresh);
         this.nextRefresh += this.staleness;
       }
       if (tc <= this.nextArrival) {
@@ -373,18 +374,25 @@ class BrokersSimulation {
   }
 
   /** The shared view: each broker's counts become the global ones; its own requests move them from here. */
-  private refresh(): void {
+  private refresh(now: number): void {
     const { held, per, n } = this;
     for (let k = 0; k < this.k; k++) {
       const view = this.views[k];
+      const strategy = this.strategies[k];
+      // Least-connections and its family re-key just the backends whose counts moved (its onEnd re-keys
+      // by the new cost, without allocating); other strategies that keep state rebuild it.
+      const rekey = strategy instanceof LeastCost ? strategy : undefined;
       for (let s = 0; s < n; s++) {
+        const b = view[s];
+        const started = per[s * STRIDE + STARTED];
+        if (b.inFlight === held[s] && b.total === started) continue;
         // The one place outside Pool.start/end that sets the counts: the simulator models another
         // broker's gossip, which a real broker would apply through its own hooks.
-        view[s].inFlight = held[s];
-        view[s].total = per[s * STRIDE + STARTED];
+        b.inFlight = held[s];
+        b.total = started;
+        rekey?.onEnd(b, now);
       }
-      // Strategies that key a structure on the counts (least-connections' heap) rebuild it.
-      this.strategies[k].onChange?.(this.pools[k]);
+      if (rekey === undefined) strategy.onChange?.(this.pools[k]);
     }
   }
 
