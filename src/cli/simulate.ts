@@ -96,6 +96,11 @@ export function configFrom(f: SimulateFlags, given: (flag: string) => boolean, t
     throw bad(`--mix, --long-ms and --short-ms need --service mix, not ${service}`);
   if (trace && (f.sweep !== undefined || f.sessions !== undefined))
     throw bad('--sweep and --sessions do not apply to --trace: the log sets the arrivals');
+  if (
+    f.profile &&
+    ((f.brokers ?? []).some((k) => k > 1) || f.sessions !== undefined || f.sweep !== undefined)
+  )
+    throw bad('--profile measures one broker over open arrivals: drop --brokers, --sessions or --sweep');
   if (f.sweep !== undefined && f.brokers !== undefined && f.brokers.length > 1)
     throw bad('--brokers with a list is a sweep over brokers: use one --sweep, or one --brokers value');
   if (

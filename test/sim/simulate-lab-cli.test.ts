@@ -144,6 +144,14 @@ describe('timbang simulate: brokers, sweeps, CSV', () => {
     expect(fine.stderr).toBe('');
   });
 
+  it('--help lists the lab flags', async () => {
+    const r = await simulate(['--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--brokers', '--split', '--staleness', '--sweep', '--sessions', '--csv'])
+      expect(r.stdout).toContain(flag);
+    expect(r.stdout).toMatch(/--split <how>.*\(default: "random"\)/s);
+  });
+
   it('turns bad lab flags into one clear line and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [['--brokers', '0'], /--brokers/],
@@ -155,6 +163,7 @@ describe('timbang simulate: brokers, sweeps, CSV', () => {
       [['--sweep', 'backends=1.5,2'], /whole numbers/],
       [['--sweep', 'load=0.5,0.9', '--brokers', '1,2'], /--brokers with a list is a sweep/],
       [['--sessions', '0'], /--sessions/],
+      [['--profile', '--brokers', '4'], /--profile measures one broker/],
     ];
     const runs = await Promise.all(cases.map(([args]) => simulate(args)));
     runs.forEach((r, i) => {
