@@ -60,18 +60,19 @@ describe('many brokers (simulate --brokers)', () => {
   it('random splitting of Poisson arrivals gives each broker Poisson arrivals; round robin gives Erlang-K', () => {
     // The gaps' coefficient of variation: 1 for exponential gaps, 1/sqrt(K) for Erlang-K. Its estimate from
     // m exponential gaps has a standard deviation of about 1/sqrt(m) (delta method: Var s^2 = 8/m,
-    // Var mean = 1/m, Cov = 2/m); m = 250,000 per broker gives 0.002, so 1% is 5 of them.
+    // Var mean = 1/m, Cov = 2/m); m = 100,000 per broker gives 0.0032, so 1.6% is 5 of them.
     const k = 4;
-    const random = runBrokers(config({ brokers: k, split: 'random' }), 'random');
+    const n = 400_000;
+    const random = runBrokers(config({ brokers: k, split: 'random', requests: n }), 'random');
     expect(random.perBroker).toHaveLength(k);
     for (const b of random.perBroker) {
-      expectNear(b.arrivals, 1_000_000 / k, 0.01); // binomial: sd 433 of 250,000
-      expectNear(b.gapCv, 1, 0.01);
+      expectNear(b.arrivals, n / k, 0.015); // binomial: sd 274 of 100,000
+      expectNear(b.gapCv, 1, 0.016);
     }
-    const turns = runBrokers(config({ brokers: k, split: 'round-robin' }), 'random');
+    const turns = runBrokers(config({ brokers: k, split: 'round-robin', requests: n }), 'random');
     for (const b of turns.perBroker) {
-      expect(b.arrivals).toBe(1_000_000 / k);
-      expectNear(b.gapCv, 1 / Math.sqrt(k), 0.015);
+      expect(b.arrivals).toBe(n / k);
+      expectNear(b.gapCv, 1 / Math.sqrt(k), 0.02);
     }
   });
 
@@ -79,7 +80,7 @@ describe('many brokers (simulate --brokers)', () => {
     // Each pick is uniform over the backends whichever broker makes it. theory.test.ts measured 1.5%
     // relative spread of this mean at rho 0.8 over 400,000 requests; at 1,000,000, 4% is 5 of them.
     const rho = 0.8;
-    for (const k of [1, 4, 16]) {
+    for (const k of [4, 16]) {
       const o = runBrokers(config({ brokers: k, load: rho }), 'random');
       expectNear(o.latencyMs.mean, 1 / (1 - rho), 0.04);
     }
@@ -89,19 +90,17 @@ describe('many brokers (simulate --brokers)', () => {
     // One broker is close to join-the-shortest-queue (mean near S at rho 0.9 over 100 backends); as K grows
     // each broker's counts hold less of the truth, and each backend's arrivals, the sum of K broker streams,
     // tend to Poisson: the limit is random's N independent M/M/1 queues, S / (1 - rho) = 10 S, which is
-    // also a bound (a broker's own counts never make it worse than picking blind). The steps between the
-    // K measured here are 50% or more, against a run-to-run spread of a few percent.
+    // also a bound (a broker's own counts never make it worse than picking blind). Measured: 1.07, 2.54 and
+    // 7.17 S at K = 1, 4 and 100, steps far larger than a run-to-run spread of a few percent.
     const rho = 0.9;
-    const means = [1, 2, 8, 100].map(
-      (k) => runBrokers(config({ brokers: k, load: rho }), 'least-connections').latencyMs.mean,
-    );
+    const runs = [1, 4, 100].map((k) => runBrokers(config({ brokers: k, load: rho }), 'least-connections'));
+    const means = runs.map((o) => o.latencyMs.mean);
     const random = 1 / (1 - rho);
     expect(means[0]).toBeLessThan(1.2);
-    for (let i = 1; i < means.length; i++) expect(means[i], `${means}`).toBeGreaterThan(means[i - 1] * 1.3);
+    for (let i = 1; i < means.length; i++) expect(means[i], `${means}`).toBeGreaterThan(means[i - 1] * 1.5);
     expect(means[means.length - 1]).toBeLessThan(random);
     // And the imbalance: with one broker no backend is much busier than the mean.
-    const one = runBrokers(config({ load: rho }), 'least-connections');
-    expect(one.imbalance.busyMaxOverMean).toBeLessThan(1.03);
+    expect(runs[0].imbalance.busyMaxOverMean).toBeLessThan(1.03);
   });
 
   it('a shared view refreshed often brings least-connections back towards one broker', () => {
@@ -120,15 +119,13 @@ describe('many brokers (simulate --brokers)', () => {
     // Mitzenmacher, "How useful is old information?" (IEEE TPDS 11(1), 2000): with loads refreshed only
     // every T, sending everything to the least loaded of all sends a whole period's arrivals to the few
     // that looked empty; two random choices spread them. At T = S (8 brokers, 100 backends, rho 0.9) the
-    // full scan's mean was 17% above P2C's on the CLI's run (3.38 against 2.90 S); at T = S / 100 it was
-    // far below (1.13 against 2.64).
+    // full scan's mean was 17% above P2C's on the CLI's run (3.38 against 2.90 S), with standard errors
+    // of 0.02 and 0.03 S; at T = S / 100 it was far below (1.13 against 2.64; the test above checks the
+    // fresh side).
     const c = (stalenessMs: number) => config({ brokers: 8, stalenessMs, requests: 300_000 });
     const lcOld = runBrokers(c(1), 'least-connections');
     const p2cOld = runBrokers(c(1), 'power-of-two');
     expect(lcOld.latencyMs.mean).toBeGreaterThan(1.05 * p2cOld.latencyMs.mean);
-    const lcFresh = runBrokers(c(0.01), 'least-connections');
-    const p2cFresh = runBrokers(c(0.01), 'power-of-two');
-    expect(lcFresh.latencyMs.mean).toBeLessThan(0.6 * p2cFresh.latencyMs.mean);
   });
 
   it("hash splitting sends all of a key's arrivals to one broker", () => {
