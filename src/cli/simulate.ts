@@ -303,6 +303,12 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
     if (config.service === 'mix') params.mix = `long:${config.mix.long},short:${config.mix.short}`;
     else params.meanMs = config.meanMs;
     if (f.trace !== undefined) params.trace = f.trace;
+    if ((config.brokers ?? 1) > 1) {
+      params.brokers = config.brokers ?? 1;
+      params.split = config.split ?? 'random';
+      params.stalenessMs = config.stalenessMs ?? 0;
+    }
+    if ((config.sessions ?? 0) > 0) params.sessions = config.sessions ?? 0;
     const html = renderHtmlReport(toRunReport(outcomes, params, 'timbang simulate'));
     try {
       await writeFile(f.report, html);

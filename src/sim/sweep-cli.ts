@@ -204,7 +204,9 @@ export function brokersLines(
       );
   }
   if ((c.sessions ?? 0) > 0) {
-    lines.push('open sessions per backend, most minus fewest (worst at an arrival; time average):');
+    lines.push(
+      'latencies above are session lengths (a session waits for nothing); open sessions per backend, most minus fewest (worst at an arrival; time average):',
+    );
     for (const o of many)
       lines.push(`  ${o.strategy.padEnd(width)}  worst ${o.spread.max}, average ${f(o.spread.mean, 2)}`);
   }
