@@ -5,6 +5,7 @@ import type { MixEntry } from '../client/types.js';
 import { TimbangError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
 import { renderTable, tableRows } from '../report/table.js';
+import { type BrokersOutcome, runBrokers } from '../sim/brokers.js';
 import {
   type ArrivalKind,
   arrivalRatePerMs,
@@ -12,9 +13,13 @@ import {
   type ServiceKind,
   SIM_DEFAULTS,
   type SimConfig,
+  type SplitKind,
 } from '../sim/config.js';
 import { toJsonRecord, toRunReport, utilizationSummary } from '../sim/output.js';
+import { shortRunWarning } from '../sim/relaxation.js';
 import { runStrategy, type SimOutcome } from '../sim/run.js';
+import { backendsCsv, configAt, parseSweep, parseValues, resultsCsv, type SweepSpec } from '../sim/sweep.js';
+import { brokersLines, runSweepCommand, writeOut } from '../sim/sweep-cli.js';
 import { readTrace, type Trace } from '../sim/trace.js';
 import { parseWeights, resolveWeights, type WeightSpec } from '../sim/weights.js';
 import { intOption, numberOption } from './options.js';
@@ -42,6 +47,12 @@ interface SimulateFlags {
   profile: boolean;
   json: boolean;
   report?: string;
+  brokers?: number[];
+  split: SplitKind;
+  staleness: number;
+  sweep?: SweepSpec;
+  csv?: string;
+  sessions?: number;
 }
 
 /** Past this many backends the table leaves out its per-backend columns (--json and --report have them). */
@@ -83,6 +94,21 @@ export function configFrom(f: SimulateFlags, given: (flag: string) => boolean, t
   }
   if (service !== 'mix' && mixGiven)
     throw bad(`--mix, --long-ms and --short-ms need --service mix, not ${service}`);
+  if (trace && (f.sweep !== undefined || f.sessions !== undefined))
+    throw bad('--sweep and --sessions do not apply to --trace: the log sets the arrivals');
+  if (
+    f.profile &&
+    ((f.brokers ?? []).some((k) => k > 1) || f.sessions !== undefined || f.sweep !== undefined)
+  )
+    throw bad('--profile measures one broker over open arrivals: drop --brokers, --sessions or --sweep');
+  if (f.sweep !== undefined && f.brokers !== undefined && f.brokers.length > 1)
+    throw bad('--brokers with a list is a sweep over brokers: use one --sweep, or one --brokers value');
+  if (
+    (given('split') || given('staleness')) &&
+    !(f.brokers ?? []).some((k) => k > 1) &&
+    f.sweep?.variable !== 'brokers'
+  )
+    throw bad('--split and --staleness need several brokers: add --brokers K (K > 1) or --sweep brokers=...');
   const mix = { long: 0, short: 0 };
   for (const m of f.mix ?? parseMix(`long:${SIM_DEFAULTS.mix.long},short:${SIM_DEFAULTS.mix.short}`)) {
     if (m.type === 'Long') mix.long = m.weight;
@@ -111,6 +137,10 @@ export function configFrom(f: SimulateFlags, given: (flag: string) => boolean, t
     hashFactor: f.hashFactor,
     profile: f.profile,
     trace,
+    brokers: f.brokers?.[0] ?? 1,
+    split: f.split,
+    stalenessMs: f.staleness,
+    sessions: f.sessions ?? 0,
   };
 }
 
@@ -124,11 +154,21 @@ function describe(c: SimConfig): string {
       ? `Long ${c.longMs} ms : Short ${c.shortMs} ms = ${c.mix.long}:${c.mix.short} (mean ${meanJobMs(c).toFixed(0)} ms)`
       : `${c.service === 'exp' ? 'exponential' : c.service === 'det' ? 'deterministic' : `lognormal (sigma ${c.sigma})`} jobs, mean ${c.meanMs} ms`;
   const arrivals =
-    c.arrival === 'trace'
-      ? 'arrivals replayed from the trace'
-      : `${c.arrival} arrivals at ${(arrivalRatePerMs(c) * 1000).toFixed(2)}/s (load ${c.load})`;
+    (c.sessions ?? 0) > 0
+      ? 'closed loop: each session that ends opens the next'
+      : c.arrival === 'trace'
+        ? 'arrivals replayed from the trace'
+        : `${c.arrival} arrivals at ${(arrivalRatePerMs(c) * 1000).toFixed(2)}/s (load ${c.load})`;
   const weights = c.weights.every((w) => w === 1) ? '' : ', weighted';
-  return `timbang simulate: ${c.requests} requests, ${c.backends} backends${weights} x ${c.cores} core${c.cores === 1 ? '' : 's'}${c.capacity > 0 ? ` (capacity ${c.capacity})` : ''}, ${arrivals}, ${jobs}, warm-up ${(c.warmup * 100).toFixed(0)}%, seed ${c.seed}`;
+  const brokers =
+    (c.brokers ?? 1) > 1
+      ? `, ${c.brokers} brokers (${c.split} split${c.stalenessMs ? `, shared view every ${c.stalenessMs} ms` : ', each counting only its own requests'})`
+      : '';
+  const sessions =
+    (c.sessions ?? 0) > 0
+      ? ` (sessions: ${c.sessions} open at a time, each holding its backend for its length, no CPU shared)`
+      : '';
+  return `timbang simulate: ${c.requests} requests${brokers}${sessions}, ${c.backends} backends${weights}${(c.sessions ?? 0) > 0 ? '' : ` x ${c.cores} core${c.cores === 1 ? '' : 's'}${c.capacity > 0 ? ` (capacity ${c.capacity})` : ''}`}, ${arrivals}, ${jobs}, warm-up ${(c.warmup * 100).toFixed(0)}%, seed ${c.seed}`;
 }
 
 /** The shared table; for a big pool, without its one-column-per-backend part. */
@@ -173,7 +213,33 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
   const trace = f.trace !== undefined ? await readTrace(f.trace) : undefined;
   const config = configFrom(f, given, trace);
   const out = process.stdout;
+  const sweep =
+    f.sweep ??
+    (f.brokers !== undefined && f.brokers.length > 1
+      ? { variable: 'brokers' as const, values: f.brokers }
+      : undefined);
+  if (sweep !== undefined) {
+    // Each point of a sweep that is too short says so once, before the table.
+    const warned = sweep.values.filter(
+      (x) => shortRunWarning(configAt(config, sweep.variable, x)) !== undefined,
+    );
+    if (warned.length > 0) {
+      const worst = configAt(config, sweep.variable, warned[warned.length - 1]);
+      process.stderr.write(
+        `timbang simulate: at ${sweep.variable} = ${warned.join(', ')}: ${shortRunWarning(worst)}\n`,
+      );
+    }
+    await runSweepCommand(config, sweep, f.strategy, {
+      json: f.json,
+      csv: f.csv,
+      report: f.report,
+      header: `${describe(configAt(config, sweep.variable, sweep.values[0]))} (at the first point)`,
+    });
+    return;
+  }
   if (!f.json) out.write(`${describe(config)}\n`);
+  const short = shortRunWarning(config);
+  if (short !== undefined) process.stderr.write(`timbang simulate: ${short}\n`);
   if (config.arrival !== 'trace' && config.load >= 1) {
     process.stderr.write(
       `timbang simulate: load ${config.load} >= 1 is more work than the backends can do: queues grow for as long as requests arrive, so latencies depend on --requests\n`,
@@ -187,6 +253,9 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
     wallMs += outcome.wallMs;
     if (f.json) out.write(`${JSON.stringify(toJsonRecord(outcome))}\n`);
   }
+  // Several brokers: the same strategies with one global broker, for the cost of balancing apart.
+  const single: BrokersOutcome[] =
+    (config.brokers ?? 1) > 1 ? f.strategy.map((name) => runBrokers({ ...config, brokers: 1 }, name)) : [];
   if (!f.json) {
     out.write(`\n${table(outcomes, config.backends)}\n`);
     out.write('utilisation per backend (share of time with a job running):\n');
@@ -213,6 +282,7 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
       }
     }
     if (trace) for (const line of traceSummary(trace, outcomes)) out.write(`${line}\n`);
+    for (const line of brokersLines(config, outcomes, single)) out.write(`${line}\n`);
     const arrivals = outcomes.reduce((n, o) => n + o.requests, 0);
     out.write(
       `simulated ${arrivals} requests in ${(wallMs / 1000).toFixed(2)} s of wall time: ${((arrivals / wallMs) * 1000).toFixed(0)} requests/s\n`,
@@ -233,6 +303,12 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
     if (config.service === 'mix') params.mix = `long:${config.mix.long},short:${config.mix.short}`;
     else params.meanMs = config.meanMs;
     if (f.trace !== undefined) params.trace = f.trace;
+    if ((config.brokers ?? 1) > 1) {
+      params.brokers = config.brokers ?? 1;
+      params.split = config.split ?? 'random';
+      params.stalenessMs = config.stalenessMs ?? 0;
+    }
+    if ((config.sessions ?? 0) > 0) params.sessions = config.sessions ?? 0;
     const html = renderHtmlReport(toRunReport(outcomes, params, 'timbang simulate'));
     try {
       await writeFile(f.report, html);
@@ -240,6 +316,12 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
       throw bad(`cannot write the report '${f.report}': ${(err as Error).message}`);
     }
     if (!f.json) out.write(`report: ${f.report}\n`);
+  }
+  if (f.csv !== undefined) {
+    const perBackend = f.csv.replace(/(\.csv)?$/i, '.backends.csv');
+    await writeOut(f.csv, resultsCsv(outcomes, config));
+    await writeOut(perBackend, backendsCsv(outcomes));
+    if (!f.json) out.write(`csv: ${f.csv} (per backend: ${perBackend})\n`);
   }
 }
 
@@ -338,7 +420,37 @@ export function simulateCommand(): Command {
       'also measure and print the share of backends holding at least 1, 2, 3... requests',
       false,
     )
+    .option(
+      '--brokers <k>',
+      'brokers sharing the backends, each counting only its own requests; a list (1,2,4,8,16) sweeps K',
+      (v: string) => parseValues(v, 'brokers', '--brokers'),
+    )
+    .addOption(
+      new Option(
+        '--split <how>',
+        'how arrivals reach the brokers: round-robin, random, or hash (by client key)',
+      )
+        .argParser(choice('--split', ['round-robin', 'random', 'hash'] as const))
+        .default('random'),
+    )
+    .option(
+      '--staleness <ms>',
+      'with --brokers: every <ms> each broker sees the global in-flight counts (0: never, only its own)',
+      numberOption(0),
+      0,
+    )
+    .option(
+      '--sweep <var=range>',
+      'run every strategy over a range: load=0.1:0.95:0.05, backends=10,100,1000, brokers=1,2,4, cores=..., weights=1:8:1 (spread), staleness=...',
+      parseSweep,
+    )
+    .option(
+      '--sessions <n>',
+      'long sessions: n open at a time (closed loop), each holding its backend for its job time without sharing a CPU',
+      intOption(1, 10_000_000),
+    )
     .option('--json', 'print one JSON object per strategy (JSON Lines)', false)
+    .option('--csv <file>', 'write the results as CSV (and per backend beside it, <file>.backends.csv)')
     .option('--report <file>', 'write an HTML report')
     .action(async (flags: SimulateFlags, cmd: Command) => simulate(flags, cmd));
 }

@@ -12,7 +12,7 @@ import type { RunReport, StrategyResult } from './types.js';
  */
 
 /** Tableau 10: distinct, colour-blind friendly enough, and readable on white. */
-const COLORS = [
+export const COLORS = [
   '#4e79a7',
   '#f28e2b',
   '#e15759',
@@ -27,7 +27,7 @@ const COLORS = [
 
 let uplotAssets: { js: string; css: string } | undefined;
 
-function loadUplot(): { js: string; css: string } {
+export function loadUplot(): { js: string; css: string } {
   if (!uplotAssets) {
     const require = createRequire(import.meta.url);
     uplotAssets = {
@@ -43,11 +43,11 @@ export function escapeHtml(s: string): string {
 }
 
 /** Inside <script>, only '</script' and '<!--' can end or confuse the element; escape every '<'. */
-function scriptSafe(s: string): string {
+export function scriptSafe(s: string): string {
   return s.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 }
 
-function jsonForScript(value: unknown): string {
+export function jsonForScript(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
@@ -106,7 +106,7 @@ function htmlTable(results: readonly StrategyResult[]): string {
   return `<div class="scroll"><table id="results"><thead><tr>${th}</tr></thead><tbody>\n${trs}\n</tbody></table></div>`;
 }
 
-const PAGE_CSS = `
+export const PAGE_CSS = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1240px; padding: 0 16px; color: #222; }
 h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; }
 .meta { color: #666; } dl { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 4px 18px; margin: 8px 0; }

@@ -42,7 +42,29 @@ export interface SimConfig {
   profile?: boolean;
   /** With arrival 'trace': the arrivals and jobs to replay. */
   trace?: Trace;
+  /**
+   * Brokers sharing the backends (default 1): arrivals split over them by `split`, each with its own Pool
+   * and strategy that count only their own requests (src/sim/brokers.ts).
+   */
+  brokers?: number;
+  /** How arrivals reach the brokers: in turn, at random, or by a hash of the arrival's key (its client). */
+  split?: SplitKind;
+  /** With several brokers: every this many ms each sees the global in-flight counts (0 = never). */
+  stalenessMs?: number;
+  /**
+   * Sessions (closed loop): this many requests open at once, each holding its backend for its job time
+   * without sharing a CPU (an infinite server), each end opening the next; 0 or absent: open arrivals.
+   */
+  sessions?: number;
+  /**
+   * join-idle-queue with several brokers: a backend in one broker's idle queue that gets a request from
+   * another leaves the queue (as if it sent a "busy" message). Off: the faithful JIQ, whose dispatcher
+   * learns nothing and may later send to a busy backend it still holds as idle.
+   */
+  jiqWithdraw?: boolean;
 }
+
+export type SplitKind = 'round-robin' | 'random' | 'hash';
 
 export const SIM_DEFAULTS = {
   backends: 10,

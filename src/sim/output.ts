@@ -1,4 +1,5 @@
 import type { RunReport, StrategyResult } from '../report/types.js';
+import type { BrokersOutcome } from './brokers.js';
 import type { SimOutcome } from './run.js';
 
 /** Rounds to a fixed number of decimals, so --json is short and stays byte-identical run to run. */
@@ -28,7 +29,28 @@ export function toJsonRecord(o: SimOutcome): Record<string, unknown> {
       meanLatencyMs: round(b.meanLatencyMs, 3),
       utilization: round(b.utilization, 6),
     })),
+    // Runs with several brokers or sessions (brokers.ts) add what only they measure, after the contract's fields.
+    ...('imbalance' in o ? brokersFields(o as BrokersOutcome) : {}),
   };
+}
+
+function brokersFields(o: BrokersOutcome): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    brokers: o.brokerCount,
+    split: o.split,
+    stalenessMs: o.stalenessMs,
+    imbalance: {
+      busyMaxOverMean: round(o.imbalance.busyMaxOverMean, 6),
+      peakMaxOverMean: round(o.imbalance.peakMaxOverMean, 6),
+      servedCv: round(o.imbalance.servedCv, 6),
+    },
+    noise: { meanSe: round(o.noise.meanSe, 4), p99Se: round(o.noise.p99Se, 4) },
+    peakInFlight: o.perBackend.map((b) => b.peakInFlight ?? 0),
+  };
+  if (Number.isFinite(o.idleShare)) fields.idleShare = round(o.idleShare, 6);
+  if (Number.isFinite(o.spread.mean))
+    fields.sessionSpread = { max: o.spread.max, mean: round(o.spread.mean, 4) };
+  return fields;
 }
 
 /** The shape the shared table and HTML report take (report/types.ts). */

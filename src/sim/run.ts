@@ -1,9 +1,11 @@
 import { Pool } from '../balancer/pool.js';
 import { ConsistentHash } from '../balancer/strategies/consistent-hash.js';
 import { resolveStrategy } from '../balancer/strategies/index.js';
+import { JoinIdleQueue } from '../balancer/strategies/join-idle-queue.js';
 import type { Backend, BackendSpec, PickContext, Strategy } from '../balancer/types.js';
 import type { LatencySummary } from '../report/types.js';
 import { SharingBank } from '../worker/sharing.js';
+import { runBrokers } from './brokers.js';
 import { CompletionHeap } from './completion-heap.js';
 import type { SimConfig } from './config.js';
 import { LatencyStats } from './latency.js';
@@ -18,6 +20,8 @@ export interface BackendOutcome {
   meanLatencyMs: number;
   /** Busy (any job running) share of the measured window, in [0, 1]. */
   utilization: number;
+  /** Most requests it held at once in the measured window (runs with brokers, sessions or a shared view). */
+  peakInFlight?: number;
 }
 
 /** What one strategy did with the workload. */
@@ -66,6 +70,9 @@ export function backendSpecs(c: SimConfig): BackendSpec[] {
 export function createStrategy(name: string, c: SimConfig): Strategy {
   const info = resolveStrategy(name);
   if (info.name === 'consistent-hash') return new ConsistentHash({ loadFactor: c.hashFactor });
+  // Many dispatchers: the simulator reports the real backends' idleness to one idle queue at random.
+  if ((c.brokers ?? 1) > 1 && (info.name === 'join-idle-queue' || info.name === 'jiq-p2c'))
+    return new JoinIdleQueue({ fallback: info.name === 'jiq-p2c' ? 'p2c' : 'random', reports: 'external' });
   return info.create();
 }
 
@@ -103,8 +110,11 @@ const FIRST_STEPS = 64;
  * Statistics: latencies of the measured requests (all but the first `warmup` share of arrivals). The
  * window for throughput and utilisation runs from the first measured arrival to the last arrival, the
  * steady state, leaving out the drain; a run too short to have one falls back to the end of the drain.
+ * With several brokers or sessions (SimConfig.brokers, .sessions) it runs brokers.ts's loop instead.
  */
 export function runStrategy(c: SimConfig, name: string): SimOutcome {
+  // Several brokers, a shared view or sessions take the general loop (brokers.ts); one broker this one.
+  if ((c.brokers ?? 1) > 1 || (c.sessions ?? 0) > 0) return runBrokers(c, name);
   const wallStart = performance.now();
   const sim = new Simulation(c, name);
   // The event loop runs in steps: a loop V8 only meets once is compiled on the stack (OSR), which here

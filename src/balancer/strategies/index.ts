@@ -2,6 +2,7 @@ import { TimbangError } from '../../errors.js';
 import { inFlightCost, inFlightPerWeightCost, peakEwmaCost, totalCost } from '../load.js';
 import type { Strategy } from '../types.js';
 import { ConsistentHash } from './consistent-hash.js';
+import { JoinIdleQueue } from './join-idle-queue.js';
 import { LeastCost } from './least-cost.js';
 import { PowerOfTwo } from './p2c.js';
 import { RandomPick } from './random.js';
@@ -73,6 +74,18 @@ export const STRATEGIES: readonly StrategyInfo[] = [
     summary:
       'bounded-load consistent hashing on a key (app id, header, client address); sticky and cache-friendly',
     create: () => new ConsistentHash(),
+  },
+  {
+    name: 'join-idle-queue',
+    aliases: ['join_idle_queue', 'jiq'],
+    summary: 'an idle backend if one reported idle, else random (Lu et al. 2011); many brokers, short jobs',
+    create: () => new JoinIdleQueue(),
+  },
+  {
+    name: 'jiq-p2c',
+    aliases: ['jiq_p2c'],
+    summary: 'join-idle-queue falling back to two choices when no backend is idle; high load',
+    create: () => new JoinIdleQueue({ fallback: 'p2c' }),
   },
 ];
 
