@@ -35,6 +35,8 @@ export async function buildProgram(commandName?: string): Promise<Command> {
 
 /** Runs the CLI. A user mistake prints one line and exits 2 (bad usage) or 1 (it failed); never a stack. */
 export async function main(argv: string[]): Promise<void> {
+  // `timbang simulate | head`: a reader that leaves early is not an error (as for cat or grep).
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', quietOnEpipe);
   const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
@@ -51,4 +53,9 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
+}
+
+function quietOnEpipe(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? 0);
 }
