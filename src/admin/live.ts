@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { strategyNames } from '../balancer/strategies/index.js';
 import type { Backend } from '../balancer/types.js';
 import type { BrokerControl } from '../broker/control.js';
+import type { Discovery } from '../broker/discovery.js';
 import type { Exchange, Outcome } from '../broker/forward.js';
 import type { Broker } from '../broker/server.js';
 import type {
@@ -50,6 +51,7 @@ export class LiveStats {
   private readonly events: EventView[] = [];
   private pending: EventView[] = [];
   configFile: string | undefined = undefined;
+  discovery: Discovery | undefined = undefined;
 
   attach(broker: Broker, control: BrokerControl): void {
     this.broker = broker;
@@ -166,6 +168,7 @@ export class LiveStats {
         p99Ms: roundOrNull(percentile(this.scratch, n, 99)),
         ewmaMs: round(b.ewmaMs),
         reason: s.reason,
+        ramp: Math.round(b.ramp * 1000) / 1000,
       });
     }
     const n = this.all.collect(now - CARD_WINDOW_MS, this.scratch);
@@ -177,6 +180,7 @@ export class LiveStats {
       listen: { host: broker.host, port: broker.port },
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       backends,
+      dns: this.discovery?.view() ?? [],
       totals: {
         requests: this.requests,
         inFlight,

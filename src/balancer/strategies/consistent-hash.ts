@@ -61,7 +61,7 @@ export class ConsistentHash implements Strategy {
     for (let step = 0, i = i0; step < size; step++) {
       const b = owners[i];
       if (!avoided(b, avoid)) {
-        if (b.inFlight < Math.ceil(slots * b.weight)) return b;
+        if (b.inFlight < Math.ceil(slots * b.eweight)) return b;
         if (fallback === undefined) fallback = b;
       }
       i = i + 1 === size ? 0 : i + 1;
@@ -89,7 +89,8 @@ export class ConsistentHash implements Strategy {
     const packed: number[] = [];
     for (let e = 0; e < eligible.length; e++) {
       const b = eligible[e];
-      const count = Math.max(1, Math.round((this.points * b.weight) / meanWeight));
+      // Effective weight: a backend in slow start owns fewer points and gains them step by step (HAProxy's chash).
+      const count = Math.max(1, Math.round((this.points * b.eweight) / meanWeight));
       for (let p = 0; p < count; p++) packed.push(hashKey(`${b.id}#${p}`) * 2097152 + e);
     }
     const sorted = Float64Array.from(packed).sort();
