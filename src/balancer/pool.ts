@@ -185,8 +185,7 @@ export class Pool implements PoolView {
       if (b.ramp === 1) b.rampFrom = Number.NaN;
       else ramping++;
     }
-    this.nextRampStep =
-      ramping > 0 ? now + this.slowStartMs / SLOW_START_STEPS : Number.POSITIVE_INFINITY;
+    this.nextRampStep = ramping > 0 ? now + this.slowStartMs / SLOW_START_STEPS : Number.POSITIVE_INFINITY;
     this.changed();
   }
 

@@ -6,8 +6,8 @@ import { failedToStart, isClusterWorker, prepareWorker, runPrimary, runsAdmin } 
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS, type HealthCheckOptions } from '../broker/options.js';
 import { DURATION_HINT, isDnsServer, parseDurationMs } from '../config/duration.js';
 import { parseListen } from '../config/listen.js';
-import { TimbangError } from '../errors.js';
 import { type BrokerPatch, mergeSettings, type SettingsPatch } from '../config/settings.js';
+import { TimbangError } from '../errors.js';
 import { parseBackendList } from './backends.js';
 import { intOption, portOption, strategyOption, waitForSignal } from './options.js';
 
