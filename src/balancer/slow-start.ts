@@ -22,5 +22,5 @@ export function rampAt(from: number, now: number, windowMs: number): number {
   if (!(windowMs > 0)) return 1;
   const f = (now - from) / windowMs;
   if (f >= 1) return 1;
-  return f > SLOW_START_FLOOR ? f : SLOW_START_FLOOR;
+  return Math.max(f, SLOW_START_FLOOR);
 }
