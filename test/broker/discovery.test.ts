@@ -1,5 +1,4 @@
 import { Resolver } from 'node:dns/promises';
-import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type DnsGroupSpec,
@@ -16,6 +15,7 @@ import { call, startLab } from '../admin/helpers.js';
 import { httpBackend, Stack, waitFor } from '../helpers/backends.js';
 import { runCli } from '../helpers/cli.js';
 import { TestDnsServer } from '../helpers/dns-server.js';
+import { httpLoad } from '../helpers/http-load.js';
 
 const DNS: DnsOptions = { servers: [], minTtlMs: 1_000, maxTtlMs: 60_000, intervalMs: 0, timeoutMs: 2_000 };
 
@@ -151,43 +151,6 @@ describe('lookups against a DNS server on 127.0.0.1', () => {
   });
 });
 
-/** n requests over `concurrency` keep-alive connections; calls onDone after each; counts non-200s. */
-async function load(url: string, n: number, concurrency: number, onDone: (done: number) => void) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  let started = 0;
-  let done = 0;
-  let failed = 0;
-  const byBackend = new Map<string, number>();
-  const one = () =>
-    new Promise<void>((resolve) => {
-      // 5 ms at the backend, so requests are in flight when a backend starts draining.
-      const req = http.get(`${url}/x?delay=5`, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode !== 200) failed++;
-          const b = String(res.headers['x-backend-id']);
-          byBackend.set(b, (byBackend.get(b) ?? 0) + 1);
-          resolve();
-        });
-      });
-      req.on('error', () => {
-        failed++;
-        resolve();
-      });
-    });
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (started < n) {
-        started++;
-        await one();
-        onDone(++done);
-      }
-    }),
-  );
-  agent.destroy();
-  return { done, failed, byBackend };
-}
-
 describe('a broker with an SRV backend group', () => {
   const stack = new Stack();
   let dns: TestDnsServer;
@@ -234,11 +197,16 @@ describe('a broker with an SRV backend group', () => {
     const want = (ids: string) =>
       [...ids].map((id) => backends['abcd'.indexOf(id)].port).sort((x, y) => x - y);
     let joinedRamping = false;
-    const result = await load(url, 2_000, 50, (done) => {
-      if (done === 400) dns.srv.set('_http._tcp.web.test', srv(['a', 'b', 'c', 'd'])); // d joins
-      if (done === 1_000) dns.srv.set('_http._tcp.web.test', srv(['b', 'c', 'd'])); // a leaves
-      const d = pool.backends.find((b) => b.port === backends[3].port);
-      if (d && d.ramp < 1) joinedRamping = true;
+    // 5 ms at the backend, so requests are in flight when a backend starts draining.
+    const result = await httpLoad(`${url}/x?delay=5`, {
+      n: 2_000,
+      concurrency: 50,
+      onDone: (done) => {
+        if (done === 400) dns.srv.set('_http._tcp.web.test', srv(['a', 'b', 'c', 'd'])); // d joins
+        if (done === 1_000) dns.srv.set('_http._tcp.web.test', srv(['b', 'c', 'd'])); // a leaves
+        const d = pool.backends.find((b) => b.port === backends[3].port);
+        if (d && d.ramp < 1) joinedRamping = true;
+      },
     });
     expect(result.failed).toBe(0);
     expect(result.done).toBe(2_000);
@@ -269,7 +237,7 @@ describe('a broker with an SRV backend group', () => {
       } else dns.mode = mode;
       await waitFor(() => running.discovery.view()[0].lastError === reasons[mode], 5_000, `${mode} noticed`);
       expect(pool.backends).toHaveLength(2);
-      const r = await load(url, 50, 5, () => {});
+      const r = await httpLoad(`${url}/x`, { n: 50, concurrency: 5 });
       expect(r.failed).toBe(0);
       const state = await call('GET', `${api}/api/state`);
       expect(state.json.dns[0]).toMatchObject({ id: 'web', status: 'stale', hosts: 2 });
