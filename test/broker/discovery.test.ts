@@ -1,4 +1,7 @@
 import { Resolver } from 'node:dns/promises';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type DnsGroupSpec,
@@ -274,6 +277,63 @@ describe('a broker with an SRV backend group', () => {
     const t0 = Date.now();
     await dns.nextQueries(2); // the SRV query and its target's A query of the next lookup
     expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+
+  it('a reload with a new group weight reweighs the members; an address back while it drains is kept', async () => {
+    const [a, b] = await Promise.all(['a', 'b'].map((id) => httpBackend(stack, id)));
+    dns.a.set('w.test', ['127.0.0.1']);
+    const both = [a, b].map((x) => ({ target: 'w.test', port: x.port }));
+    dns.srv.set('_http._tcp.web.test', both);
+    const { running } = await lab({ drainTimeoutMs: 60_000 });
+    const pool = running.broker.balancer.pool;
+    const opts = running.broker.options;
+    const result = running.control.reload({
+      ...opts,
+      backends: [{ id: 'web', address: 'srv://_http._tcp.web.test', weight: 3 }],
+    });
+    expect(result.applied).toContain('dns group web weight 1 -> 3');
+    await waitFor(() => pool.backends.every((x) => x.weight === 3), 5_000, 'members reweighed');
+
+    // b leaves the answer while a request holds it: it drains...
+    const bMember = pool.backends.find((x) => x.port === b.port)!;
+    pool.start(bMember, 0); // a request in flight keeps it in the pool while it drains
+    dns.srv.set('_http._tcp.web.test', both.slice(0, 1));
+    await waitFor(() => bMember.state === 'draining', 5_000, 'b draining');
+    // ...and comes back: the same backend is put back in rotation, not added twice.
+    dns.srv.set('_http._tcp.web.test', both);
+    await waitFor(() => bMember.state === 'up', 5_000, 'b back');
+    expect(pool.backends.filter((x) => x.port === b.port)).toHaveLength(1);
+    expect(running.control.isRemoving(bMember)).toBe(false);
+    pool.end(bMember, 0, 1, true);
+  });
+
+  it('dns://: A records on loopback addresses, one port', async () => {
+    const servers: http.Server[] = [];
+    const seen = new Set<string>();
+    let port = 0;
+    for (const ip of ['127.0.0.2', '127.0.0.3']) {
+      const server = http.createServer((_req, res) => {
+        seen.add(ip);
+        res.end(ip);
+      });
+      server.listen(port, ip);
+      await once(server, 'listening');
+      port = (server.address() as AddressInfo).port;
+      servers.push(server);
+      stack.add(() => new Promise<void>((r) => server.close(() => r())));
+    }
+    dns.a.set('api.test', ['127.0.0.2', '127.0.0.3']);
+    const { running, url } = await lab({
+      backends: [{ address: `dns://api.test:${port}` }],
+      strategy: 'round-robin',
+    });
+    expect(running.broker.balancer.pool.backends.map((x) => x.id).sort()).toEqual([
+      `1@127.0.0.2:${port}`,
+      `1@127.0.0.3:${port}`,
+    ]);
+    const r = await httpLoad(`${url}/`, { n: 20, concurrency: 2 });
+    expect(r.failed).toBe(0);
+    expect([...seen].sort()).toEqual(['127.0.0.2', '127.0.0.3']);
   });
 
   it('a reload applies a DNS group diff: a group replaced by a static backend drains out', async () => {
