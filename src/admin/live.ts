@@ -106,6 +106,8 @@ export class LiveStats {
   /** Samples the rates, appends a history point, and returns the state and the events since the last tick. */
   tick(): TickMessage {
     const now = performance.now();
+    // Slow-start ramps step on request starts; without traffic this keeps the weights shown current.
+    this.broker?.balancer.pool.advance(now);
     const pool = this.broker?.balancer.pool.backends ?? [];
     for (const b of pool) {
       const s = this.of(b);
