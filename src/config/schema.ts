@@ -41,8 +41,7 @@ const backendAddress = z
     } else if (!isBackendAddress(v)) {
       ctx.addIssue({
         code: 'custom',
-        message:
-          'expected host:port with a port from 1 to 65535 (e.g. 127.0.0.1:9002), dns://name:port or srv://_service._proto.name',
+        message: 'expected host:port with a port from 1 to 65535, e.g. 127.0.0.1:9002',
       });
     }
   });
