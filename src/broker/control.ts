@@ -220,12 +220,13 @@ export class BrokerControl {
     }
     this.pool.slowStartMs = opts.slowStartMs;
     const dnsBefore = opts.dns;
+    const dnsNext = next.dns ?? dnsBefore; // options built by hand may leave it out
     for (const key of ['servers', 'minTtlMs', 'maxTtlMs', 'intervalMs', 'timeoutMs'] as const) {
       const a = String(dnsBefore[key]);
-      const b = String(next.dns[key]);
+      const b = String(dnsNext[key]);
       if (a !== b) applied.push(`dns.${key} ${a} -> ${b}`);
     }
-    opts.dns = { ...next.dns, servers: [...next.dns.servers] };
+    opts.dns = { ...dnsNext, servers: [...dnsNext.servers] };
     if (this.discovery) applied.push(...this.discovery.reload(groups));
     let upstreamChanged = false;
     for (const key of UPSTREAM_FIELDS) {
