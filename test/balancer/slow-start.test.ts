@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inFlightCost, inFlightPerWeightCost, peakEwmaCost } from '../../src/balancer/load.js';
+import { inFlightCost, inFlightPerWeightCost, peakEwmaCost, rampAware } from '../../src/balancer/load.js';
 import { Pool } from '../../src/balancer/pool.js';
 import { createRandom } from '../../src/balancer/random.js';
 import { rampAt, SLOW_START_FLOOR, SLOW_START_STEPS } from '../../src/balancer/slow-start.js';
@@ -123,12 +123,13 @@ describe('strategies honour the ramp', () => {
     const b = join(pool, 0, 2);
     hold(pool, b, 1);
     expect(inFlightPerWeightCost(b, 0)).toBeCloseTo(2 / 0.2);
-    expect(inFlightCost(b, 0)).toBeCloseTo(2 / 0.1 - 1);
-    expect(peakEwmaCost(b, 0)).toBeCloseTo((30 * 2) / 0.1);
+    expect(rampAware(inFlightPerWeightCost)).toBe(inFlightPerWeightCost); // eweight has the ramp already
+    expect(rampAware(inFlightCost)(b, 0)).toBeCloseTo(2 / 0.1 - 1);
+    expect(rampAware(peakEwmaCost)(b, 0)).toBeCloseTo((30 * 2 + 1) / 0.1 - 1);
     pool.advance(WINDOW);
-    expect(inFlightCost(b, 0)).toBe(1);
+    expect(rampAware(inFlightCost)(b, 0)).toBe(1);
     expect(inFlightPerWeightCost(b, 0)).toBe(1);
-    expect(peakEwmaCost(b, 0)).toBe(60);
+    expect(rampAware(peakEwmaCost)(b, 0)).toBe(60);
 
     // p2c: at the floor a newcomer loses every duel against backends holding fewer than 9 (idle: cost 9).
     const p = setup('power-of-two', [1, 1, 1]);
