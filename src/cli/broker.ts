@@ -213,34 +213,36 @@ export function brokerCommand(): Command {
         .default({ host: DA.host, port: DA.port }, `${DA.host}:${DA.port}`),
     )
     .option('--no-admin', 'run without the admin listener')
-    .option(
-      '--slow-start <duration>',
-      'a backend that joins or comes back up ramps from 10% to its full weight over this (0: off)',
-      durationOption,
-      D.slowStartMs,
+    .addOption(
+      new Option(
+        '--slow-start <duration>',
+        'a backend that joins or comes back up ramps from 10% to its full weight over this, e.g. 10s',
+      )
+        .argParser(durationOption)
+        .default(D.slowStartMs, 'off'),
     )
     .option(
       '--dns-server <list>',
       'DNS servers for dns:// and srv:// backends, ip[:port], comma-separated (default: the system resolver)',
       dnsServersOption,
     )
-    .option(
-      '--dns-min-ttl <duration>',
-      're-resolve DNS backends no sooner than this',
-      durationOption,
-      D.dns.minTtlMs,
+    .addOption(
+      new Option('--dns-min-ttl <duration>', 're-resolve DNS backends no sooner than this')
+        .argParser(durationOption)
+        .default(D.dns.minTtlMs, `${D.dns.minTtlMs / 1000}s`),
     )
-    .option(
-      '--dns-max-ttl <duration>',
-      're-resolve DNS backends no later than this',
-      durationOption,
-      D.dns.maxTtlMs,
+    .addOption(
+      new Option('--dns-max-ttl <duration>', 're-resolve DNS backends no later than this')
+        .argParser(durationOption)
+        .default(D.dns.maxTtlMs, `${D.dns.maxTtlMs / 1000}s`),
     )
-    .option(
-      '--dns-interval <duration>',
-      're-resolve DNS backends at this fixed interval instead of the TTL (0: follow the TTL)',
-      durationOption,
-      D.dns.intervalMs,
+    .addOption(
+      new Option(
+        '--dns-interval <duration>',
+        're-resolve DNS backends at this fixed interval instead of the TTL',
+      )
+        .argParser(durationOption)
+        .default(D.dns.intervalMs, 'none: follow the TTL'),
     )
     .option(
       '--procs <n>',
