@@ -158,22 +158,25 @@ describe('strategies honour the ramp', () => {
     expect(share(400)).toBe(100);
   });
 
-  it('consistent-hash: a newcomer owns fewer ring points and gains keys as it ramps', () => {
+  it('consistent-hash: the load bound follows the ramp; the ring stays as it is through the steps', () => {
     const { pool, strategy, ctx } = setup('consistent-hash', [1, 1, 1]);
+    for (const x of pool.backends) hold(pool, x, 10);
     const b = join(pool, 0);
-    const keys = (n: number) => {
-      let mine = 0;
-      for (let i = 0; i < n; i++) {
+    /** Keyed picks; only the newcomer's are started: how many it takes before its bound sends keys on. */
+    const taken = (now: number) => {
+      pool.advance(now);
+      for (let i = 0; i < 400; i++) {
         ctx.key = `key-${i}`;
-        if (strategy.pick(pool, ctx) === b) mine++;
+        if (strategy.pick(pool, ctx) === b) pool.start(b, now);
       }
-      return mine / n;
+      return b.inFlight;
     };
-    const early = keys(4_000);
-    pool.advance(WINDOW);
-    const late = keys(4_000);
-    expect(early).toBeLessThan(0.08);
-    expect(late).toBeGreaterThan(0.15);
+    expect(taken(0)).toBeLessThanOrEqual(3); // ceil(1.25 x (30 + k + 1) x 0.1 / 3.1)
+    while (b.inFlight > 0) pool.end(b, 0, 1, true);
+    const ringOwners = (strategy as unknown as { ringOwner: Backend[] }).ringOwner;
+    expect(taken(WINDOW)).toBeGreaterThanOrEqual(9); // ceil(1.25 x (30 + k + 1) / 4)
+    // The ramp's steps did not rebuild the ring (the same array), its end neither.
+    expect((strategy as unknown as { ringOwner: Backend[] }).ringOwner).toBe(ringOwners);
   });
 
   it('round-robin and random ignore weights, so they ignore the ramp too (no burst to prevent)', () => {
