@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { strategyNames } from '../balancer/strategies/index.js';
 import type { Backend } from '../balancer/types.js';
 import type { BrokerControl } from '../broker/control.js';
+import type { Discovery } from '../broker/discovery.js';
 import type { Exchange, Outcome } from '../broker/forward.js';
 import type { Broker } from '../broker/server.js';
 import type {
@@ -50,6 +51,7 @@ export class LiveStats {
   private readonly events: EventView[] = [];
   private pending: EventView[] = [];
   configFile: string | undefined = undefined;
+  discovery: Discovery | undefined = undefined;
 
   attach(broker: Broker, control: BrokerControl): void {
     this.broker = broker;
@@ -106,6 +108,8 @@ export class LiveStats {
   /** Samples the rates, appends a history point, and returns the state and the events since the last tick. */
   tick(): TickMessage {
     const now = performance.now();
+    // Slow-start ramps step on request starts; without traffic this keeps the weights shown current.
+    this.broker?.balancer.pool.advance(now);
     const pool = this.broker?.balancer.pool.backends ?? [];
     for (const b of pool) {
       const s = this.of(b);
@@ -169,6 +173,7 @@ export class LiveStats {
         p99Ms: roundOrNull(percentile(this.scratch, n, 99)),
         ewmaMs: round(b.ewmaMs),
         reason: s.reason,
+        ramp: Math.round(b.ramp * 1000) / 1000,
       });
     }
     const n = this.all.collect(now - CARD_WINDOW_MS, this.scratch);
@@ -181,6 +186,7 @@ export class LiveStats {
       listeners: broker.listeners.map((l) => ({ host: l.host, port: l.port, mode: l.mode })),
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       backends,
+      dns: this.discovery?.view() ?? [],
       totals: {
         requests: this.requests,
         inFlight,

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 import type { Backend } from '../balancer/types.js';
+import type { Discovery } from '../broker/discovery.js';
 import type { Exchange, Outcome } from '../broker/forward.js';
 import type { Broker } from '../broker/server.js';
 
@@ -39,6 +40,7 @@ class Buckets {
 export class BrokerMetrics {
   readonly registry = new Registry();
   private broker: Broker | undefined;
+  private discovery: Discovery | undefined;
   private readonly retries: Counter<'backend'>;
   private readonly ejections: Counter<'backend'>;
   private readonly transitions: Counter<'backend' | 'state'>;
@@ -168,11 +170,58 @@ export class BrokerMetrics {
         if (self.broker) this.set({ strategy: self.broker.balancer.strategyName }, 1);
       },
     });
+    new Gauge({
+      name: 'timbang_backend_slow_start_ratio',
+      help: 'Share of its weight a backend gets now: below 1 while it ramps up (slow start), else 1.',
+      labelNames: ['backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of self.backends()) this.set({ backend: b.id }, b.ramp);
+      },
+    });
+    new Counter({
+      name: 'timbang_dns_lookups_total',
+      help: 'DNS lookups of a backend group (dns://, srv://), by result (ok, failed: error, timeout or empty answer).',
+      labelNames: ['group', 'result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of self.discovery?.counters() ?? []) {
+          this.inc({ group: g.id, result: 'ok' }, g.lookups - g.failed);
+          this.inc({ group: g.id, result: 'failed' }, g.failed);
+        }
+      },
+    });
+    new Gauge({
+      name: 'timbang_dns_group_stale',
+      help: '1 while lookups of a DNS backend group fail and its last good set of hosts is kept, else 0.',
+      labelNames: ['group'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of self.discovery?.counters() ?? []) this.set({ group: g.id }, g.stale ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'timbang_dns_group_hosts',
+      help: 'Addresses in the last good answer for a DNS backend group.',
+      labelNames: ['group'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of self.discovery?.counters() ?? []) this.set({ group: g.id }, g.hosts);
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
   }
 
   attach(broker: Broker): void {
     this.broker = broker;
+  }
+
+  attachDiscovery(discovery: Discovery): void {
+    this.discovery = discovery;
   }
 
   // Written out rather than through a get-or-create helper: a helper would take a closure per request.

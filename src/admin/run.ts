@@ -1,5 +1,6 @@
 import type { BrokerLog } from '../broker/access-log.js';
 import { BrokerControl, type ReloadResult } from '../broker/control.js';
+import { Discovery, dnsGroups } from '../broker/discovery.js';
 import { type Broker, startBroker } from '../broker/server.js';
 import { mergeSettings, type Settings, type SettingsPatch } from '../config/settings.js';
 import { isTimbangError } from '../errors.js';
@@ -12,6 +13,8 @@ export interface RunningBroker {
   /** Undefined when the admin listener is disabled. */
   readonly admin: AdminServer | undefined;
   readonly control: BrokerControl;
+  /** The DNS backend groups' lookup loop (idle when there are none). */
+  readonly discovery: Discovery;
   /** Metrics and live statistics; undefined without the admin listener (nothing would read them). */
   readonly telemetry: Telemetry | undefined;
   /** Re-reads the config file (flags still win) and applies it; undefined without a config file. */
@@ -44,6 +47,17 @@ export async function startBrokerWithAdmin(settings: Settings, run: RunOptions =
   telemetry?.metrics.attach(broker);
   telemetry?.live.attach(broker, control);
   if (telemetry) telemetry.live.configFile = run.configFile;
+  // DNS backend groups: the first lookups are awaited (each bounded by the DNS timeout), later ones run on timers.
+  const discovery = new Discovery(control, broker.options, {
+    event: (message) => {
+      broker.log.event(message);
+      telemetry?.live.event('dns', message);
+    },
+  });
+  control.discovery = discovery;
+  telemetry?.metrics.attachDiscovery(discovery);
+  if (telemetry) telemetry.live.discovery = discovery;
+  await discovery.start(dnsGroups(settings.broker.backends));
 
   let current = settings;
   const applyFile = async (path: string): Promise<ReloadResult> => {
@@ -100,7 +114,9 @@ export async function startBrokerWithAdmin(settings: Settings, run: RunOptions =
     control,
     telemetry,
     reload,
+    discovery,
     close: async () => {
+      discovery.close();
       control.close();
       await admin?.close();
       await broker.close();

@@ -41,6 +41,8 @@ export async function startAdmin(opts: AdminOptions, deps: AdminDeps): Promise<A
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Probes (Kubernetes, a load balancer in front): no token and no Host check, and nothing they could misuse.
+    if (req.url === '/health' || req.url === '/health/live') return health(req, res);
     const refused = browserGuard(req, token !== undefined);
     if (refused) throw new ApiError(403, refused, 'ERR_FORBIDDEN');
     if (token !== undefined && !tokenMatches(req.headers.authorization, token)) {
@@ -97,6 +99,24 @@ export async function startAdmin(opts: AdminOptions, deps: AdminDeps): Promise<A
       return;
     }
     sendJson(res, 404, { error: `not found: ${path}`, code: 'ERR_NOT_FOUND' });
+  }
+
+  /**
+   * `/health/live`: 200 while the process answers (liveness). `/health`: 200 while the broker can route,
+   * 503 when no backend is up (readiness: take this broker out of rotation, another may see backends).
+   * The admin listener closes first on SIGTERM, so a draining broker stops being ready at once.
+   */
+  function health(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new ApiError(405, `use GET ${req.url}`, 'ERR_METHOD', { allow: 'GET, HEAD' });
+    }
+    const pool = deps.broker.balancer.pool;
+    const up = pool.eligible.length;
+    const live = req.url === '/health/live';
+    const ok = live || up > 0;
+    const body = { status: ok ? 'ok' : 'no backend up', backends: pool.backends.length, up };
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : JSON.stringify(body));
   }
 
   server.listen(opts.port, opts.host);

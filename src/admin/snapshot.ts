@@ -1,4 +1,5 @@
 /** What the admin API and the dashboard's event stream say about a broker (shared with web/app.ts). */
+import type { DnsGroupView } from '../broker/discovery.js';
 
 export interface BackendView {
   id: string;
@@ -25,6 +26,8 @@ export interface BackendView {
   ewmaMs: number;
   /** Why it is in its state, when a health check or an operator said so. */
   reason: string | undefined;
+  /** Slow start: the share of its weight it gets now (1 when not ramping). */
+  ramp: number;
 }
 
 export interface StateView {
@@ -37,6 +40,8 @@ export interface StateView {
   listeners: { host: string; port: number; mode: string }[];
   uptimeS: number;
   backends: BackendView[];
+  /** DNS backend groups (dns://, srv://): lookup status, and whether the last good set is being kept. */
+  dns: DnsGroupView[];
   totals: {
     /** Client requests answered (each once, whatever its retries). */
     requests: number;
@@ -69,7 +74,7 @@ export interface HistoryView {
 
 export interface EventView {
   t: number;
-  kind: 'health' | 'admin' | 'lab' | 'reload';
+  kind: 'health' | 'admin' | 'lab' | 'reload' | 'dns';
   message: string;
 }
 

@@ -1,6 +1,7 @@
 import { TimbangError } from '../errors.js';
 import { formatAddress, parseAddress } from './address.js';
 import { feedEwma } from './ewma.js';
+import { rampAt, SLOW_START_FLOOR, SLOW_START_STEPS } from './slow-start.js';
 import type { Backend, BackendSpec, BackendState, PoolView, Strategy } from './types.js';
 
 /**
@@ -19,6 +20,14 @@ export class Pool implements PoolView {
    * strategy that reads it turns it back on.
    */
   latencyEstimate = true;
+  /**
+   * Slow start window (ms; 0 = off): a backend added with a time (add(spec, now)) or brought back up
+   * (setState(id, 'up', now)) ramps from SLOW_START_FLOOR of its weight to all of it over this long. The
+   * backends a pool is created with do not ramp (HAProxy's slowstart does not apply at startup either).
+   */
+  slowStartMs = 0;
+  /** When the next ramp step is due; +Infinity while nothing ramps, so start() pays one compare. */
+  private nextRampStep = Number.POSITIVE_INFINITY;
   private readonly strategies: Strategy[] = [];
   private startHooks: Strategy[] = [];
   private endHooks: Strategy[] = [];
@@ -43,8 +52,10 @@ export class Pool implements PoolView {
     return undefined;
   }
 
-  add(spec: BackendSpec): Backend {
+  /** Adds a backend; with `now` (and slow start on) it ramps up from then. */
+  add(spec: BackendSpec, now?: number): Backend {
     const b = this.insert(spec);
+    if (now !== undefined) this.beginRamp(b, now);
     this.changed();
     return b;
   }
@@ -57,13 +68,35 @@ export class Pool implements PoolView {
     return b;
   }
 
-  setState(id: string, state: BackendState): Backend {
+  /**
+   * Changes a backend's state. With `now`, a backend coming back up from down ramps up (slow start); a
+   * draining backend put back in rotation does not, as it never stopped serving.
+   */
+  setState(id: string, state: BackendState, now?: number): Backend {
     const b = this.require(id);
     if (b.state !== state) {
+      const wasDown = b.state === 'down';
       b.state = state;
+      if (state === 'up' && wasDown && now !== undefined) this.beginRamp(b, now);
+      else if (state !== 'up') endRamp(b);
       this.changed();
     }
     return b;
+  }
+
+  /** Backends ramping up now (slow start). */
+  get ramping(): number {
+    let n = 0;
+    for (const b of this.backends) if (b.ramp !== 1) n++;
+    return n;
+  }
+
+  /**
+   * Steps the slow-start ramps that are due by `now` (start() does it; a driver with no traffic may call
+   * it to keep the weights it shows current). A no-op while nothing ramps.
+   */
+  advance(now: number): void {
+    if (now >= this.nextRampStep) this.stepRamps(now);
   }
 
   setWeight(id: string, weight: number): Backend {
@@ -79,6 +112,7 @@ export class Pool implements PoolView {
   }
 
   start(b: Backend, now: number): void {
+    if (now >= this.nextRampStep) this.stepRamps(now);
     b.inFlight++;
     b.total++;
     const hooks = this.startHooks;
@@ -126,9 +160,33 @@ export class Pool implements PoolView {
       ewmaMs: 0,
       ewmaAt: 0,
       slot: this.backends.length,
+      ramp: 1,
+      eweight: weight,
+      rampFrom: Number.NaN,
     };
     this.backends.push(b);
     return b;
+  }
+
+  private beginRamp(b: Backend, now: number): void {
+    if (!(this.slowStartMs > 0)) return;
+    b.rampFrom = now;
+    b.ramp = SLOW_START_FLOOR;
+    const due = now + this.slowStartMs / SLOW_START_STEPS;
+    if (due < this.nextRampStep) this.nextRampStep = due;
+  }
+
+  /** Re-weighs every ramping backend at `now` (one pool change), and schedules the next step. */
+  private stepRamps(now: number): void {
+    let ramping = 0;
+    for (const b of this.backends) {
+      if (b.ramp === 1) continue;
+      b.ramp = rampAt(b.rampFrom, now, this.slowStartMs);
+      if (b.ramp === 1) b.rampFrom = Number.NaN;
+      else ramping++;
+    }
+    this.nextRampStep = ramping > 0 ? now + this.slowStartMs / SLOW_START_STEPS : Number.POSITIVE_INFINITY;
+    this.changed();
   }
 
   private nextId(): number {
@@ -143,9 +201,10 @@ export class Pool implements PoolView {
     for (let i = 0; i < this.backends.length; i++) {
       const b = this.backends[i];
       b.slot = i;
+      b.eweight = b.weight * b.ramp;
       if (b.state === 'up' && b.weight > 0) {
         eligible.push(b);
-        totalWeight += b.weight;
+        totalWeight += b.eweight;
       }
     }
     this.eligible = eligible;
@@ -153,6 +212,11 @@ export class Pool implements PoolView {
     this.version++;
     for (const s of this.strategies) s.onChange?.(this);
   }
+}
+
+function endRamp(b: Backend): void {
+  b.ramp = 1;
+  b.rampFrom = Number.NaN;
 }
 
 /** True when b is in the avoid list; avoid lists hold a try or two, so a scan beats a Set. */

@@ -28,6 +28,15 @@ export interface Backend {
   ewmaAt: number;
   /** Position in Pool.backends; maintained by the pool, used by strategies for O(1) side tables. */
   slot: number;
+  /**
+   * Slow start: the share of its weight the backend gets now, in [SLOW_START_FLOOR, 1]; exactly 1 when it
+   * is not ramping. The pool keeps it (slow-start.ts); strategies read it, never write it.
+   */
+  ramp: number;
+  /** weight x ramp, what weighted strategies read. The pool keeps it. */
+  eweight: number;
+  /** When its ramp began (the caller's clock, ms); NaN when it is not ramping. */
+  rampFrom: number;
 }
 
 export interface PickContext {
@@ -46,6 +55,7 @@ export interface PoolView {
   readonly backends: readonly Backend[];
   /** Up and weight > 0; rebuilt on change, not per pick. */
   readonly eligible: readonly Backend[];
+  /** Sum of the eligible backends' effective weights (eweight: slow start included). */
   readonly totalWeight: number;
   /** Bumps on any membership, state or weight change. */
   readonly version: number;
@@ -63,7 +73,7 @@ export interface Strategy {
   onStart?(b: Backend, now: number): void;
   /** A request on b ended (server_drop_conn). */
   onEnd?(b: Backend, now: number, latencyMs: number, ok: boolean): void;
-  /** Membership, state or weight changed: rebuild side structures. */
+  /** Membership, state or weight changed (a slow-start step too): rebuild side structures. */
   onChange?(pool: PoolView): void;
   /** It reads Backend.ewmaMs, so the pool must keep the latency estimate up to date. */
   readonly readsLatency?: boolean;

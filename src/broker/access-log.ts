@@ -116,6 +116,9 @@ class JsonLog implements BrokerLog {
 
   event(message: string, fields?: Record<string, unknown>): void {
     this.logger.info(fields ?? {}, message);
+    // Events are rare and an operator waits for them (listening, DNS changes, health): out at once, not
+    // after 4 KiB of request lines (in Kubernetes, `kubectl logs` showed nothing until traffic came).
+    this.flush();
   }
 
   flush(): void {

@@ -1,7 +1,11 @@
+import { performance } from 'node:perf_hooks';
 import { formatAddress, parseAddress } from '../balancer/address.js';
 import { resolveStrategy } from '../balancer/strategies/index.js';
 import type { Backend, BackendSpec } from '../balancer/types.js';
 import { TimbangError } from '../errors.js';
+import type { Discovery } from './discovery.js';
+import { dnsGroups, staticBackends } from './discovery.js';
+import { isDiscoveryAddress } from './discovery-target.js';
 import type { BrokerOptions, ListenerSpec } from './options.js';
 import type { Broker } from './server.js';
 
@@ -22,6 +26,7 @@ const LIVE_FIELDS = [
   'drainTimeoutMs',
   'tunnelTimeoutMs',
   'maxTunnels',
+  'slowStartMs',
 ] as const;
 
 /** Settings of the upstream connection pools: applied by replacing each backend's pool (gracefully). */
@@ -54,6 +59,8 @@ export class BrokerControl {
   private readonly removals = new Map<Backend, { deadline: number; done: Array<() => void> }>();
   private timer: NodeJS.Timeout | undefined;
   private quiet = false;
+  /** DNS backend groups (discovery.ts), when the broker runs them; a reload applies their diff too. */
+  discovery: Discovery | undefined;
 
   /** notify hears every change this makes, as one human line (the dashboard's event list). */
   constructor(
@@ -79,9 +86,16 @@ export class BrokerControl {
     return canonical;
   }
 
-  addBackend(spec: BackendSpec): Backend {
+  /** Adds a backend; with `ramp` (the default) it joins in slow start when that is on. */
+  addBackend(spec: BackendSpec, ramp = true): Backend {
+    if (isDiscoveryAddress(spec.address)) {
+      throw new TimbangError(
+        'ERR_BAD_ADDRESS',
+        `'${spec.address}' is a DNS group: list it in the config file's backends (or --backends), not as one backend`,
+      );
+    }
     parseAddress(spec.address);
-    const b = this.pool.add(spec);
+    const b = ramp ? this.pool.add(spec, performance.now()) : this.pool.add(spec);
     this.event(`worker ${b.id} on ${b.address} added (weight ${b.weight})`);
     return b;
   }
@@ -151,14 +165,26 @@ export class BrokerControl {
     const applied: string[] = [];
     const restartNeeded: string[] = [];
     resolveStrategy(next.strategy);
-    for (const spec of next.backends) parseAddress(spec.address);
+    const groups = dnsGroups(next.backends);
+    const fixed = staticBackends(next.backends);
+    for (const spec of fixed) parseAddress(spec.address);
+    if (groups.length > 0 && !this.discovery) {
+      throw new TimbangError(
+        'ERR_BAD_CONFIG',
+        'this broker runs no DNS discovery: dns:// and srv:// need a restart',
+      );
+    }
 
     if (resolveStrategy(next.strategy).name !== this.broker.balancer.strategyName) {
       applied.push(`strategy ${this.broker.balancer.strategyName} -> ${this.setStrategy(next.strategy)}`);
     }
 
-    const wanted = new Map(next.backends.map((s, i) => [s.id ?? String(i + 1), s]));
+    // Ids by position in the whole list, DNS groups included, as when the file was first read.
+    const wanted = new Map(
+      next.backends.map((s, i) => [s.id ?? String(i + 1), s] as const).filter(([, s]) => fixed.includes(s)),
+    );
     for (const b of [...this.pool.backends]) {
+      if (this.discovery?.owns(b)) continue; // a DNS group's member: its group decides
       const spec = wanted.get(b.id);
       if (!spec) {
         if (!this.removals.has(b)) {
@@ -175,7 +201,7 @@ export class BrokerControl {
         // Same id, new place: the old one leaves now (its requests finish on their connections).
         this.pool.remove(b.id);
         this.forget(b);
-        const nb = this.pool.add({ id: b.id, address: spec.address, weight: spec.weight });
+        const nb = this.pool.add({ id: b.id, address: spec.address, weight: spec.weight }, performance.now());
         applied.push(`backend ${b.id} moved ${b.address} -> ${nb.address}`);
       } else if ((spec.weight ?? 1) !== b.weight) {
         applied.push(`backend ${b.id} weight ${b.weight} -> ${spec.weight ?? 1}`);
@@ -194,6 +220,16 @@ export class BrokerControl {
         (opts as unknown as Record<string, unknown>)[key] = next[key];
       }
     }
+    this.pool.slowStartMs = opts.slowStartMs;
+    const dnsBefore = opts.dns;
+    const dnsNext = next.dns ?? dnsBefore; // options built by hand may leave it out
+    for (const key of ['servers', 'minTtlMs', 'maxTtlMs', 'intervalMs', 'timeoutMs'] as const) {
+      const a = String(dnsBefore[key]);
+      const b = String(dnsNext[key]);
+      if (a !== b) applied.push(`dns.${key} ${a} -> ${b}`);
+    }
+    opts.dns = { ...dnsNext, servers: [...dnsNext.servers] };
+    if (this.discovery) applied.push(...this.discovery.reload(groups));
     let upstreamChanged = false;
     for (const key of UPSTREAM_FIELDS) {
       if (opts[key] !== next[key]) {

@@ -95,7 +95,8 @@ export class HealthMonitor {
   }
 
   private transition(b: Backend, state: 'up' | 'down', reason: string): void {
-    this.pool.setState(b.id, state);
+    // With the time, a backend coming back up ramps up again (slow start).
+    this.pool.setState(b.id, state, performance.now());
     this.log.event(`worker ${b.id} on ${b.port} is ${state.toUpperCase()} (${reason})`, {
       backend: b.id,
       address: b.address,

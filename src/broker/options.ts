@@ -73,6 +73,24 @@ export interface BrokerOptions {
   /** Upgrade tunnels open at once; an upgrade request beyond gets 503. */
   maxTunnels: number;
   logFormat: LogFormat;
+  /** Slow start window: a backend that joins or comes back up ramps to its full weight over this (0 = off). */
+  slowStartMs: number;
+  /** Backends from DNS (`dns://`, `srv://` entries of `backends`): how names are resolved and re-resolved. */
+  dns: DnsOptions;
+}
+
+/** How DNS backend groups are looked up (see broker/discovery.ts). */
+export interface DnsOptions {
+  /** DNS servers to ask, `host` or `host:port`; empty: the system's (/etc/resolv.conf). */
+  servers: string[];
+  /** Re-resolve at the records' TTL, but no sooner than this... */
+  minTtlMs: number;
+  /** ...and no later than this. */
+  maxTtlMs: number;
+  /** When > 0, re-resolve at this fixed interval instead of the TTL. */
+  intervalMs: number;
+  /** Timeout of one query (node:dns retries it once). */
+  timeoutMs: number;
 }
 
 export const DEFAULT_BACKENDS: BackendSpec[] = [
@@ -108,4 +126,6 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   tunnelTimeoutMs: 3_600_000,
   maxTunnels: 10_000,
   logFormat: 'human',
+  slowStartMs: 0,
+  dns: { servers: [], minTtlMs: 1_000, maxTtlMs: 60_000, intervalMs: 0, timeoutMs: 2_000 },
 };

@@ -4,6 +4,7 @@ import { Balancer } from '../balancer/balancer.js';
 import type { Backend, BackendSpec } from '../balancer/types.js';
 import { listenError } from '../errors.js';
 import { type BrokerLog, createBrokerLog } from './access-log.js';
+import { staticBackends } from './discovery.js';
 import { Forwarder, type ForwardObserver } from './forward.js';
 import { HealthMonitor } from './health-monitor.js';
 import { HttpFront } from './http-front.js';
@@ -55,7 +56,9 @@ export async function startBroker(
 ): Promise<Broker> {
   const opts: BrokerOptions = { ...DEFAULT_BROKER_OPTIONS, ...options };
   const log = deps.log ?? createBrokerLog(opts.logFormat);
-  const balancer = new Balancer(opts.backends as BackendSpec[], opts.strategy);
+  // dns:// and srv:// groups join later, through the discovery loop (discovery.ts, started by admin/run.ts).
+  const balancer = new Balancer(staticBackends(opts.backends as BackendSpec[]), opts.strategy);
+  balancer.pool.slowStartMs = opts.slowStartMs;
   const health = new HealthMonitor(balancer.pool, opts, log, deps.onTransition);
   const forwarder = new Forwarder(
     balancer,

@@ -1,10 +1,12 @@
 import { InvalidArgumentError } from 'commander';
 import { parseAddress } from '../balancer/address.js';
 import type { BackendSpec } from '../balancer/types.js';
+import { isDiscoveryAddress, parseDiscoveryUrl } from '../broker/discovery-target.js';
 import { isTimbangError } from '../errors.js';
 
 /**
  * `--backends` entries: `[id=]host:port[*weight]`, comma-separated, e.g. `127.0.0.1:9002,b=10.0.0.7:80*3`.
+ * An entry may also be a DNS group, `[id=]dns://name:port[*weight]` or `[id=]srv://_service._proto.name`.
  * Without an id, backends are numbered 1, 2, 3 in order, as the classroom workers were.
  */
 export function parseBackendList(value: string): BackendSpec[] {
@@ -32,7 +34,8 @@ export function parseBackendList(value: string): BackendSpec[] {
       rest = rest.slice(0, star);
     }
     try {
-      parseAddress(rest);
+      if (isDiscoveryAddress(rest)) parseDiscoveryUrl(rest);
+      else parseAddress(rest);
     } catch (err) {
       if (isTimbangError(err)) throw new InvalidArgumentError(err.message);
       throw err;

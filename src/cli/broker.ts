@@ -4,8 +4,10 @@ import { startBrokerWithAdmin } from '../admin/run.js';
 import type { HostPort } from '../balancer/address.js';
 import { failedToStart, isClusterWorker, prepareWorker, runPrimary, runsAdmin } from '../broker/cluster.js';
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS, type HealthCheckOptions } from '../broker/options.js';
+import { DURATION_HINT, isDnsServer, parseDurationMs } from '../config/duration.js';
 import { parseListen } from '../config/listen.js';
 import { type BrokerPatch, mergeSettings, type SettingsPatch } from '../config/settings.js';
+import { TimbangError } from '../errors.js';
 import { parseBackendList } from './backends.js';
 import { intOption, portOption, strategyOption, waitForSignal } from './options.js';
 
@@ -52,6 +54,33 @@ interface BrokerFlags {
   admin: HostPort | false;
   adminToken?: string;
   procs: number;
+  slowStart: number;
+  dnsServer: string[];
+  dnsMinTtl: number;
+  dnsMaxTtl: number;
+  dnsInterval: number;
+}
+
+function durationOption(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw new InvalidArgumentError(`${DURATION_HINT}, got '${value}'`);
+  return ms;
+}
+
+function dnsServersOption(value: string): string[] {
+  const servers = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const s of servers) {
+    if (!isDnsServer(s)) {
+      throw new InvalidArgumentError(
+        `'${s}' is not a DNS server: expected an IP address, optionally with :port`,
+      );
+    }
+  }
+  if (servers.length === 0) throw new InvalidArgumentError('expected at least one DNS server');
+  return servers;
 }
 
 /**
@@ -87,7 +116,13 @@ export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => bo
     else Object.assign(admin, { enabled: true, host: f.admin.host, port: f.admin.port });
   }
   if (given('adminToken')) admin.token = f.adminToken;
-  return { broker: { ...b, healthCheck: hc }, admin };
+  if (given('slowStart')) b.slowStartMs = f.slowStart;
+  const dns: NonNullable<BrokerPatch['dns']> = {};
+  if (given('dnsServer')) dns.servers = f.dnsServer;
+  if (given('dnsMinTtl')) dns.minTtlMs = f.dnsMinTtl;
+  if (given('dnsMaxTtl')) dns.maxTtlMs = f.dnsMaxTtl;
+  if (given('dnsInterval')) dns.intervalMs = f.dnsInterval;
+  return { broker: { ...b, healthCheck: hc, dns }, admin };
 }
 
 function listenOption(value: string): HostPort {
@@ -194,6 +229,37 @@ export function brokerCommand(): Command {
         .default({ host: DA.host, port: DA.port }, `${DA.host}:${DA.port}`),
     )
     .option('--no-admin', 'run without the admin listener')
+    .addOption(
+      new Option(
+        '--slow-start <duration>',
+        'a backend that joins or comes back up ramps from 10% to its full weight over this, e.g. 10s',
+      )
+        .argParser(durationOption)
+        .default(D.slowStartMs, 'off'),
+    )
+    .option(
+      '--dns-server <list>',
+      'DNS servers for dns:// and srv:// backends, ip[:port], comma-separated (default: the system resolver)',
+      dnsServersOption,
+    )
+    .addOption(
+      new Option('--dns-min-ttl <duration>', 're-resolve DNS backends no sooner than this')
+        .argParser(durationOption)
+        .default(D.dns.minTtlMs, `${D.dns.minTtlMs / 1000}s`),
+    )
+    .addOption(
+      new Option('--dns-max-ttl <duration>', 're-resolve DNS backends no later than this')
+        .argParser(durationOption)
+        .default(D.dns.maxTtlMs, `${D.dns.maxTtlMs / 1000}s`),
+    )
+    .addOption(
+      new Option(
+        '--dns-interval <duration>',
+        're-resolve DNS backends at this fixed interval instead of the TTL',
+      )
+        .argParser(durationOption)
+        .default(D.dns.intervalMs, 'none: follow the TTL'),
+    )
     .option(
       '--procs <n>',
       'broker processes sharing the port (node:cluster); each balances on its own (see README)',
@@ -217,6 +283,12 @@ export function brokerCommand(): Command {
           ? undefined
           : await (await import('../config/load.js')).loadConfig(flags.config);
       const settings = mergeSettings(file?.patch, flagsPatch);
+      if (settings.broker.dns.minTtlMs > settings.broker.dns.maxTtlMs) {
+        throw new TimbangError(
+          'ERR_BAD_OPTION',
+          `the DNS minimum TTL (${settings.broker.dns.minTtlMs} ms) is above the maximum (${settings.broker.dns.maxTtlMs} ms)`,
+        );
+      }
       if (flags.procs > 1 && !isClusterWorker()) {
         process.exitCode = await runPrimary(flags.procs);
         return;

@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { TimbangError } from '../errors.js';
+import { parseDurationMs } from './duration.js';
 import { type ConfigFile, configSchema, configToPatch } from './schema.js';
 import type { SettingsPatch } from './settings.js';
 
@@ -151,6 +152,14 @@ function crossChecks(raw: unknown): Problem[] {
         problems.push({ text, path: given ? ['backends', i, 'id'] : ['backends', i] });
       }
     });
+  }
+  const dns = raw.dns;
+  if (isRecord(dns) && dns.minTtl !== undefined && dns.maxTtl !== undefined) {
+    const min = typeof dns.minTtl === 'number' ? dns.minTtl : parseDurationMs(String(dns.minTtl));
+    const max = typeof dns.maxTtl === 'number' ? dns.maxTtl : parseDurationMs(String(dns.maxTtl));
+    if (min !== undefined && max !== undefined && min > max) {
+      problems.push({ text: 'dns.maxTtl: must be >= dns.minTtl', path: ['dns', 'maxTtl'] });
+    }
   }
   const ej = raw.ejection;
   if (isRecord(ej) && typeof ej.baseMs === 'number' && typeof ej.maxMs === 'number' && ej.baseMs > ej.maxMs) {

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { parseAddress } from '../balancer/address.js';
 import { isStrategyName, resolveStrategy, strategyNames } from '../balancer/strategies/index.js';
+import { isDiscoveryAddress, parseDiscoveryUrl } from '../broker/discovery-target.js';
+import { isTimbangError } from '../errors.js';
+import { DURATION_HINT, isDnsServer, parseDurationMs } from './duration.js';
 import { parseListen } from './listen.js';
 import type { BrokerPatch, SettingsPatch } from './settings.js';
 
@@ -31,7 +34,31 @@ const listenAddress = z
 const backendAddress = z
   .union([z.string(), z.int()], { error: 'expected host:port, e.g. 127.0.0.1:9002' })
   .transform((v) => String(v))
-  .refine(isBackendAddress, { error: 'expected host:port with a port from 1 to 65535, e.g. 127.0.0.1:9002' });
+  .superRefine((v, ctx) => {
+    if (isDiscoveryAddress(v)) {
+      const why = discoveryProblem(v);
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    } else if (!isBackendAddress(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected host:port with a port from 1 to 65535, e.g. 127.0.0.1:9002',
+      });
+    }
+  });
+
+/** A duration: `30s`, `500ms`, `2m`, or a whole number of milliseconds. */
+const duration = (maxMs = 86_400_000) =>
+  z.union([z.string(), z.int().min(0)], { error: DURATION_HINT }).transform((v, ctx) => {
+    const ms = typeof v === 'number' ? v : parseDurationMs(v);
+    if (ms === undefined || ms > maxMs) {
+      ctx.addIssue({
+        code: 'custom',
+        message: ms === undefined ? DURATION_HINT : `must be at most ${maxMs} ms`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 export const weightSchema = z
   .number({ error: 'must be a number' })
@@ -109,10 +136,36 @@ export const configSchema = z
     ejection: z.strictObject({ afterFailures: count(1, 1_000_000), baseMs: ms(), maxMs: ms() }).partial(),
     line: z.strictObject({ maxBytes: count(16, 1024 * 1024), silenceMs: ms() }).partial(),
     log: z.enum(['human', 'json', 'none'], { error: 'must be human, json or none' }),
+    slowStart: duration(3_600_000),
+    dns: z
+      .strictObject({
+        servers: z.array(
+          z.string({ error: 'must be an IP address, optionally with :port' }).refine(isDnsServer, {
+            error:
+              'must be an IP address, optionally with :port, e.g. 127.0.0.1:8600 (node:dns takes no names here)',
+          }),
+          { error: 'must be a list of DNS servers' },
+        ),
+        minTtl: duration(),
+        maxTtl: duration(),
+        interval: duration(),
+        timeout: duration(60_000),
+      })
+      .partial(),
   })
   .partial();
 
 export type ConfigFile = z.infer<typeof configSchema>;
+
+function discoveryProblem(text: string): string | undefined {
+  try {
+    parseDiscoveryUrl(text);
+    return undefined;
+  } catch (err) {
+    if (isTimbangError(err)) return err.message;
+    throw err;
+  }
+}
 
 function isBackendAddress(text: string): boolean {
   try {
@@ -162,6 +215,17 @@ export function configToPatch(c: ConfigFile): SettingsPatch {
     maxLineBytes: c.line?.maxBytes,
     lineSilenceMs: c.line?.silenceMs,
     logFormat: c.log,
+    slowStartMs: c.slowStart,
+    dns:
+      c.dns === undefined
+        ? undefined
+        : {
+            servers: c.dns.servers,
+            minTtlMs: c.dns.minTtl,
+            maxTtlMs: c.dns.maxTtl,
+            intervalMs: c.dns.interval,
+            timeoutMs: c.dns.timeout,
+          },
   };
   return {
     broker,

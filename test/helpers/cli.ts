@@ -13,9 +13,12 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs the built CLI (`node bin/timbang.js ...`); stop() kills it if it is still running. */
-export function runCli(args: string[]): Spawned {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the built CLI (`node bin/timbang.js ...`); stop() kills it if it is still running. `env` adds variables. */
+export function runCli(args: string[], env?: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env === undefined ? undefined : { ...process.env, ...env },
+  });
   let out = '';
   const waiters: Array<() => void> = [];
   const onChunk = (c: Buffer) => {

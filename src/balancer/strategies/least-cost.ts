@@ -1,3 +1,4 @@
+import { anyRamping, rampAware } from '../load.js';
 import { avoided } from '../pool.js';
 import type { Backend, Cost, PickContext, PoolView, Strategy } from '../types.js';
 
@@ -14,11 +15,17 @@ export class LeastCost implements Strategy {
   /** By backend slot: its index in the heap, or -1. */
   private pos = new Int32Array(0);
   private counter = 0;
+  /** The cost in use: the plain one, or its slow-start form while a backend ramps (chosen in onChange). */
+  private costOf: Cost;
+  private readonly rampedCost: Cost;
 
   constructor(
     readonly name: string,
-    private readonly costOf: Cost,
-  ) {}
+    private readonly plainCost: Cost,
+  ) {
+    this.costOf = plainCost;
+    this.rampedCost = rampAware(plainCost);
+  }
 
   pick(_pool: PoolView, ctx: PickContext): Backend | undefined {
     const heap = this.heap;
@@ -52,6 +59,7 @@ export class LeastCost implements Strategy {
   }
 
   onChange(pool: PoolView): void {
+    this.costOf = anyRamping(pool.eligible) ? this.rampedCost : this.plainCost;
     // Keep each backend's start order across the rebuild, so ties stay fair after a change.
     const lastSeq = new Map<Backend, number>();
     for (let i = 0; i < this.heap.length; i++) lastSeq.set(this.heap[i], this.seq[i]);

@@ -1,3 +1,4 @@
+import { anyRamping, rampAware } from '../load.js';
 import type { Backend, Cost, PickContext, PoolView, Strategy } from '../types.js';
 import { withoutAvoided } from './random.js';
 
@@ -7,12 +8,23 @@ import { withoutAvoided } from './random.js';
  * peak-EWMA is this same class over a latency cost, not a copy.
  */
 export class PowerOfTwo implements Strategy {
+  /** The cost in use: the plain one, or its slow-start form while a backend ramps (chosen in onChange). */
+  private costOf: Cost;
+  private readonly rampedCost: Cost;
+
   constructor(
     readonly name: string,
-    private readonly costOf: Cost,
+    private readonly plainCost: Cost,
     /** The cost reads the latency estimate (peak-EWMA). */
     readonly readsLatency = false,
-  ) {}
+  ) {
+    this.costOf = plainCost;
+    this.rampedCost = rampAware(plainCost);
+  }
+
+  onChange(pool: PoolView): void {
+    this.costOf = anyRamping(pool.eligible) ? this.rampedCost : this.plainCost;
+  }
 
   pick(pool: PoolView, ctx: PickContext): Backend | undefined {
     const candidates = withoutAvoided(pool.eligible, ctx.avoid);

@@ -167,15 +167,16 @@ export class WeightedRoundRobin implements Strategy {
     this.ready.clear();
     this.waiting.clear();
     let total = 0;
-    for (let i = 0; i < n; i++) total += eligible[i].weight;
+    // Effective weights: a backend in slow start counts for its ramped share (each ramp step is a change).
+    for (let i = 0; i < n; i++) total += eligible[i].eweight;
     this.total = total;
     for (let i = 0; i < n; i++) {
       const b = eligible[i];
-      this.weight[i] = b.weight;
+      this.weight[i] = b.eweight;
       this.base[i] = 0;
       this.count[i] = 0;
       this.start[i] = 0;
-      this.deadline[i] = total / b.weight;
+      this.deadline[i] = total / b.eweight;
       this.indexOfSlot[b.slot] = i;
       if (!this.scan) this.ready.push(i);
     }
