@@ -6,6 +6,7 @@ import { failedToStart, isClusterWorker, prepareWorker, runPrimary, runsAdmin } 
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS, type HealthCheckOptions } from '../broker/options.js';
 import { parseListen } from '../config/listen.js';
 import { type BrokerPatch, mergeSettings, type SettingsPatch } from '../config/settings.js';
+import { TimbangError } from '../errors.js';
 import { parseBackendList } from './backends.js';
 import { intOption, portOption, strategyOption, waitForSignal } from './options.js';
 
@@ -50,6 +51,10 @@ interface BrokerFlags {
   admin: HostPort | false;
   adminToken?: string;
   procs: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  backendCa?: string;
+  backendInsecure?: boolean;
 }
 
 /**
@@ -83,6 +88,13 @@ export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => bo
     else Object.assign(admin, { enabled: true, host: f.admin.host, port: f.admin.port });
   }
   if (given('adminToken')) admin.token = f.adminToken;
+  if (given('tlsCert') || given('tlsKey')) {
+    if (f.tlsCert === undefined || f.tlsKey === undefined)
+      throw new TimbangError('ERR_BAD_OPTION', '--tls-cert and --tls-key go together: give both (PEM files)');
+    b.tls = { cert: f.tlsCert, key: f.tlsKey };
+  }
+  if (given('backendCa')) b.backendTls = { ...b.backendTls, ca: f.backendCa };
+  if (given('backendInsecure')) b.backendTls = { ...b.backendTls, insecure: f.backendInsecure === true };
   return { broker: { ...b, healthCheck: hc }, admin };
 }
 
@@ -178,6 +190,10 @@ export function brokerCommand(): Command {
         .default({ host: DA.host, port: DA.port }, `${DA.host}:${DA.port}`),
     )
     .option('--no-admin', 'run without the admin listener')
+    .option('--tls-cert <file>', 'serve HTTPS on the main listener: certificate chain (PEM); with --tls-key')
+    .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
+    .option('--backend-ca <file>', 'CA certificates (PEM) that https:// backends are verified against')
+    .option('--backend-insecure', 'do NOT verify https:// backends (labs only; logged loudly)')
     .option(
       '--procs <n>',
       'broker processes sharing the port (node:cluster); each balances on its own (see README)',

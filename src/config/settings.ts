@@ -1,6 +1,6 @@
 import type { AdminOptions } from '../admin/options.js';
 import { DEFAULT_ADMIN_OPTIONS } from '../admin/options.js';
-import type { BrokerOptions, HealthCheckOptions } from '../broker/options.js';
+import type { BackendTlsOptions, BrokerOptions, HealthCheckOptions } from '../broker/options.js';
 import { DEFAULT_BROKER_OPTIONS } from '../broker/options.js';
 
 /** Everything `timbang broker` runs with: the proxy's options and its admin listener's. */
@@ -9,8 +9,9 @@ export interface Settings {
   admin: AdminOptions;
 }
 
-export type BrokerPatch = Partial<Omit<BrokerOptions, 'healthCheck'>> & {
+export type BrokerPatch = Partial<Omit<BrokerOptions, 'healthCheck' | 'backendTls'>> & {
   healthCheck?: Partial<HealthCheckOptions>;
+  backendTls?: Partial<BackendTlsOptions>;
 };
 
 /** What one source (the config file, the flags) says; anything it does not say is left as it was. */
@@ -30,15 +31,17 @@ export function mergeSettings(...patches: ReadonlyArray<SettingsPatch | undefine
     healthCheck: { ...D.healthCheck },
     backends: copy(D.backends),
     listeners: D.listeners.map((l) => ({ ...l })),
+    backendTls: { ...D.backendTls },
   };
   const admin: AdminOptions = { ...DEFAULT_ADMIN_OPTIONS };
   for (const patch of patches) {
     if (!patch) continue;
-    const { healthCheck, backends, listeners, ...rest } = patch.broker ?? {};
+    const { healthCheck, backends, listeners, backendTls, ...rest } = patch.broker ?? {};
     assignDefined(broker, rest);
     if (backends) broker.backends = copy(backends);
     if (listeners) broker.listeners = listeners.map((l) => ({ ...l }));
     if (healthCheck) assignDefined(broker.healthCheck, healthCheck);
+    if (backendTls) assignDefined(broker.backendTls, backendTls);
     if (patch.admin) assignDefined(admin, patch.admin);
   }
   return { broker, admin };
