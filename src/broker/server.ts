@@ -178,6 +178,11 @@ export async function startBroker(
     `listening on ${where}, strategy ${balancer.strategyName}, backends ${balancer.pool.backends.map((b) => b.address).join(', ')}`,
   );
   for (const store of stores) for (const line of store?.summary ?? []) log.event(`TLS certificate: ${line}`);
+  const usesTls = stores.some((st) => st !== undefined) || balancer.pool.backends.some((b) => b.tls === true);
+  if (usesTls && Number(process.versions.node.split('.')[0]) < 22)
+    log.event(
+      `note: Node ${process.versions.node} is end of life; TLS and HTTP/2 fixes released after 20.20.2 exist only in Node 22 and 24. Run production HTTPS on Node 22 or 24 LTS (see README).`,
+    );
   if (opts.backendTls.insecure && balancer.pool.backends.some((b) => b.tls === true))
     log.event(
       'WARNING: --backend-insecure: certificates of https:// backends are NOT verified; anyone on the path can read and change this traffic. For labs only.',
