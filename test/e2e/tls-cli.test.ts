@@ -2,7 +2,7 @@ import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CertFiles } from '../../src/tls/certificates.js';
-import { httpBackend, Stack, waitFor } from '../helpers/backends.js';
+import { brokerFor, httpBackend, Stack, waitFor } from '../helpers/backends.js';
 import { runCli } from '../helpers/cli.js';
 import { handshake, TestPki } from '../helpers/tls.js';
 
@@ -81,5 +81,43 @@ describe('timbang broker --tls-cert/--tls-key', () => {
       expect(cli.output()).toMatch(message);
       expect(cli.output()).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it('timbang client speaks HTTPS: --ca verifies, without it the certificate is refused, --insecure skips', async () => {
+    const web = await httpBackend(stack, 'w');
+    const { broker } = await brokerFor(stack, [web.port], { tls: { cert: first.cert, key: first.key } });
+    const client = async (...extra: string[]) => {
+      const cli = runCli([
+        'client',
+        'Short',
+        '--protocol',
+        'http',
+        '--retries',
+        '0',
+        '--host',
+        'localhost',
+        '--port',
+        String(broker.port),
+        ...extra,
+      ]);
+      const { code } = await cli.exited;
+      return { code, out: cli.output() };
+    };
+    const ok = await client('--ca', pki.ca.cert);
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toMatch(/^\[Client\] Received: /);
+    expect(web.requests.at(-1)?.headers['x-forwarded-proto']).toBe('https');
+    const refused = await client('--tls');
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY|certificate/i);
+    const insecure = await client('--insecure');
+    expect(insecure.code, insecure.out).toBe(0);
+    // A load run over HTTPS.
+    const load = await client('--ca', pki.ca.cert, '-n', '20', '-c', '2', '--quiet');
+    expect(load.code, load.out).toBe(0);
+    expect(web.requests.length).toBe(22);
+    const wrongProtocol = runCli(['client', '--tls', '--port', String(broker.port)]);
+    expect((await wrongProtocol.exited).code).toBe(2);
+    expect(wrongProtocol.output()).toMatch(/need --protocol http/);
   });
 });
