@@ -24,6 +24,7 @@ import {
   waitForPort,
 } from './procs.js';
 import { median, type Row, type Summary, summarize, table } from './stats.js';
+import { type TlsBenchResult, tlsBench, tlsChecks } from './tls.js';
 import { type Measurement, runWrk } from './wrk.js';
 
 /**
@@ -44,6 +45,7 @@ const flags = benchFlags({
   procs: { type: 'string', default: '2' },
   'no-write': { type: 'boolean', default: false },
   'skip-line': { type: 'boolean', default: false },
+  'skip-tls': { type: 'boolean', default: false },
 });
 const DURATION = Number(flags.duration);
 const ROUNDS = Number(flags.rounds);
@@ -408,6 +410,10 @@ async function main(): Promise<void> {
     `  timbang: idle ${rss.idleMb.toFixed(0)} MB, peak ${rss.peakMb.toFixed(0)} MB at ${Math.round(rss.rps)}/s`,
   );
 
+  // HTTPS rows (bench/tls.ts): timbang, nginx and HAProxy terminating TLS before the same backends.
+  let tls: TlsBenchResult | undefined;
+  if (!flags['skip-tls']) tls = await tlsBench({ dir, httpPorts, rounds: ROUNDS, duration: DURATION, log });
+
   const loadAfter = loadAverage();
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
@@ -416,7 +422,8 @@ async function main(): Promise<void> {
   const core = coreBench(300);
 
   const checkList = checks(httpRows, lineRows, rss.peakMb, core);
-  const report = renderReport(
+  if (tls) checkList.push(...tlsChecks(tls));
+  let report = renderReport(
     facts,
     loadBefore,
     loadAfter,
@@ -427,6 +434,7 @@ async function main(): Promise<void> {
     checkList,
     withProcs,
   );
+  if (tls) report += `\n${tls.markdown}`;
   console.log(`\n${report}`);
   if (!flags['no-write']) {
     mkdirSync(path.dirname(RESULTS), { recursive: true });

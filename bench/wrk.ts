@@ -12,8 +12,15 @@ export interface Measurement {
 }
 
 /** Runs `wrk -t1 --latency` (one thread: the load generator keeps to one of the two cores). */
-export function runWrk(url: string, connections: number, seconds: number): Promise<Measurement> {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', url];
+export function runWrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: readonly string[] = [],
+): Promise<Measurement> {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s'];
+  for (const h of headers) args.push('-H', h);
+  args.push(url);
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
