@@ -276,7 +276,7 @@ describe('HTTPS listener', () => {
   });
 
   it('streams a large upload and download over TLS with bounded memory', async () => {
-    const size = 64 * 1024 * 1024;
+    const size = 128 * 1024 * 1024;
     const backend = http.createServer((req, res) => {
       if (req.method === 'POST') {
         let n = 0;
@@ -358,8 +358,10 @@ describe('HTTPS listener', () => {
     } finally {
       clearInterval(sampler);
     }
-    // 64 MiB went each way through one process (client, broker and backend together): far less was held.
-    expect(peak - rssBefore).toBeLessThan(48 * 1024 * 1024);
+    // 128 MiB went each way through one process (client, broker and backend together). A proxy that held
+    // either direction would grow by at least that; garbage not yet collected accounts for the rest
+    // (about 40 MB on Node 20, 65 MB on Node 24, whatever the size: measured at 32 and 128 MiB).
+    expect(peak - rssBefore).toBeLessThan(96 * 1024 * 1024);
   }, 60_000);
 });
 
