@@ -189,13 +189,20 @@ export async function startBroker(
     );
 
   const prepareCertificates = (next: Pick<BrokerOptions, 'tls' | 'listeners'> = opts): (() => string[]) => {
-    const nextSpecs = [next.tls, ...next.listeners.map((l) => l.tls)];
     const commits: (() => void)[] = [];
     const lines: string[] = [];
     for (const [i, store] of stores.entries()) {
       if (store === undefined) continue;
-      // A listener that lost or changed its place in the list needs a restart (control.ts says so).
-      const files = nextSpecs[i] ?? specs[i].tls;
+      // The new files of the listener at the same address; one that moved or went needs a restart
+      // (control.ts says so) and keeps its current files meanwhile.
+      const same = i === 0 ? undefined : next.listeners[i - 1];
+      const nextTls =
+        i === 0
+          ? next.tls
+          : same?.host === specs[i].host && same.port === specs[i].port
+            ? same.tls
+            : undefined;
+      const files = nextTls ?? (i === 0 ? opts.tls : specs[i].tls);
       commits.push(store.prepare(files));
       lines.push(`listener ${bound[i].host}:${bound[i].port}: certificates reloaded`);
     }

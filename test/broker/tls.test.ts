@@ -9,6 +9,9 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerControl } from '../../src/broker/control.js';
 import { startBroker } from '../../src/broker/server.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { configToPatch } from '../../src/config/schema.js';
+import { mergeSettings } from '../../src/config/settings.js';
 import type { CertFiles } from '../../src/tls/certificates.js';
 import { brokerFor, httpBackend, MemoryLog, Stack, waitFor } from '../helpers/backends.js';
 import { listen, rawExchange } from '../helpers/net.js';
@@ -437,5 +440,63 @@ describe('certificate reload', () => {
     expect(done.fingerprint).toBe(main.fingerprint256);
     expect(done.text.split('\n').filter(Boolean)).toHaveLength(40);
     expect(log.events.join('\n')).toContain('reload: listener');
+  });
+});
+
+describe('TLS in the config file', () => {
+  it('reads listeners with tls, sni and redirect, and the backend TLS settings', () => {
+    const file = parseConfigText(
+      [
+        'listen: 127.0.0.1:0',
+        'tls: { cert: a.pem, key: a.key, sni: [{ servername: "*.b.test", cert: b.pem, key: b.key }] }',
+        'listeners:',
+        '  - { listen: 127.0.0.1:0, redirect: https }',
+        '  - { listen: 127.0.0.1:0, tls: { cert: c.pem, key: c.key, passphrase: secret } }',
+        'backendTls: { ca: ca.pem }',
+        'backends: [{ address: "https://localhost:8443" }]',
+        '',
+      ].join('\n'),
+      'timbang.yaml',
+    );
+    const { broker } = mergeSettings(configToPatch(file), { broker: { backendTls: { insecure: true } } });
+    expect(broker.tls).toEqual({
+      cert: 'a.pem',
+      key: 'a.key',
+      sni: [{ servername: '*.b.test', cert: 'b.pem', key: 'b.key' }],
+    });
+    expect(broker.listeners).toEqual([
+      { host: '127.0.0.1', port: 0, mode: 'http', redirect: 'https' },
+      {
+        host: '127.0.0.1',
+        port: 0,
+        mode: 'http',
+        tls: { cert: 'c.pem', key: 'c.key', passphrase: 'secret' },
+      },
+    ]);
+    // Merged field by field: the file's CA and the flag's insecure switch both hold.
+    expect(broker.backendTls).toEqual({ ca: 'ca.pem', insecure: true });
+  });
+
+  it('names what is wrong, by line', () => {
+    const problem = (text: string) => {
+      try {
+        parseConfigText(text, 'x.yaml');
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(problem('listeners:\n  - { listen: 1, tls: { cert: a } }\n')).toMatch(
+      /line 2: listeners\[0\]\.tls\.key: is required/,
+    );
+    expect(problem('tls: { cert: a, key: b, sni: [{ servername: "bad name", cert: a, key: b }] }\n')).toMatch(
+      /tls\.sni\[0\]\.servername: must be a host name/,
+    );
+    expect(problem('listeners:\n  - { listen: 1, redirect: http }\n')).toMatch(/redirect: must be https/);
+    expect(problem('listeners:\n  - { listen: 1, redirect: https, tls: { cert: a, key: b } }\n')).toMatch(
+      /a listener with tls cannot redirect to https/,
+    );
+    expect(problem('backendTls: { insecure: yes }\n')).toMatch(/backendTls\.insecure: must be true or false/);
+    expect(problem('backends: [{ address: "https://h:1/x" }]\n')).toMatch(/backends\[0\]\.address/);
   });
 });
