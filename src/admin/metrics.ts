@@ -148,6 +148,15 @@ export class BrokerMetrics {
         if (self.broker) this.set({ strategy: self.broker.balancer.strategyName }, 1);
       },
     });
+    new Counter({
+      name: 'timbang_tls_handshake_errors_total',
+      help: 'TLS handshakes that failed on the HTTPS listeners (bad ClientHello, no shared protocol, timeout).',
+      registers,
+      collect() {
+        this.reset();
+        if (self.broker) this.inc(self.broker.tlsHandshakeErrors);
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerMetrics } from '../../src/admin/metrics.js';
 import { BrokerControl } from '../../src/broker/control.js';
 import { startBroker } from '../../src/broker/server.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -230,6 +231,11 @@ describe('HTTPS listener', () => {
       handshake(broker.port, { ca, servername: 'localhost', minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }),
     ).rejects.toThrow();
     expect(broker.tlsHandshakeErrors).toBeGreaterThanOrEqual(3);
+    const metrics = new BrokerMetrics();
+    metrics.attach(broker);
+    expect(await metrics.text()).toMatch(
+      new RegExp(`timbang_tls_handshake_errors_total ${broker.tlsHandshakeErrors}\\n`),
+    );
     await waitFor(() => broker.connections === 0, 5_000, 'no connection left');
     expect((await httpsGet(broker.port, '/still')).status).toBe(200);
   });
