@@ -42,6 +42,7 @@ const RESTART_FIELDS = [
   'ejectBaseMs',
   'ejectMaxMs',
   'logFormat',
+  'watchCertificatesMs',
 ] as const;
 
 /**

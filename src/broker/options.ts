@@ -62,6 +62,11 @@ export interface BrokerOptions {
   backends: BackendSpec[];
   /** How backends written https://host:port are reached. */
   backendTls: BackendTlsOptions;
+  /**
+   * Poll the TLS listeners' certificate files this often (ms) and load them when they change, as a
+   * reload would; 0 = only on SIGHUP or POST /api/reload (`--watch-certs`, `watchCertificatesMs`).
+   */
+  watchCertificatesMs: number;
   strategy: string;
   /** Extra tries for a request that reached a backend and got no response (idempotent requests only). */
   retries: number;
@@ -111,6 +116,7 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   listeners: [],
   backends: DEFAULT_BACKENDS,
   backendTls: { insecure: false },
+  watchCertificatesMs: 0,
   strategy: 'least-connections',
   retries: 2,
   retryBudgetPercent: 20,

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import fs from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { Balancer } from '../balancer/balancer.js';
@@ -188,6 +189,33 @@ export async function startBroker(
       'WARNING: --backend-insecure: certificates of https:// backends are NOT verified; anyone on the path can read and change this traffic. For labs only.',
     );
 
+  // --watch-certs: poll the certificate files (fs.watchFile follows the symlinks certbot switches) and
+  // load them when they change; a half-written pair is refused and the next change tries again.
+  const watched = new Set<string>();
+  let watchTimer: NodeJS.Timeout | undefined;
+  const onCertFileChange = (): void => {
+    clearTimeout(watchTimer);
+    watchTimer = setTimeout(() => {
+      try {
+        for (const line of prepareCertificates()()) log.event(`certificate files changed: ${line}`);
+      } catch (err) {
+        log.event(`certificate files changed, refused, the old certificates stay: ${(err as Error).message}`);
+      }
+      watchFiles();
+    }, opts.watchCertificatesMs).unref();
+  };
+  const watchFiles = (): void => {
+    if (opts.watchCertificatesMs <= 0) return;
+    for (const store of stores) {
+      for (const file of store?.paths ?? []) {
+        if (watched.has(file)) continue;
+        watched.add(file);
+        fs.watchFile(file, { interval: opts.watchCertificatesMs, persistent: false }, onCertFileChange);
+      }
+    }
+  };
+  watchFiles();
+
   const prepareCertificates = (next: Pick<BrokerOptions, 'tls' | 'listeners'> = opts): (() => string[]) => {
     const commits: (() => void)[] = [];
     const lines: string[] = [];
@@ -218,6 +246,8 @@ export async function startBroker(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       for (const server of servers) server.close();
+      for (const file of watched) fs.unwatchFile(file, onCertFileChange);
+      clearTimeout(watchTimer);
       health.stop();
       const deadline = Date.now() + opts.drainTimeoutMs;
       front.drain();

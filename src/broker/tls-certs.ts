@@ -131,6 +131,12 @@ export class CertStore {
     cb(null, findContext(this.loaded.sni, servername));
   };
 
+  /** The files now in use: the default pair and every SNI pair. */
+  get paths(): string[] {
+    const f = this.files;
+    return [f.cert, f.key, ...(f.sni ?? []).flatMap((e) => [e.cert, e.key])];
+  }
+
   /**
    * Loads `files` (by default the same paths again) and returns what applies them; throws, changing
    * nothing, when a file is bad. Two steps so a reload of several listeners is all or nothing.

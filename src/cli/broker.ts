@@ -55,6 +55,7 @@ interface BrokerFlags {
   tlsKey?: string;
   backendCa?: string;
   backendInsecure?: boolean;
+  watchCerts?: boolean;
 }
 
 /**
@@ -95,6 +96,7 @@ export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => bo
   }
   if (given('backendCa')) b.backendTls = { ...b.backendTls, ca: f.backendCa };
   if (given('backendInsecure')) b.backendTls = { ...b.backendTls, insecure: f.backendInsecure === true };
+  if (given('watchCerts')) b.watchCertificatesMs = f.watchCerts === true ? 2_000 : 0;
   return { broker: { ...b, healthCheck: hc }, admin };
 }
 
@@ -194,6 +196,7 @@ export function brokerCommand(): Command {
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .option('--backend-ca <file>', 'CA certificates (PEM) that https:// backends are verified against')
     .option('--backend-insecure', 'do NOT verify https:// backends (labs only; logged loudly)')
+    .option('--watch-certs', 'load the TLS certificate files again when they change (polled every 2 s)')
     .option(
       '--procs <n>',
       'broker processes sharing the port (node:cluster); each balances on its own (see README)',

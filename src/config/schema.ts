@@ -103,6 +103,7 @@ export const configSchema = z
     backendTls: z
       .strictObject({ ca: pemPath, insecure: z.boolean({ error: 'must be true or false' }) })
       .partial(),
+    watchCertificatesMs: ms(0),
     admin: z
       .strictObject({
         enabled: z.boolean({ error: 'must be true or false' }),
@@ -174,6 +175,7 @@ export function configToPatch(c: ConfigFile): SettingsPatch {
     }),
     tls: c.tls,
     backendTls: c.backendTls,
+    watchCertificatesMs: c.watchCertificatesMs,
     strategy: c.strategy,
     backends: c.backends?.map((b, i) => ({
       id: b.id ?? String(i + 1),

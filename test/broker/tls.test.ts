@@ -449,6 +449,42 @@ describe('certificate reload', () => {
   });
 });
 
+describe('watching the certificate files', () => {
+  it('loads changed files by itself; a bad change is refused and the old certificate stays', async () => {
+    const dir = path.join(pki.dir, 'watched');
+    await fs.mkdir(dir, { recursive: true });
+    const certPath = path.join(dir, 'cert.pem');
+    const keyPath = path.join(dir, 'key.pem');
+    await fs.copyFile(main.cert, certPath);
+    await fs.copyFile(main.key, keyPath);
+    const web = await httpBackend(stack, 'w');
+    const { broker, log } = await brokerFor(stack, [web.port], {
+      tls: { cert: certPath, key: keyPath },
+      watchCertificatesMs: 50,
+    });
+    const served = async () => {
+      const { socket } = await handshake(broker.port, { ca, servername: 'localhost' });
+      const fp = socket.getPeerCertificate().fingerprint256;
+      socket.destroy();
+      return fp;
+    };
+    expect(await served()).toBe(main.fingerprint256);
+    await fs.copyFile(other.cert, certPath);
+    await fs.copyFile(other.key, keyPath);
+    await expect.poll(served, { timeout: 10_000, interval: 50 }).toBe(other.fingerprint256);
+    expect(log.events.join('\n')).toContain('certificate files changed: listener');
+
+    await fs.writeFile(keyPath, 'not a key');
+    await waitFor(
+      () => log.events.some((e) => e.includes('refused, the old certificates stay')),
+      10_000,
+      'refusal',
+    );
+    expect(log.events.join('\n')).toContain(`${keyPath} is not a PEM private key`);
+    expect(await served()).toBe(other.fingerprint256);
+  });
+});
+
 describe('TLS in the config file', () => {
   it('reads listeners with tls, sni and redirect, and the backend TLS settings', () => {
     const file = parseConfigText(
