@@ -128,3 +128,66 @@ backend line_servers
 ${servers(lineBackends)}
 `;
 }
+
+/** nginx terminating TLS in front of the same backends: 1 worker, TLS 1.2/1.3, upstream keep-alive. */
+export function nginxTlsProxyConf(
+  dir: string,
+  port: number,
+  httpBackends: number[],
+  cert: string,
+  key: string,
+): string {
+  const servers = httpBackends.map((p) => `server 127.0.0.1:${p};`).join(' ');
+  return `worker_processes 1;
+daemon off;
+${nginxPaths(dir, 'nginx-tls')}
+events { worker_connections 8000; }
+http {
+  access_log off;
+  ${nginxHttpTemps(dir)}
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  upstream backends { ${servers} keepalive 64; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${cert};
+    ssl_certificate_key ${key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass http://backends;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+/** HAProxy terminating TLS (`bind ... ssl crt`, certificate and key in one file), one thread. */
+export function haproxyTlsConf(port: number, httpBackends: number[], certAndKey: string): string {
+  const servers = httpBackends.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join('\n');
+  return `global
+  nbthread 1
+  maxconn 8000
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+
+defaults
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  timeout http-keep-alive 120s
+
+frontend https_in
+  mode http
+  bind 127.0.0.1:${port} ssl crt ${certAndKey}
+  option http-keep-alive
+  default_backend http_servers
+
+backend http_servers
+  mode http
+  balance roundrobin
+  option http-keep-alive
+  http-reuse always
+${servers}
+`;
+}

@@ -25,6 +25,7 @@ import {
   waitForPort,
 } from './procs.js';
 import { median, type Row, type Summary, summarize, table } from './stats.js';
+import { type TlsBenchResult, tlsBench, tlsChecks } from './tls.js';
 import { type Measurement, runWrk } from './wrk.js';
 
 /**
@@ -46,6 +47,7 @@ const flags = benchFlags({
   procs: { type: 'string', default: '2' },
   'no-write': { type: 'boolean', default: false },
   'skip-line': { type: 'boolean', default: false },
+  'skip-tls': { type: 'boolean', default: false },
 });
 const DURATION = Number(flags.duration);
 const ROUNDS = Number(flags.rounds);
@@ -463,6 +465,10 @@ async function main(): Promise<void> {
     `  timbang: idle ${rss.idleMb.toFixed(0)} MB, peak ${rss.peakMb.toFixed(0)} MB at ${Math.round(rss.rps)}/s`,
   );
 
+  // HTTPS rows (bench/tls.ts): timbang, nginx and HAProxy terminating TLS before the same backends.
+  let tls: TlsBenchResult | undefined;
+  if (!flags['skip-tls']) tls = await tlsBench({ dir, httpPorts, rounds: ROUNDS, duration: DURATION, log });
+
   const loadAfter = loadAverage();
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
@@ -473,7 +479,8 @@ async function main(): Promise<void> {
   const checkList = checks(httpRows, lineRows, rss.peakMb, core);
   const entry = historyEntry(facts.date, loadBefore, httpRows, lineRows);
   const history = flags['no-write'] ? [...readHistory(HISTORY), entry] : appendHistory(HISTORY, entry);
-  const report = renderReport(
+  if (tls) checkList.push(...tlsChecks(tls));
+  let report = renderReport(
     facts,
     loadBefore,
     loadAfter,
@@ -485,6 +492,7 @@ async function main(): Promise<void> {
     withProcs,
     history,
   );
+  if (tls) report += `\n${tls.markdown}`;
   console.log(`\n${report}`);
   if (!flags['no-write']) {
     mkdirSync(path.dirname(RESULTS), { recursive: true });

@@ -30,8 +30,14 @@ function p999Script(): string {
 }
 
 /** Runs `wrk -t1 --latency` (one thread: the load generator keeps to one of the two cores). */
-export function runWrk(url: string, connections: number, seconds: number): Promise<Measurement> {
+export function runWrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: readonly string[] = [],
+): Promise<Measurement> {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s'];
+  for (const h of headers) args.push('-H', h);
   args.push('-s', p999Script(), url);
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });

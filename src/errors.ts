@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'ERR_DUPLICATE_BACKEND'
   | 'ERR_CONNECT'
   | 'ERR_LISTEN'
+  | 'ERR_TLS'
   | 'ERR_INTERRUPTED';
 
 export class TimbangError extends Error {

@@ -183,7 +183,12 @@ export class LiveStats {
       strategy: broker.balancer.strategyName,
       strategies: strategyNames(),
       listen: { host: broker.host, port: broker.port },
-      listeners: broker.listeners.map((l) => ({ host: l.host, port: l.port, mode: l.mode })),
+      listeners: broker.listeners.map((l) => ({
+        host: l.host,
+        port: l.port,
+        mode: l.mode,
+        tls: l.tls !== undefined,
+      })),
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       backends,
       dns: this.discovery?.view() ?? [],

@@ -213,6 +213,15 @@ export class BrokerMetrics {
         for (const g of self.discovery?.counters() ?? []) this.set({ group: g.id }, g.hosts);
       },
     });
+    new Counter({
+      name: 'timbang_tls_handshake_errors_total',
+      help: 'TLS handshakes that failed on the HTTPS listeners (bad ClientHello, no shared protocol, timeout).',
+      registers,
+      collect() {
+        this.reset();
+        if (self.broker) this.inc(self.broker.tlsHandshakeErrors);
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
   }
 

@@ -1,3 +1,5 @@
+import type { ListenerTls } from '../broker/options.js';
+
 /** The admin listener: API, metrics and dashboard. Loopback only unless a token is set. */
 export interface AdminOptions {
   enabled: boolean;
@@ -5,6 +7,8 @@ export interface AdminOptions {
   port: number;
   /** Bearer token every call must carry; required when host is not a loopback address. */
   token: string | undefined;
+  /** Serve the admin side over HTTPS (`admin.tls` in the file). */
+  tls?: ListenerTls;
 }
 
 export const DEFAULT_ADMIN_OPTIONS: AdminOptions = {

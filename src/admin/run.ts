@@ -65,10 +65,16 @@ export async function startBrokerWithAdmin(settings: Settings, run: RunOptions =
       const { loadConfig } = await import('../config/load.js'); // yaml and zod only when reloading
       const loaded = await loadConfig(path);
       const next = mergeSettings(loaded.patch, run.flags);
+      // The admin certificates are checked with the broker's, before anything changes.
+      const commitAdmin = admin?.certificates?.prepare(next.admin.tls);
       const result = control.reload(next.broker);
+      commitAdmin?.();
+      if (commitAdmin !== undefined) result.applied.push('admin listener: certificates reloaded');
       for (const key of ['enabled', 'host', 'port', 'token'] as const) {
         if (next.admin[key] !== current.admin[key]) result.restartNeeded.push(`admin.${key}`);
       }
+      if ((next.admin.tls === undefined) !== (current.admin.tls === undefined))
+        result.restartNeeded.push('admin.tls');
       current = next;
       telemetry?.live.event('reload', `reloaded ${path}: ${result.applied.length} change(s)`);
       return result;
@@ -79,12 +85,34 @@ export async function startBrokerWithAdmin(settings: Settings, run: RunOptions =
       throw err;
     }
   };
+  // Without a file, a reload still loads the TLS certificates again (renewed on disk, same paths).
+  const reloadCertificates = async (): Promise<ReloadResult> => {
+    try {
+      const commitAdmin = admin?.certificates?.prepare();
+      const result = control.reloadCertificates();
+      commitAdmin?.();
+      if (commitAdmin !== undefined) result.applied.push('admin listener: certificates reloaded');
+      telemetry?.live.event('reload', `certificates reloaded`);
+      return result;
+    } catch (err) {
+      const message = isTimbangError(err) ? err.message : String(err);
+      broker.log.event(`reload refused, the old certificates stay: ${message}`);
+      telemetry?.live.event('reload', `reload refused: ${message}`);
+      throw err;
+    }
+  };
+  const hasTls =
+    settings.broker.tls !== undefined ||
+    settings.broker.listeners.some((l) => l.tls !== undefined) ||
+    settings.admin.tls !== undefined;
+
   // One reload at a time: a second SIGHUP while one is applied waits for it.
   let queue: Promise<unknown> = Promise.resolve();
   const configFile = run.configFile;
-  const reload = configFile
+  const reloadOnce = configFile ? () => applyFile(configFile) : hasTls ? reloadCertificates : undefined;
+  const reload = reloadOnce
     ? (): Promise<ReloadResult> => {
-        const next = queue.then(() => applyFile(configFile));
+        const next = queue.then(reloadOnce);
         queue = next.catch(() => {});
         return next;
       }

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { CertStore, TLS_SERVER_DEFAULTS } from '../broker/tls-certs.js';
 import { listenError } from '../errors.js';
 import { type ApiContext, handleApi } from './api.js';
 import { browserGuard, checkAdminExposure, checkTokenStrength, tokenMatches } from './auth.js';
@@ -15,6 +17,8 @@ export interface AdminServer {
   readonly port: number;
   readonly url: string;
   readonly events: EventStream;
+  /** The admin listener's certificates when it serves HTTPS (a reload swaps them). */
+  readonly certificates: CertStore | undefined;
   close(): Promise<void>;
 }
 
@@ -36,9 +40,28 @@ export async function startAdmin(opts: AdminOptions, deps: AdminDeps): Promise<A
   const assets = dashboardAssets();
   const token = opts.token;
 
-  const server = http.createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err) => sendError(res, err));
-  });
+  };
+  const serverOptions = { keepAliveTimeout: 5_000, headersTimeout: 10_000 };
+  // admin.tls: the same certificate loading and checks as the broker's HTTPS listeners.
+  const certificates = opts.tls === undefined ? undefined : new CertStore(opts.tls);
+  const server =
+    certificates === undefined
+      ? http.createServer(serverOptions, onRequest)
+      : https.createServer(
+          {
+            ...serverOptions,
+            ...certificates.serverOptions(),
+            ...TLS_SERVER_DEFAULTS,
+            handshakeTimeout: 10_000,
+          },
+          onRequest,
+        );
+  if (certificates !== undefined) {
+    certificates.attach(server as https.Server);
+    server.on('tlsClientError', (_err: Error, socket: import('node:tls').TLSSocket) => socket.destroy());
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Probes (Kubernetes, a load balancer in front): no token and no Host check, and nothing they could misuse.
@@ -132,8 +155,9 @@ export async function startAdmin(opts: AdminOptions, deps: AdminDeps): Promise<A
   return {
     host: opts.host,
     port,
-    url: `http://${shownHost}:${port}`,
+    url: `${certificates === undefined ? 'http' : 'https'}://${shownHost}:${port}`,
     events,
+    certificates,
     close: async () => {
       events.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -37,7 +37,7 @@ export interface StateView {
   strategies: string[];
   listen: { host: string; port: number };
   /** Every listener, the main one first. */
-  listeners: { host: string; port: number; mode: string }[];
+  listeners: { host: string; port: number; mode: string; tls?: boolean }[];
   uptimeS: number;
   backends: BackendView[];
   /** DNS backend groups (dns://, srv://): lookup status, and whether the last good set is being kept. */

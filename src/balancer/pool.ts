@@ -150,6 +150,7 @@ export class Pool implements PoolView {
       address: formatAddress(hp),
       host: hp.host,
       port: hp.port,
+      tls: hp.tls === true,
       weight,
       state: 'up',
       inFlight: 0,

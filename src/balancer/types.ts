@@ -11,6 +11,8 @@ export interface Backend {
   readonly address: string;
   readonly host: string;
   readonly port: number;
+  /** Reached over TLS (its address was written https://host:port). */
+  readonly tls?: boolean;
   weight: number;
   state: BackendState;
   /** Requests started and not yet ended. Only Pool.start / Pool.end change it. */

@@ -3,10 +3,11 @@ import { formatAddress, parseAddress } from '../balancer/address.js';
 import { resolveStrategy } from '../balancer/strategies/index.js';
 import type { Backend, BackendSpec } from '../balancer/types.js';
 import { TimbangError } from '../errors.js';
+import { BackendTls } from './backend-tls.js';
 import type { Discovery } from './discovery.js';
 import { dnsGroups, staticBackends } from './discovery.js';
 import { isDiscoveryAddress } from './discovery-target.js';
-import type { BrokerOptions, ListenerSpec } from './options.js';
+import type { BackendTlsOptions, BrokerOptions, ListenerSpec } from './options.js';
 import type { Broker } from './server.js';
 
 /** What a reload changed, and what it could not change without a restart. */
@@ -48,6 +49,7 @@ const RESTART_FIELDS = [
   'ejectBaseMs',
   'ejectMaxMs',
   'logFormat',
+  'watchCertificatesMs',
 ] as const;
 
 /**
@@ -174,6 +176,10 @@ export class BrokerControl {
         'this broker runs no DNS discovery: dns:// and srv:// need a restart',
       );
     }
+    // Certificates and the backend CA are read and checked before anything changes: a bad one refuses
+    // the whole reload, and the old ones keep serving.
+    const commitCertificates = this.broker.prepareCertificates(next);
+    const nextBackendTls = this.prepareBackendTls(next.backendTls);
 
     if (resolveStrategy(next.strategy).name !== this.broker.balancer.strategyName) {
       applied.push(`strategy ${this.broker.balancer.strategyName} -> ${this.setStrategy(next.strategy)}`);
@@ -250,10 +256,53 @@ export class BrokerControl {
       if (opts[key] !== next[key]) restartNeeded.push(key);
     }
     if (!sameListeners(opts.listeners, next.listeners)) restartNeeded.push('listeners');
+    if ((opts.tls === undefined) !== (next.tls === undefined)) restartNeeded.push('tls');
+    applied.push(...commitCertificates());
+    if (opts.tls !== undefined && next.tls !== undefined) opts.tls = next.tls;
+    opts.listeners.forEach((l, i) => {
+      const n = next.listeners[i];
+      if (l.tls !== undefined && n?.tls !== undefined) l.tls = n.tls;
+    });
+    if (nextBackendTls !== undefined) {
+      opts.backendTls = { ...next.backendTls };
+      this.broker.http.backendTls = nextBackendTls;
+      this.broker.health.backendTls = nextBackendTls;
+      // New connections to https:// backends use the new settings; open ones finish their requests.
+      for (const b of this.pool.backends) if (b.tls === true) this.broker.http.forget(b);
+      applied.push(
+        `backendTls: ${next.backendTls.insecure ? 'verification OFF (insecure)' : `verified against ${next.backendTls.ca ?? 'the system CAs'}`}`,
+      );
+    }
     this.quiet = false;
     for (const line of applied) this.event(`reload: ${line}`);
     if (restartNeeded.length > 0) this.event(`reload: needs a restart to change ${restartNeeded.join(', ')}`);
     return { applied, restartNeeded };
+  }
+
+  /**
+   * Loads every TLS listener's certificates again from the same files, and the backend CA; throws,
+   * changing nothing, when one is bad. What SIGHUP does for a broker started without a config file.
+   */
+  reloadCertificates(): ReloadResult {
+    const opts = this.broker.options;
+    const commit = this.broker.prepareCertificates(opts);
+    const nextBackendTls = this.prepareBackendTls(opts.backendTls);
+    const applied = commit();
+    if (nextBackendTls !== undefined) {
+      this.broker.http.backendTls = nextBackendTls;
+      this.broker.health.backendTls = nextBackendTls;
+      for (const b of this.pool.backends) if (b.tls === true) this.broker.http.forget(b);
+      applied.push('backendTls: CA file reloaded');
+    }
+    for (const line of applied) this.event(`reload: ${line}`);
+    return { applied, restartNeeded: [] };
+  }
+
+  /** The new backend TLS settings when they (or the CA file's contents) changed, else undefined. */
+  private prepareBackendTls(next: BackendTlsOptions): BackendTls | undefined {
+    const current = this.broker.http.backendTls;
+    const candidate = new BackendTls(next); // reads and checks the CA file; throws when it is bad
+    return current.sameAs(candidate) ? undefined : candidate;
   }
 
   /** Stops the removal timer; pending removals resolve false. */
@@ -328,6 +377,8 @@ function parseAddressKey(address: string): string {
   return formatAddress(parseAddress(address));
 }
 
+/** Same listeners, but for their certificate files (which a reload applies live). */
 function sameListeners(a: readonly ListenerSpec[], b: readonly ListenerSpec[]): boolean {
-  return a.length === b.length && a.every((l, i) => JSON.stringify(l) === JSON.stringify(b[i]));
+  const key = (l: ListenerSpec) => JSON.stringify({ ...l, tls: l.tls !== undefined });
+  return a.length === b.length && a.every((l, i) => key(l) === key(b[i]));
 }

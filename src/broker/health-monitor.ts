@@ -1,10 +1,13 @@
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
 import { eject, type HealthPolicy, recordCheck } from '../balancer/health.js';
 import type { Pool } from '../balancer/pool.js';
 import type { Backend } from '../balancer/types.js';
 import type { BrokerLog } from './access-log.js';
+import type { BackendTls } from './backend-tls.js';
 import type { BrokerOptions } from './options.js';
 
 /**
@@ -26,6 +29,8 @@ export class HealthMonitor {
     private readonly opts: BrokerOptions,
     private readonly log: BrokerLog,
     private readonly onTransition?: (b: Backend, state: 'up' | 'down', reason: string) => void,
+    /** How https:// backends are reached; the checks use the same settings as requests. */
+    public backendTls?: BackendTls,
   ) {
     const hc = opts.healthCheck;
     this.policy = {
@@ -110,7 +115,7 @@ export class HealthMonitor {
     for (const b of this.pool.backends) {
       if (b.state === 'draining' || this.probing.has(b)) continue;
       this.probing.add(b);
-      probe(b, this.opts).then((failure) => {
+      probe(b, this.opts, this.backendTls).then((failure) => {
         this.probing.delete(b);
         if (this.pool.get(b.id) !== b) return;
         const change = recordCheck(b, failure === undefined, performance.now(), this.policy);
@@ -121,25 +126,33 @@ export class HealthMonitor {
   }
 }
 
-/** Resolves undefined when healthy, else a short reason. Never rejects. */
-export function probe(b: Backend, opts: BrokerOptions): Promise<string | undefined> {
+/**
+ * Resolves undefined when healthy, else a short reason. Never rejects. A backend reached over TLS is
+ * checked over TLS with the same verification as its requests: a tcp check is a full handshake.
+ */
+export function probe(b: Backend, opts: BrokerOptions, backendTls?: BackendTls): Promise<string | undefined> {
   const hc = opts.healthCheck;
+  const secure = b.tls === true && backendTls !== undefined ? backendTls.connectOptions(b.host) : undefined;
   return new Promise((resolve) => {
     if (hc.kind === 'tcp') {
-      const socket = net.connect({ host: b.host, port: b.port });
+      const socket =
+        secure === undefined
+          ? net.connect({ host: b.host, port: b.port })
+          : tls.connect({ ...secure, host: b.host, port: b.port });
       socket.setTimeout(hc.timeoutMs, () => {
         socket.destroy();
         resolve('check timed out');
       });
-      socket.once('connect', () => {
+      socket.once(secure === undefined ? 'connect' : 'secureConnect', () => {
         socket.destroy();
         resolve(undefined);
       });
       socket.once('error', (err: NodeJS.ErrnoException) => resolve(describeError(err)));
       return;
     }
-    const req = http.get(
-      { host: b.host, port: b.port, path: hc.path, agent: false, timeout: hc.timeoutMs },
+    const get = secure === undefined ? http.get : https.get;
+    const req = get(
+      { ...secure, host: b.host, port: b.port, path: hc.path, agent: false, timeout: hc.timeoutMs },
       (res) => {
         res.resume();
         const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;
@@ -167,7 +180,18 @@ export function describeError(err: NodeJS.ErrnoException): string {
       return 'host unreachable';
     case 'ENOTFOUND':
       return 'host not found';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+      return `TLS: certificate not trusted (${err.code}; see --backend-ca)`;
+    case 'CERT_HAS_EXPIRED':
+      return 'TLS: certificate expired';
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return 'TLS: certificate is not for this host name';
     default:
+      if (err.code?.startsWith('ERR_SSL_') === true) return `TLS handshake failed (${err.code})`;
       return err.code ?? err.message;
   }
 }

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { TLSSocket } from 'node:tls';
 import type { FieldNames } from '../http1/field-names.js';
 import { RequestReader, requestFields } from '../http1/request-reader.js';
 
@@ -155,10 +156,15 @@ export class ClientConnection extends RequestReader {
     return this.ip;
   }
 
+  /** The scheme the client used on this connection (X-Forwarded-Proto): https on a TLS listener. */
+  get proto(): 'http' | 'https' {
+    return (this.socket as TLSSocket).encrypted === true ? 'https' : 'http';
+  }
+
   private forwarding: string | undefined = undefined;
   /** The forwarding fields for a request that came with none: the same for every request of a connection. */
   get forwardingFields(): string {
-    this.forwarding ??= `x-forwarded-for: ${this.clientIp}\r\nx-forwarded-proto: http\r\nvia: 1.1 timbang\r\n`;
+    this.forwarding ??= `x-forwarded-for: ${this.clientIp}\r\nx-forwarded-proto: ${this.proto}\r\nvia: 1.1 timbang\r\n`;
     return this.forwarding;
   }
 

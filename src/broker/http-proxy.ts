@@ -4,6 +4,7 @@ import type { Backend, Strategy } from '../balancer/types.js';
 import { isTimbangError } from '../errors.js';
 import { dropNamedFields } from '../http1/connection-options.js';
 import { HOP_BY_HOP } from '../http1/response-reader.js';
+import { BackendTls } from './backend-tls.js';
 import { type Exchange, ExchangeState, type FailureKind, type Forwarder, type Outcome } from './forward.js';
 import type { ClientConnection, FrontExchange } from './http-front.js';
 import type { BrokerOptions } from './options.js';
@@ -52,6 +53,8 @@ export class HttpProxy {
     readonly opts: BrokerOptions,
     /** How upstream sockets are opened: net.connect, unless a bench fakes the network. */
     private readonly connect?: UpstreamOptions['connect'],
+    /** How https:// backends are reached (verification, CA); a pool takes it when made. */
+    public backendTls: BackendTls = new BackendTls({ insecure: false }),
   ) {
     this.tunnels = new Tunnels(opts);
   }
@@ -90,6 +93,7 @@ export class HttpProxy {
         idleTimeoutMs: this.opts.upstreamIdleTimeoutMs,
         maxConnections: this.opts.maxConnsPerBackend,
         connect: this.connect,
+        tls: b.tls === true ? this.backendTls.connectOptions(b.host) : undefined,
       });
       this.upstreams.set(b, pool);
     }
@@ -187,7 +191,7 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
     const forwarding =
       forwardedFor === undefined && via === undefined
         ? conn.forwardingFields
-        : `x-forwarded-for: ${forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`}\r\nx-forwarded-proto: http\r\nvia: ${via === undefined ? '1.1 timbang' : `${via}, 1.1 timbang`}\r\n`;
+        : `x-forwarded-for: ${forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`}\r\nx-forwarded-proto: ${conn.proto}\r\nvia: ${via === undefined ? '1.1 timbang' : `${via}, 1.1 timbang`}\r\n`;
     const chunked = conn.chunked;
     const contentLength = conn.contentLength;
     // An upgrade goes on only when asked for as WebSocket asks (RFC 9110 §7.8, RFC 6455 §4.1): a GET in

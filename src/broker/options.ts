@@ -9,11 +9,35 @@ export type LogFormat = 'human' | 'json' | 'none';
  */
 export type ListenerMode = 'http';
 
+/**
+ * A listener's TLS: paths to PEM files. `cert`/`key` are the default certificate; `sni` adds one per
+ * hostname (a ClientHello naming a host with no certificate of its own gets the default).
+ */
+export interface ListenerTls {
+  cert: string;
+  key: string;
+  /** Passphrase of an encrypted key. */
+  passphrase?: string;
+  sni?: { servername: string; cert: string; key: string; passphrase?: string }[];
+}
+
 /** One listening socket: an address and what it speaks. */
 export interface ListenerSpec {
   host: string;
   port: number;
   mode: ListenerMode;
+  /** Serve this listener over TLS (HTTPS; ALPN picks HTTP/1.1 or, when wired, HTTP/2). */
+  tls?: ListenerTls;
+  /** A cleartext http listener that only answers 301 to the broker's first TLS listener. */
+  redirect?: 'https';
+}
+
+/** TLS toward backends written https://host:port. */
+export interface BackendTlsOptions {
+  /** PEM file of the CA(s) that sign the backends' certificates; the system's CAs when unset. */
+  ca?: string;
+  /** Skip certificate verification (labs only; logged loudly at start). */
+  insecure: boolean;
 }
 
 export interface HealthCheckOptions {
@@ -33,7 +57,16 @@ export interface BrokerOptions {
   port: number;
   /** Listeners besides the main one (`listeners` in the file); each binds its own address. */
   listeners: ListenerSpec[];
+  /** TLS for the main listener (`--tls-cert`, `--tls-key`, `tls` in the file). */
+  tls?: ListenerTls;
   backends: BackendSpec[];
+  /** How backends written https://host:port are reached. */
+  backendTls: BackendTlsOptions;
+  /**
+   * Poll the TLS listeners' certificate files this often (ms) and load them when they change, as a
+   * reload would; 0 = only on SIGHUP or POST /api/reload (`--watch-certs`, `watchCertificatesMs`).
+   */
+  watchCertificatesMs: number;
   strategy: string;
   /** Extra tries for a request that reached a backend and got no response (idempotent requests only). */
   retries: number;
@@ -104,6 +137,8 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   port: 8000,
   listeners: [],
   backends: DEFAULT_BACKENDS,
+  backendTls: { insecure: false },
+  watchCertificatesMs: 0,
   strategy: 'least-connections',
   retries: 2,
   retryBudgetPercent: 20,

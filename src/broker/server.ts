@@ -1,9 +1,12 @@
 import { once } from 'node:events';
+import fs from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { Balancer } from '../balancer/balancer.js';
 import type { Backend, BackendSpec } from '../balancer/types.js';
-import { listenError } from '../errors.js';
+import { listenError, TimbangError } from '../errors.js';
 import { type BrokerLog, createBrokerLog } from './access-log.js';
+import { BackendTls } from './backend-tls.js';
 import { staticBackends } from './discovery.js';
 import { Forwarder, type ForwardObserver } from './forward.js';
 import { HealthMonitor } from './health-monitor.js';
@@ -18,6 +21,8 @@ import {
 } from './options.js';
 import { RetryBudget } from './retry-budget.js';
 import { type SniffTargets, sniffConnection } from './sniff.js';
+import { CertStore, TLS_SERVER_DEFAULTS } from './tls-certs.js';
+import { redirectToHttps } from './tls-redirect.js';
 
 /** Largest request head (status line and header fields) read; larger gets 431. */
 const MAX_REQUEST_HEAD = 16 * 1024;
@@ -35,6 +40,14 @@ export interface Broker {
   readonly log: BrokerLog;
   /** Open client connections, both protocols. */
   readonly connections: number;
+  /**
+   * Loads the TLS listeners' certificates again (from `next`'s paths, by default the same files) and
+   * returns what hands them to new handshakes; throws a TimbangError, changing nothing, when one is bad.
+   * Open connections keep the certificate they were made with.
+   */
+  prepareCertificates(next?: Pick<BrokerOptions, 'tls' | 'listeners'>): () => string[];
+  /** TLS handshakes that failed (bad ClientHello, no shared protocol or ALPN, timeout), since start. */
+  readonly tlsHandshakeErrors: number;
   /** Stops accepting, lets requests in flight finish (up to drainTimeoutMs), then closes everything. */
   close(): Promise<void>;
 }
@@ -44,6 +57,11 @@ export interface BrokerDeps {
   observer?: ForwardObserver;
   /** Health transitions (active checks and passive ejections), for metrics and the dashboard. */
   onTransition?: (b: Backend, state: 'up' | 'down', reason: string) => void;
+  /**
+   * HTTP/2 HOOK: a TLS connection whose ALPN chose 'h2' (the handshake done) goes here; the HTTP/2 front
+   * end (H2Front.accept) is wired in at merge. TLS listeners offer 'h2' in ALPN only when this is set.
+   */
+  onH2?: (socket: tls.TLSSocket) => void;
 }
 
 /**
@@ -59,7 +77,8 @@ export async function startBroker(
   // dns:// and srv:// groups join later, through the discovery loop (discovery.ts, started by admin/run.ts).
   const balancer = new Balancer(staticBackends(opts.backends as BackendSpec[]), opts.strategy);
   balancer.pool.slowStartMs = opts.slowStartMs;
-  const health = new HealthMonitor(balancer.pool, opts, log, deps.onTransition);
+  const backendTls = new BackendTls(opts.backendTls);
+  const health = new HealthMonitor(balancer.pool, opts, log, deps.onTransition, backendTls);
   const forwarder = new Forwarder(
     balancer,
     health,
@@ -68,7 +87,7 @@ export async function startBroker(
     log,
     deps.observer,
   );
-  const httpProxy = new HttpProxy(forwarder, opts);
+  const httpProxy = new HttpProxy(forwarder, opts, undefined, backendTls);
   const lineProxy = new LineProxy(forwarder, opts);
   const sockets = new Set<net.Socket>();
 
@@ -91,33 +110,152 @@ export async function startBroker(
     http: (socket) => sniffConnection(socket, sniffTargets, opts.lineSilenceMs, opts.headersTimeoutMs),
   };
 
-  const specs: ListenerSpec[] = [{ host: opts.host, port: opts.port, mode: 'http' }, ...opts.listeners];
-  const servers: net.Server[] = [];
+  const main: ListenerSpec = { host: opts.host, port: opts.port, mode: 'http' };
+  if (opts.tls !== undefined) main.tls = opts.tls;
+  const specs: ListenerSpec[] = [main, ...opts.listeners];
+  if (specs.some((l) => l.redirect === 'https') && !specs.some((l) => l.tls !== undefined))
+    throw new TimbangError('ERR_BAD_CONFIG', 'redirect: https needs a listener with tls to redirect to');
+  // Certificates are read and checked before any port is bound: a bad one stops the start, named.
+  const stores = specs.map((l) => (l.tls === undefined ? undefined : new CertStore(l.tls)));
+
+  // HTTPS: the TLS handshake first, then HTTP by ALPN (no line protocol: a TLS listener speaks HTTP).
+  const alpn = deps.onH2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'];
+  let tlsHandshakeErrors = 0;
+  const onSecure = (socket: tls.TLSSocket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    if (socket.alpnProtocol === 'h2' && deps.onH2 !== undefined) deps.onH2(socket);
+    else front.accept(socket, undefined);
+  };
+  const onTlsError = (_err: Error, socket: tls.TLSSocket): void => {
+    tlsHandshakeErrors++;
+    socket.destroy();
+  };
+
+  // A cleartext listener with `redirect: https` answers every request with a 301 to the first TLS one.
   const bound: ListenerSpec[] = [];
+  const redirectFront = specs.some((l) => l.redirect === 'https')
+    ? new HttpFront(
+        {
+          headersTimeoutMs: opts.headersTimeoutMs,
+          idleTimeoutMs: opts.clientIdleTimeoutMs,
+          maxHeadBytes: MAX_REQUEST_HEAD,
+        },
+        (conn) => redirectToHttps(conn, bound.find((l) => l.tls !== undefined)?.port ?? 443),
+      )
+    : undefined;
+
+  const servers: net.Server[] = [];
   try {
-    for (const spec of specs) {
-      const server = await listen(spec, accept[spec.mode], sockets);
+    for (const [i, spec] of specs.entries()) {
+      const store = stores[i];
+      let server: net.Server;
+      if (store !== undefined) {
+        const secure = tls.createServer({
+          ...store.serverOptions(),
+          ...TLS_SERVER_DEFAULTS,
+          ALPNProtocols: alpn,
+          handshakeTimeout: opts.headersTimeoutMs,
+          allowHalfOpen: true,
+          noDelay: true,
+        });
+        store.attach(secure);
+        secure.on('secureConnection', onSecure);
+        secure.on('tlsClientError', onTlsError);
+        server = await bindServer(secure, spec);
+      } else if (spec.redirect === 'https' && redirectFront !== undefined) {
+        server = await listen(spec, (socket) => redirectFront.accept(socket, undefined), sockets);
+      } else {
+        server = await listen(spec, accept[spec.mode], sockets);
+      }
       servers.push(server);
       bound.push({ ...spec, port: (server.address() as AddressInfo).port });
     }
   } catch (err) {
     for (const server of servers) server.close();
+    redirectFront?.close();
     throw err;
   }
   health.start();
-  const where = bound.map((l) => `${l.host}:${l.port} (${MODE_NAMES[l.mode]})`).join(', ');
+  const where = bound.map((l) => `${l.host}:${l.port} (${describeListener(l, alpn)})`).join(', ');
   log.event(
     `listening on ${where}, strategy ${balancer.strategyName}, backends ${balancer.pool.backends.map((b) => b.address).join(', ')}`,
   );
+  for (const store of stores) for (const line of store?.summary ?? []) log.event(`TLS certificate: ${line}`);
+  const usesTls = stores.some((st) => st !== undefined) || balancer.pool.backends.some((b) => b.tls === true);
+  if (usesTls && Number(process.versions.node.split('.')[0]) < 22)
+    log.event(
+      `note: Node ${process.versions.node} is end of life; TLS and HTTP/2 fixes released after 20.20.2 exist only in Node 22 and 24. Run production HTTPS on Node 22 or 24 LTS (see README).`,
+    );
+  if (opts.backendTls.insecure && balancer.pool.backends.some((b) => b.tls === true))
+    log.event(
+      'WARNING: --backend-insecure: certificates of https:// backends are NOT verified; anyone on the path can read and change this traffic. For labs only.',
+    );
+
+  // --watch-certs: poll the certificate files (fs.watchFile follows the symlinks certbot switches) and
+  // load them when they change; a half-written pair is refused and the next change tries again.
+  const watched = new Set<string>();
+  let watchTimer: NodeJS.Timeout | undefined;
+  const onCertFileChange = (): void => {
+    clearTimeout(watchTimer);
+    watchTimer = setTimeout(() => {
+      try {
+        for (const line of prepareCertificates()()) log.event(`certificate files changed: ${line}`);
+      } catch (err) {
+        log.event(`certificate files changed, refused, the old certificates stay: ${(err as Error).message}`);
+      }
+      watchFiles();
+    }, opts.watchCertificatesMs).unref();
+  };
+  const watchFiles = (): void => {
+    if (opts.watchCertificatesMs <= 0) return;
+    for (const store of stores) {
+      for (const file of store?.paths ?? []) {
+        if (watched.has(file)) continue;
+        watched.add(file);
+        fs.watchFile(file, { interval: opts.watchCertificatesMs, persistent: false }, onCertFileChange);
+      }
+    }
+  };
+  watchFiles();
+
+  const prepareCertificates = (next: Pick<BrokerOptions, 'tls' | 'listeners'> = opts): (() => string[]) => {
+    const commits: (() => void)[] = [];
+    const lines: string[] = [];
+    for (const [i, store] of stores.entries()) {
+      if (store === undefined) continue;
+      // The new files of the listener at the same address; one that moved or went needs a restart
+      // (control.ts says so) and keeps its current files meanwhile.
+      const same = i === 0 ? undefined : next.listeners[i - 1];
+      const nextTls =
+        i === 0
+          ? next.tls
+          : same?.host === specs[i].host && same.port === specs[i].port
+            ? same.tls
+            : undefined;
+      const files = nextTls ?? (i === 0 ? opts.tls : specs[i].tls);
+      commits.push(store.prepare(files));
+      lines.push(`listener ${bound[i].host}:${bound[i].port}: certificates reloaded`);
+    }
+    return () => {
+      for (const commit of commits) commit();
+      for (const store of stores)
+        for (const line of store?.summary ?? []) lines.push(`TLS certificate: ${line}`);
+      return lines;
+    };
+  };
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       for (const server of servers) server.close();
+      for (const file of watched) fs.unwatchFile(file, onCertFileChange);
+      clearTimeout(watchTimer);
       health.stop();
       const deadline = Date.now() + opts.drainTimeoutMs;
       front.drain();
       httpProxy.tunnels.drain(); // no new upgrades; open tunnels end by themselves or at the deadline
+      redirectFront?.drain();
       while (sockets.size > 0 && Date.now() < deadline) {
         front.closeIdle();
         lineProxy.drain();
@@ -125,6 +263,7 @@ export async function startBroker(
       }
       for (const s of sockets) s.destroy();
       front.close();
+      redirectFront?.close();
       await httpProxy.close();
       log.flush();
     })();
@@ -144,11 +283,21 @@ export async function startBroker(
     get connections() {
       return sockets.size;
     },
+    get tlsHandshakeErrors() {
+      return tlsHandshakeErrors;
+    },
+    prepareCertificates,
     close,
   };
 }
 
 const MODE_NAMES: Record<ListenerMode, string> = { http: 'HTTP and line protocol' };
+
+function describeListener(l: ListenerSpec, alpn: readonly string[]): string {
+  if (l.tls !== undefined) return `HTTPS, ALPN ${alpn.join(' ')}`;
+  if (l.redirect === 'https') return 'HTTP, redirects to HTTPS';
+  return MODE_NAMES[l.mode];
+}
 
 /** Binds one listener; its connections are counted in `sockets` (for draining) and handed to `onSocket`. */
 async function listen(
@@ -162,6 +311,11 @@ async function listen(
     socket.once('close', () => sockets.delete(socket));
     onSocket(socket);
   });
+  return bindServer(server, spec);
+}
+
+/** Binds a server to its listener's address; a failure is one line naming the address. */
+async function bindServer(server: net.Server, spec: ListenerSpec): Promise<net.Server> {
   server.listen(spec.port, spec.host);
   try {
     await once(server, 'listening');

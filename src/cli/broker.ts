@@ -59,6 +59,11 @@ interface BrokerFlags {
   dnsMinTtl: number;
   dnsMaxTtl: number;
   dnsInterval: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  backendCa?: string;
+  backendInsecure?: boolean;
+  watchCerts?: boolean;
 }
 
 function durationOption(value: string): number {
@@ -122,6 +127,14 @@ export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => bo
   if (given('dnsMinTtl')) dns.minTtlMs = f.dnsMinTtl;
   if (given('dnsMaxTtl')) dns.maxTtlMs = f.dnsMaxTtl;
   if (given('dnsInterval')) dns.intervalMs = f.dnsInterval;
+  if (given('tlsCert') || given('tlsKey')) {
+    if (f.tlsCert === undefined || f.tlsKey === undefined)
+      throw new TimbangError('ERR_BAD_OPTION', '--tls-cert and --tls-key go together: give both (PEM files)');
+    b.tls = { cert: f.tlsCert, key: f.tlsKey };
+  }
+  if (given('backendCa')) b.backendTls = { ...b.backendTls, ca: f.backendCa };
+  if (given('backendInsecure')) b.backendTls = { ...b.backendTls, insecure: f.backendInsecure === true };
+  if (given('watchCerts')) b.watchCertificatesMs = f.watchCerts === true ? 2_000 : 0;
   return { broker: { ...b, healthCheck: hc, dns }, admin };
 }
 
@@ -260,6 +273,11 @@ export function brokerCommand(): Command {
         .argParser(durationOption)
         .default(D.dns.intervalMs, 'none: follow the TTL'),
     )
+    .option('--tls-cert <file>', 'serve HTTPS on the main listener: certificate chain (PEM); with --tls-key')
+    .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
+    .option('--backend-ca <file>', 'CA certificates (PEM) that https:// backends are verified against')
+    .option('--backend-insecure', 'do NOT verify https:// backends (labs only; logged loudly)')
+    .option('--watch-certs', 'load the TLS certificate files again when they change (polled every 2 s)')
     .option(
       '--procs <n>',
       'broker processes sharing the port (node:cluster); each balances on its own (see README)',

@@ -1,5 +1,8 @@
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import type tls from 'node:tls';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveStrategy } from '../balancer/strategies/index.js';
 import { ClassroomLog } from '../client/classroom-log.js';
@@ -48,6 +51,9 @@ interface ClientFlags {
   json?: string;
   report?: string;
   quiet: boolean;
+  tls?: boolean;
+  ca?: string;
+  insecure?: boolean;
 }
 
 const DEFAULT_MIX = 'long:1,short:4';
@@ -92,7 +98,28 @@ function targetFrom(f: ClientFlags): Target {
     keepAlive: f.keepalive,
     newline: f.newline,
     replyIdleMs: f.replyIdle,
+    tls: f.tls === true || f.ca !== undefined || f.insecure === true ? clientTls(f) : undefined,
   };
+}
+
+/** --tls, --ca, --insecure: certificates verified (by default against Node's roots), SNI set to the host. */
+function clientTls(f: ClientFlags): tls.ConnectionOptions {
+  if (f.protocol !== 'http') throw badOption('--tls, --ca and --insecure need --protocol http (HTTPS)');
+  const options: tls.ConnectionOptions = {
+    rejectUnauthorized: f.insecure !== true,
+    ALPNProtocols: ['http/1.1'],
+  };
+  if (f.ca !== undefined) {
+    try {
+      options.ca = readFileSync(f.ca);
+    } catch (err) {
+      throw badOption(
+        `cannot read the CA file ${f.ca}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+  }
+  if (net.isIP(f.host) === 0) options.servername = f.host;
+  return options;
 }
 
 function retryFrom(f: ClientFlags, load: boolean): RetryPolicy {
@@ -334,6 +361,9 @@ export function clientCommand(): Command {
         .default('line')
         .argParser(parseProtocol),
     )
+    .option('--tls', 'speak HTTPS to the broker (with --protocol http)')
+    .option('--ca <file>', 'CA certificates (PEM) the broker is verified against (implies --tls)')
+    .option('--insecure', 'do not verify the broker certificate (implies --tls; labs only)')
     .option('--app <id>', 'app id of the single request', 'AppID')
     .addOption(
       new Option('--retries <n>', 'extra tries after a failed try, with exponential backoff and jitter')

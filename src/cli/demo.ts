@@ -26,12 +26,16 @@ export function demoCommand(): Command {
       DEFAULT_DEMO_OPTIONS.adminPort,
     )
     .option('--stay', 'after the scenario, keep everything running with the dashboard until Ctrl-C')
-    .action(async (flags: { speed: number; port: number; adminPort: number; stay?: boolean }) => {
-      await runDemo({
-        speed: flags.speed,
-        brokerPort: flags.port,
-        adminPort: flags.adminPort,
-        stay: flags.stay === true,
-      });
-    });
+    .option('--tls', 'also serve HTTPS, with a certificate made at start (needs the openssl command)')
+    .action(
+      async (flags: { speed: number; port: number; adminPort: number; stay?: boolean; tls?: boolean }) => {
+        await runDemo({
+          speed: flags.speed,
+          brokerPort: flags.port,
+          adminPort: flags.adminPort,
+          stay: flags.stay === true,
+          tls: flags.tls === true,
+        });
+      },
+    );
 }

@@ -14,6 +14,7 @@ function version(): string {
 const EXIT_CODES: Partial<Record<string, number>> = {
   ERR_BAD_OPTION: 2,
   ERR_UNKNOWN_STRATEGY: 2,
+  ERR_TLS: 2,
   ERR_INTERRUPTED: 130,
 };
 

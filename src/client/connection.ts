@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Exchange, Sink } from './exchange.js';
 import { describeError } from './reply.js';
 import type { Target } from './types.js';
@@ -27,9 +28,15 @@ export abstract class Connection {
 
   constructor(protected readonly owner: ConnectionOwner) {
     const { host, port, timeoutMs } = owner.target;
-    this.socket = net.connect({ host, port, noDelay: true });
+    const secure = owner.target.tls;
+    // HTTPS: the same exchange over a TLS socket; it is ready once the handshake is done.
+    this.socket =
+      secure === undefined
+        ? net.connect({ host, port, noDelay: true })
+        : tls.connect({ host, port, ...secure });
+    if (secure !== undefined) this.socket.setNoDelay(true);
     this.socket.setTimeout(timeoutMs);
-    this.socket.on('connect', this.onConnect);
+    this.socket.on(secure === undefined ? 'connect' : 'secureConnect', this.onConnect);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('timeout', this.onTimeout);
     this.socket.on('error', this.onError);
@@ -41,7 +48,7 @@ export abstract class Connection {
     this.ex = ex;
     this.error = '';
     this.socket.write(bytes);
-    if (!this.socket.connecting) this.owner.sink.sent(ex);
+    if (this.ready) this.owner.sink.sent(ex);
   }
 
   protected abstract onData(chunk: Buffer): void;
@@ -54,7 +61,11 @@ export abstract class Connection {
   /** The socket closed: drop timers and buffers. */
   protected closed(): void {}
 
+  /** Connected (and, over TLS, the handshake done): what is written now goes out now. */
+  private ready = false;
+
   private readonly onConnect = (): void => {
+    this.ready = true;
     this.owner.onConnect?.();
     if (this.ex !== null) this.owner.sink.sent(this.ex);
   };

@@ -28,6 +28,8 @@ export interface Target {
   newline: boolean;
   /** Line protocol: a reply with no newline is complete after this much silence, ms. */
   replyIdleMs: number;
+  /** Speak TLS to the broker (HTTPS with the http protocol): tls.connect's options, less host and port. */
+  tls?: import('node:tls').ConnectionOptions;
 }
 
 export interface RetryPolicy {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseAddress } from '../balancer/address.js';
 import { isStrategyName, resolveStrategy, strategyNames } from '../balancer/strategies/index.js';
 import { isDiscoveryAddress, parseDiscoveryUrl } from '../broker/discovery-target.js';
+import type { ListenerSpec } from '../broker/options.js';
 import { isTimbangError } from '../errors.js';
 import { DURATION_HINT, isDnsServer, parseDurationMs } from './duration.js';
 import { parseListen } from './listen.js';
@@ -65,11 +66,41 @@ export const weightSchema = z
   .gt(0, { error: 'must be > 0' })
   .max(1_000_000, { error: 'must be <= 1000000' });
 
-/** A listener besides the main one: its address and what it speaks. */
-export const listenerSchema = z.strictObject({
-  listen: listenAddress,
-  mode: z.enum(['http'], { error: 'must be http' }).optional(),
+const pemPath = z.string({ error: 'must be the path of a PEM file' }).min(1, { error: 'must not be empty' });
+
+/** A listener's TLS: the default certificate and key, and one per SNI host name (paths to PEM files). */
+export const tlsSchema = z.strictObject({
+  cert: pemPath,
+  key: pemPath,
+  passphrase: z.string({ error: 'must be a string' }).optional(),
+  sni: z
+    .array(
+      z.strictObject({
+        servername: z
+          .string({ error: 'must be a host name' })
+          .regex(/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, {
+            error: 'must be a host name, or *.domain for a wildcard',
+          }),
+        cert: pemPath,
+        key: pemPath,
+        passphrase: z.string({ error: 'must be a string' }).optional(),
+      }),
+      { error: 'must be a list of {servername, cert, key}' },
+    )
+    .optional(),
 });
+
+/** A listener besides the main one: its address and what it speaks. */
+export const listenerSchema = z
+  .strictObject({
+    listen: listenAddress,
+    mode: z.enum(['http'], { error: 'must be http' }).optional(),
+    tls: tlsSchema.optional(),
+    redirect: z.enum(['https'], { error: 'must be https' }).optional(),
+  })
+  .refine((l) => l.tls === undefined || l.redirect === undefined, {
+    error: 'a listener with tls cannot redirect to https; put redirect on a cleartext listener',
+  });
 
 /** One backend, in the config file and in `POST /api/backends`. */
 export const backendSchema = z.strictObject({
@@ -95,10 +126,16 @@ export const configSchema = z
   .strictObject({
     listen: listenAddress,
     listeners: z.array(listenerSchema, { error: 'must be a list of listeners' }),
+    tls: tlsSchema,
+    backendTls: z
+      .strictObject({ ca: pemPath, insecure: z.boolean({ error: 'must be true or false' }) })
+      .partial(),
+    watchCertificatesMs: ms(0),
     admin: z
       .strictObject({
         enabled: z.boolean({ error: 'must be true or false' }),
         listen: listenAddress,
+        tls: tlsSchema,
         token: z.string({ error: 'must be a string' }).min(16, { error: 'must be at least 16 characters' }),
       })
       .partial(),
@@ -186,8 +223,14 @@ export function configToPatch(c: ConfigFile): SettingsPatch {
     listeners: c.listeners?.map((l) => {
       // The schema already checked the address.
       const hp = parseListen(l.listen) as NonNullable<ReturnType<typeof parseListen>>;
-      return { host: hp.host, port: hp.port, mode: l.mode ?? 'http' };
+      const spec: ListenerSpec = { host: hp.host, port: hp.port, mode: l.mode ?? 'http' };
+      if (l.tls !== undefined) spec.tls = l.tls;
+      if (l.redirect !== undefined) spec.redirect = l.redirect;
+      return spec;
     }),
+    tls: c.tls,
+    backendTls: c.backendTls,
+    watchCertificatesMs: c.watchCertificatesMs,
     strategy: c.strategy,
     backends: c.backends?.map((b, i) => ({
       id: b.id ?? String(i + 1),
@@ -234,6 +277,7 @@ export function configToPatch(c: ConfigFile): SettingsPatch {
       host: adminListen?.host,
       port: adminListen?.port,
       token: c.admin?.token,
+      tls: c.admin?.tls,
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { AdminOptions } from '../admin/options.js';
 import { DEFAULT_ADMIN_OPTIONS } from '../admin/options.js';
-import type { BrokerOptions, DnsOptions, HealthCheckOptions } from '../broker/options.js';
+import type { BackendTlsOptions, BrokerOptions, DnsOptions, HealthCheckOptions } from '../broker/options.js';
 import { DEFAULT_BROKER_OPTIONS } from '../broker/options.js';
 
 /** Everything `timbang broker` runs with: the proxy's options and its admin listener's. */
@@ -9,9 +9,10 @@ export interface Settings {
   admin: AdminOptions;
 }
 
-export type BrokerPatch = Partial<Omit<BrokerOptions, 'healthCheck' | 'dns'>> & {
+export type BrokerPatch = Partial<Omit<BrokerOptions, 'healthCheck' | 'dns' | 'backendTls'>> & {
   healthCheck?: Partial<HealthCheckOptions>;
   dns?: Partial<DnsOptions>;
+  backendTls?: Partial<BackendTlsOptions>;
 };
 
 /** What one source (the config file, the flags) says; anything it does not say is left as it was. */
@@ -32,16 +33,18 @@ export function mergeSettings(...patches: ReadonlyArray<SettingsPatch | undefine
     backends: copy(D.backends),
     listeners: D.listeners.map((l) => ({ ...l })),
     dns: { ...D.dns, servers: [...D.dns.servers] },
+    backendTls: { ...D.backendTls },
   };
   const admin: AdminOptions = { ...DEFAULT_ADMIN_OPTIONS };
   for (const patch of patches) {
     if (!patch) continue;
-    const { healthCheck, backends, listeners, dns, ...rest } = patch.broker ?? {};
+    const { healthCheck, backends, listeners, dns, backendTls, ...rest } = patch.broker ?? {};
     assignDefined(broker, rest);
     if (backends) broker.backends = copy(backends);
     if (listeners) broker.listeners = listeners.map((l) => ({ ...l }));
     if (healthCheck) assignDefined(broker.healthCheck, healthCheck);
     if (dns) assignDefined(broker.dns, dns);
+    if (backendTls) assignDefined(broker.backendTls, backendTls);
     if (patch.admin) assignDefined(admin, patch.admin);
   }
   return { broker, admin };

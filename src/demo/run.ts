@@ -1,4 +1,7 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type RunningBroker, startBrokerWithAdmin } from '../admin/run.js';
 import type { Broker } from '../broker/server.js';
 import { sendSingle } from '../client/single.js';
@@ -6,6 +9,7 @@ import { mergeSettings } from '../config/settings.js';
 import { isTimbangError, TimbangError } from '../errors.js';
 import { renderTable } from '../report/table.js';
 import type { StrategyResult } from '../report/types.js';
+import { type CertFiles, makeCa, makeCert } from '../tls/certificates.js';
 import { classroomScenario } from './scenario.js';
 import { type DemoReply, summarize } from './summary.js';
 import { type DemoWorker, spawnWorker } from './workers.js';
@@ -23,6 +27,8 @@ export interface DemoOptions {
   strategies: string[];
   requests: number;
   out: (line: string) => void;
+  /** Also serve HTTPS on a second listener, with a CA and certificate made at start. */
+  tls?: boolean;
 }
 
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = {
@@ -63,6 +69,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<Strat
   const shortMs = 1000 / o.speed;
   const workers: DemoWorker[] = [];
   let running: RunningBroker | undefined;
+  let certDir: string | undefined;
   // Ctrl-C mid-demo still stops the worker processes (they would keep their ports otherwise).
   const interrupted = new Promise<never>((_, reject) => {
     const stop = () => reject(new TimbangError('ERR_INTERRUPTED', 'interrupted'));
@@ -75,8 +82,30 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<Strat
       const port = await freePort(o.firstWorkerPort + id - 1);
       workers.push(await spawnWorker(String(id), port, { longMs, shortMs }, o.out));
     }
+    let demoCa: CertFiles | undefined;
+    let httpsPort = 0;
+    const listeners = [];
+    if (o.tls === true) {
+      certDir = await mkdtemp(join(tmpdir(), 'timbang-demo-tls-'));
+      demoCa = await makeCa(certDir, 'timbang demo CA', 1);
+      const cert = await makeCert(
+        certDir,
+        'localhost',
+        { dns: ['localhost'], ip: ['127.0.0.1', '::1'] },
+        demoCa,
+        1,
+      );
+      httpsPort = await freePort(8443);
+      listeners.push({
+        host: '127.0.0.1',
+        port: httpsPort,
+        mode: 'http' as const,
+        tls: { cert: cert.cert, key: cert.key },
+      });
+    }
     const settings = mergeSettings({
       broker: {
+        listeners,
         port: await freePort(o.brokerPort),
         backends: workers.map((w) => ({ id: w.id, address: `127.0.0.1:${w.port}` })),
         strategy: o.strategies[0],
@@ -90,6 +119,33 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<Strat
       `\nDemo: 3 workers (Long ${longMs} ms, Short ${shortMs} ms of work, one core each), broker on 127.0.0.1:${broker.port}`,
     );
     if (running.admin) o.out(`Dashboard: ${running.admin.url}/ (live cards, charts and controls)`);
+    if (demoCa !== undefined) {
+      o.out(`HTTPS: https://localhost:${httpsPort}/ with a certificate made just now, signed by a demo CA`);
+      o.out(`  demo CA ${demoCa.cert} (valid 1 day, deleted on exit), SHA-256 ${demoCa.fingerprint256}`);
+      o.out(
+        `  trust it for one command: curl --cacert ${demoCa.cert} 'https://localhost:${httpsPort}/work?type=short&app=App1'`,
+      );
+      o.out(
+        `  or: timbang client Short --protocol http --ca ${demoCa.cert} --host localhost --port ${httpsPort}`,
+      );
+      const res = await sendSingle({
+        target: {
+          host: 'localhost',
+          port: httpsPort,
+          protocol: 'http',
+          timeoutMs: 60_000,
+          keepAlive: false,
+          newline: true,
+          replyIdleMs: 200,
+          tls: { ca: await readFile(demoCa.cert), servername: 'localhost' },
+        },
+        retry: { retries: 2, baseMs: 100, capMs: 1_000 },
+        type: 'Short',
+        app: 'App1',
+        strategy: undefined,
+      });
+      o.out(`[Client] over HTTPS, certificate verified: ${res.reply.trim()}`);
+    }
 
     const results: StrategyResult[] = [];
     for (const strategy of o.strategies) {
@@ -110,6 +166,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<Strat
   } finally {
     await running?.close();
     await Promise.all(workers.map((w) => w.stop()));
+    if (certDir !== undefined) await rm(certDir, { recursive: true, force: true });
   }
 }
 

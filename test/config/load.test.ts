@@ -94,7 +94,7 @@ describe('config file', () => {
       "line 2: healthCheck.interval: unknown setting (did you mean 'intervalMs'?)",
     ]);
     expect(problems('admin: { zzz: 1 }')).toEqual([
-      'line 1: admin.zzz: unknown setting; valid here: enabled, listen, token',
+      'line 1: admin.zzz: unknown setting; valid here: enabled, listen, tls, token',
     ]);
     expect(problems('strategy: rr\nstrategy: lc\n')[0]).toMatch(/^line 2, column 1: Map keys must be unique/);
   });

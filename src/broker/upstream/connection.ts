@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
+import tls from 'node:tls';
 import { dropNamedFields, insertRange } from '../../http1/connection-options.js';
 import { Framing } from '../../http1/message-reader.js';
 import { HOP_BY_HOP, ResponseReader } from '../../http1/response-reader.js';
@@ -68,17 +69,35 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     first.upstream = this;
     // Reads land in one shared buffer, handed over by callback rather than as stream 'data' events (no
     // Readable push, emit or nextTick per read); what must outlive the callback is copied (onBody).
-    const socket = (opts.connect ?? net.connect)({
-      host: opts.host,
-      port: opts.port,
-      noDelay: true,
+    const onread = { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) };
+    let socket: net.Socket;
+    if (opts.tls === undefined) {
       // A tunnel passes each side's FIN on (half-close); HTTP use ends our side itself on the backend's FIN.
-      allowHalfOpen: true,
-      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) },
-    });
+      const options = { host: opts.host, port: opts.port, noDelay: true, allowHalfOpen: true, onread };
+      socket = (opts.connect ?? net.connect)(options);
+      socket.on('connect', () => this.onConnect());
+    } else {
+      // TLS reads come by onread into the same buffer (tls.connect honours it, Node 20 included). The
+      // pool's last session is offered, so a new connection resumes instead of a full handshake.
+      // onread and allowHalfOpen are tls.connect options (passed to the socket) that @types/node leaves out.
+      const options: tls.ConnectionOptions & { onread: net.OnReadOpts; allowHalfOpen: boolean } = {
+        ...opts.tls,
+        host: opts.host,
+        port: opts.port,
+        session: pool.tlsSession,
+        allowHalfOpen: true,
+        onread,
+      };
+      const secure = tls.connect(options);
+      secure.setNoDelay(true);
+      secure.on('secureConnect', () => this.onConnect());
+      secure.on('session', (session: Buffer) => {
+        pool.tlsSession = session;
+      });
+      socket = secure;
+    }
     this.socket = socket;
     this.connectTimer = setTimeout(() => this.onConnectTimeout(), opts.connectTimeoutMs).unref();
-    socket.on('connect', () => this.onConnect());
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.lastError = err;

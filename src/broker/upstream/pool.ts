@@ -21,6 +21,8 @@ export class UpstreamPool implements UpstreamSlot {
    */
   private now = performance.now();
   private closing = false;
+  /** The last TLS session a connection to this backend got: new connections resume it (no full handshake). */
+  tlsSession: Buffer | undefined = undefined;
 
   constructor(readonly opts: UpstreamOptions) {
     this.hostField = `host: ${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}\r\n`;

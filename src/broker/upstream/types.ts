@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { Readable } from 'node:stream';
+import type tls from 'node:tls';
 import type { BackendPipe, TunnelSink } from '../tunnel.js';
 
 /** How a try on an upstream connection failed, in the forwarder's terms (forward.ts Outcome). */
@@ -79,4 +80,6 @@ export interface UpstreamOptions {
   maxConnections: number;
   /** Opens the socket (net.connect); the hot-path bench passes a socket with no kernel behind it. */
   connect?: (options: net.NetConnectOpts) => net.Socket;
+  /** Set for a backend reached over TLS (https://): tls.connect's options, less host, port and session. */
+  tls?: tls.ConnectionOptions;
 }

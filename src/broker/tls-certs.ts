@@ -1,0 +1,152 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import tls from 'node:tls';
+import { TimbangError } from '../errors.js';
+import type { ListenerTls } from './options.js';
+
+/**
+ * What every TLS listener runs with, as nginx's and HAProxy's defaults do today: TLS 1.2 and 1.3 only,
+ * Node's (OpenSSL's) default cipher list, and the server's order of preference.
+ */
+export const TLS_SERVER_DEFAULTS = { minVersion: 'TLSv1.2', honorCipherOrder: true } as const;
+
+/** One certificate as loaded: what a secure context is made from, and a line to log about it. */
+interface LoadedPair {
+  options: tls.SecureContextOptions;
+  summary: string;
+}
+
+/** A listener's certificates, loaded and checked: the default one and one context per SNI name. */
+export interface LoadedCertificates {
+  default: tls.SecureContextOptions;
+  sni: Map<string, tls.SecureContext>;
+  /** One line per certificate: name, subject, expiry, fingerprint. */
+  summary: string[];
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new TimbangError('ERR_TLS', `cannot read the ${what} ${path}: ${code}`);
+  }
+}
+
+/**
+ * Reads and checks one certificate and key: both files readable, the certificate PEM, the key PEM (and
+ * the passphrase right), the key the certificate's. Throws one clear line naming the file otherwise.
+ */
+export function loadPair(certPath: string, keyPath: string, passphrase: string | undefined): LoadedPair {
+  const cert = readPem(certPath, 'certificate');
+  const key = readPem(keyPath, 'key');
+  let x509: crypto.X509Certificate;
+  try {
+    x509 = new crypto.X509Certificate(cert);
+  } catch {
+    throw new TimbangError('ERR_TLS', `${certPath} is not a PEM certificate`);
+  }
+  let privateKey: crypto.KeyObject;
+  try {
+    privateKey = crypto.createPrivateKey({ key, passphrase, format: 'pem' });
+  } catch (err) {
+    const message = String((err as Error).message);
+    if (/passphrase|decrypt/i.test(message))
+      throw new TimbangError('ERR_TLS', `cannot decrypt the key ${keyPath}: wrong or missing passphrase`);
+    throw new TimbangError('ERR_TLS', `${keyPath} is not a PEM private key`);
+  }
+  if (!x509.checkPrivateKey(privateKey))
+    throw new TimbangError('ERR_TLS', `the key ${keyPath} does not match the certificate ${certPath}`);
+  const options: tls.SecureContextOptions = { cert, key, passphrase, ...TLS_SERVER_DEFAULTS };
+  try {
+    tls.createSecureContext(options); // what OpenSSL itself refuses (e.g. a key too weak for its policy)
+  } catch (err) {
+    throw new TimbangError('ERR_TLS', `${certPath}: ${(err as Error).message}`);
+  }
+  const expires = new Date(x509.validTo);
+  const expired = expires.getTime() < Date.now() ? ' EXPIRED' : '';
+  return {
+    options,
+    summary: `${certPath} (${x509.subject.replaceAll('\n', ', ')}; until ${expires.toISOString().slice(0, 10)}${expired}; sha256 ${x509.fingerprint256})`,
+  };
+}
+
+/** Loads a listener's certificates; throws a TimbangError (ERR_TLS) naming the first bad file. */
+export function loadCertificates(files: ListenerTls): LoadedCertificates {
+  const main = loadPair(files.cert, files.key, files.passphrase);
+  const sni = new Map<string, tls.SecureContext>();
+  const summary = [`default ${main.summary}`];
+  for (const entry of files.sni ?? []) {
+    const pair = loadPair(entry.cert, entry.key, entry.passphrase);
+    sni.set(entry.servername.toLowerCase(), tls.createSecureContext(pair.options));
+    summary.push(`${entry.servername} ${pair.summary}`);
+  }
+  return { default: main.options, sni, summary };
+}
+
+/** The context for a ClientHello's server name: exact name first, then `*.` one label up. */
+export function findContext(
+  sni: ReadonlyMap<string, tls.SecureContext>,
+  servername: string,
+): tls.SecureContext | undefined {
+  if (sni.size === 0) return undefined;
+  const name = servername.toLowerCase();
+  const exact = sni.get(name);
+  if (exact !== undefined) return exact;
+  const dot = name.indexOf('.');
+  return dot > 0 ? sni.get(`*${name.slice(dot)}`) : undefined;
+}
+
+/**
+ * The certificates of one TLS listener (or the admin's), swappable while it runs: a reload loads and
+ * checks the new files first, and only then hands them to new handshakes (server.setSecureContext and a
+ * new SNI map); connections already open keep the context they were made with.
+ */
+export class CertStore {
+  private loaded: LoadedCertificates;
+  private readonly servers: tls.Server[] = [];
+
+  constructor(private files: ListenerTls) {
+    this.loaded = loadCertificates(files);
+  }
+
+  get summary(): readonly string[] {
+    return this.loaded.summary;
+  }
+
+  /** The options a tls.Server starts with: the default certificate and the SNI lookup. */
+  serverOptions(): tls.TlsOptions {
+    return { ...this.loaded.default, SNICallback: this.sniCallback };
+  }
+
+  attach(server: tls.Server): void {
+    this.servers.push(server);
+  }
+
+  /** SNI: the name's own certificate, or the default one (a falsy context means the server's default). */
+  readonly sniCallback = (
+    servername: string,
+    cb: (err: Error | null, ctx?: tls.SecureContext) => void,
+  ): void => {
+    cb(null, findContext(this.loaded.sni, servername));
+  };
+
+  /** The files now in use: the default pair and every SNI pair. */
+  get paths(): string[] {
+    const f = this.files;
+    return [f.cert, f.key, ...(f.sni ?? []).flatMap((e) => [e.cert, e.key])];
+  }
+
+  /**
+   * Loads `files` (by default the same paths again) and returns what applies them; throws, changing
+   * nothing, when a file is bad. Two steps so a reload of several listeners is all or nothing.
+   */
+  prepare(files: ListenerTls = this.files): () => void {
+    const next = loadCertificates(files);
+    return () => {
+      this.files = files;
+      this.loaded = next;
+      for (const server of this.servers) server.setSecureContext(next.default);
+    };
+  }
+}
