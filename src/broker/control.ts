@@ -20,6 +20,7 @@ const LIVE_FIELDS = [
   'maxLineBytes',
   'lineSilenceMs',
   'drainTimeoutMs',
+  'tcpIdleTimeoutMs',
 ] as const;
 
 /** Settings of the upstream connection pools: applied by replacing each backend's pool (gracefully). */
@@ -34,6 +35,7 @@ const UPSTREAM_FIELDS = [
 const RESTART_FIELDS = [
   'host',
   'port',
+  'mode',
   'clientIdleTimeoutMs',
   'headersTimeoutMs',
   'retryBudgetPercent',

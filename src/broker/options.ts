@@ -5,15 +5,25 @@ export type LogFormat = 'human' | 'json' | 'none';
 
 /**
  * What a listener speaks. 'http': HTTP/1.1 and the classroom line protocol on one port, told apart by
- * the first bytes (broker/sniff.ts). Further modes (raw TCP, TLS) plug in here.
+ * the first bytes (broker/sniff.ts). 'tcp': raw TCP, whole connections balanced and relayed byte for
+ * byte (broker/tcp-proxy.ts). Further modes (TLS) plug in here.
  */
-export type ListenerMode = 'http';
+export type ListenerMode = 'http' | 'tcp';
 
 /** One listening socket: an address and what it speaks. */
 export interface ListenerSpec {
   host: string;
   port: number;
   mode: ListenerMode;
+  /**
+   * A pool of its own (tcp listeners only): these backends, with their own strategy and health checks,
+   * form a separate balancer (a Postgres pool behind :5433 is not the HTTP pool). Without, the main pool.
+   */
+  backends?: BackendSpec[];
+  /** The own pool's strategy (default least-connections, HAProxy's advice for long sessions). */
+  strategy?: string;
+  /** The own pool's active checks (default none); only `tcp` makes sense for raw TCP. */
+  healthCheck?: Partial<HealthCheckOptions>;
 }
 
 export interface HealthCheckOptions {
@@ -33,6 +43,14 @@ export interface BrokerOptions {
   port: number;
   /** Listeners besides the main one (`listeners` in the file); each binds its own address. */
   listeners: ListenerSpec[];
+  /** What the main listener speaks (`--mode`, `mode` in the file). */
+  mode: ListenerMode;
+  /**
+   * A raw TCP connection with no byte either way for this long is closed (HAProxy's `timeout tunnel`).
+   * Long, because pooled database connections sit idle for minutes and the balancer should not be
+   * what cuts them.
+   */
+  tcpIdleTimeoutMs: number;
   backends: BackendSpec[];
   strategy: string;
   /** Extra tries for a request that reached a backend and got no response (idempotent requests only). */
@@ -81,6 +99,8 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   host: '127.0.0.1',
   port: 8000,
   listeners: [],
+  mode: 'http',
+  tcpIdleTimeoutMs: 3_600_000,
   backends: DEFAULT_BACKENDS,
   strategy: 'least-connections',
   retries: 2,

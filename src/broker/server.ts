@@ -1,11 +1,11 @@
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
-import { Balancer } from '../balancer/balancer.js';
-import type { Backend, BackendSpec } from '../balancer/types.js';
+import type { Balancer } from '../balancer/balancer.js';
+import type { Backend } from '../balancer/types.js';
 import { listenError } from '../errors.js';
 import { type BrokerLog, createBrokerLog } from './access-log.js';
-import { Forwarder, type ForwardObserver } from './forward.js';
-import { HealthMonitor } from './health-monitor.js';
+import type { Forwarder, ForwardObserver } from './forward.js';
+import type { HealthMonitor } from './health-monitor.js';
 import { HttpFront } from './http-front.js';
 import { HttpProxy, REQUEST_WATCHED } from './http-proxy.js';
 import { LineProxy } from './line-proxy.js';
@@ -15,8 +15,9 @@ import {
   type ListenerMode,
   type ListenerSpec,
 } from './options.js';
-import { RetryBudget } from './retry-budget.js';
+import { checkListenerPools, createService, listenerPoolOptions, type Service } from './service.js';
 import { type SniffTargets, sniffConnection } from './sniff.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 /** Largest request head (status line and header fields) read; larger gets 431. */
 const MAX_REQUEST_HEAD = 16 * 1024;
@@ -32,6 +33,10 @@ export interface Broker {
   readonly health: HealthMonitor;
   readonly http: HttpProxy;
   readonly log: BrokerLog;
+  /** Each listener's pool, in the order of `listeners`: the main one unless it names its own backends. */
+  readonly listenerServices: readonly Service[];
+  /** The raw TCP front ends, one per tcp listener (open connections and bytes per backend). */
+  readonly tcp: readonly TcpProxy[];
   /** Open client connections, both protocols. */
   readonly connections: number;
   /** Stops accepting, lets requests in flight finish (up to drainTimeoutMs), then closes everything. */
@@ -54,17 +59,10 @@ export async function startBroker(
   deps: BrokerDeps = {},
 ): Promise<Broker> {
   const opts: BrokerOptions = { ...DEFAULT_BROKER_OPTIONS, ...options };
+  checkListenerPools(opts);
   const log = deps.log ?? createBrokerLog(opts.logFormat);
-  const balancer = new Balancer(opts.backends as BackendSpec[], opts.strategy);
-  const health = new HealthMonitor(balancer.pool, opts, log, deps.onTransition);
-  const forwarder = new Forwarder(
-    balancer,
-    health,
-    new RetryBudget(opts.retryBudgetPercent, opts.retryBudgetMin),
-    opts,
-    log,
-    deps.observer,
-  );
+  const main = createService('main', opts, log, deps);
+  const { balancer, health, forwarder } = main;
   const httpProxy = new HttpProxy(forwarder, opts);
   const lineProxy = new LineProxy(forwarder, opts);
   const sockets = new Set<net.Socket>();
@@ -83,35 +81,65 @@ export async function startBroker(
     http: (socket, head) => front.accept(socket, head),
     line: (socket, head, ended) => lineProxy.handle(socket, head, ended),
   };
-  /** What a new connection on a listener of each mode goes to. */
-  const accept: Record<ListenerMode, (socket: net.Socket) => void> = {
-    http: (socket) => sniffConnection(socket, sniffTargets, opts.lineSilenceMs, opts.headersTimeoutMs),
+  /** Raw TCP front ends; a listener with backends of its own gets its own pool (a service) too. */
+  const tcp: TcpProxy[] = [];
+  const services: Service[] = [];
+  const tcpFront = (spec: ListenerSpec): TcpProxy => {
+    const own = spec.backends !== undefined;
+    const service = own ? createService('', listenerPoolOptions(opts, spec), log, {}) : main;
+    const proxy = new TcpProxy(service, own, opts);
+    tcp.push(proxy);
+    services.push(service);
+    return proxy;
+  };
+  /** What a new connection on a listener of each mode goes to (made once per listener). */
+  const accept: Record<ListenerMode, (spec: ListenerSpec) => (socket: net.Socket) => void> = {
+    http: () => {
+      services.push(main);
+      return (socket) => sniffConnection(socket, sniffTargets, opts.lineSilenceMs, opts.headersTimeoutMs);
+    },
+    tcp: (spec) => {
+      const proxy = tcpFront(spec);
+      return (socket) => proxy.accept(socket);
+    },
   };
 
-  const specs: ListenerSpec[] = [{ host: opts.host, port: opts.port, mode: 'http' }, ...opts.listeners];
+  const specs: ListenerSpec[] = [{ host: opts.host, port: opts.port, mode: opts.mode }, ...opts.listeners];
   const servers: net.Server[] = [];
   const bound: ListenerSpec[] = [];
   try {
     for (const spec of specs) {
-      const server = await listen(spec, accept[spec.mode], sockets);
+      const server = await listen(spec, accept[spec.mode](spec), sockets);
       servers.push(server);
       bound.push({ ...spec, port: (server.address() as AddressInfo).port });
+      const proxy = tcp.at(-1);
+      if (spec.mode === 'tcp' && proxy) proxy.address = `${spec.host}:${bound[bound.length - 1].port}`;
     }
   } catch (err) {
     for (const server of servers) server.close();
     throw err;
   }
+  const own = tcp.filter((t) => t.ownPool);
+  for (const t of own) t.service.name = t.address;
   health.start();
+  for (const t of own) t.service.health.start();
   const where = bound.map((l) => `${l.host}:${l.port} (${MODE_NAMES[l.mode]})`).join(', ');
   log.event(
     `listening on ${where}, strategy ${balancer.strategyName}, backends ${balancer.pool.backends.map((b) => b.address).join(', ')}`,
   );
+  for (const t of own) {
+    const b = t.service.balancer;
+    log.event(
+      `raw TCP on ${t.address}: strategy ${b.strategyName}, backends ${b.pool.backends.map((x) => x.address).join(', ')}`,
+    );
+  }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       for (const server of servers) server.close();
       health.stop();
+      for (const t of own) t.service.health.stop();
       const deadline = Date.now() + opts.drainTimeoutMs;
       front.drain();
       while (sockets.size > 0 && Date.now() < deadline) {
@@ -119,6 +147,7 @@ export async function startBroker(
         lineProxy.drain();
         await new Promise((r) => setTimeout(r, 25));
       }
+      for (const t of tcp) t.closeAll();
       for (const s of sockets) s.destroy();
       front.close();
       await httpProxy.close();
@@ -137,6 +166,8 @@ export async function startBroker(
     health,
     http: httpProxy,
     log,
+    listenerServices: services,
+    tcp,
     get connections() {
       return sockets.size;
     },
@@ -144,7 +175,7 @@ export async function startBroker(
   };
 }
 
-const MODE_NAMES: Record<ListenerMode, string> = { http: 'HTTP and line protocol' };
+const MODE_NAMES: Record<ListenerMode, string> = { http: 'HTTP and line protocol', tcp: 'raw TCP' };
 
 /** Binds one listener; its connections are counted in `sockets` (for draining) and handed to `onSocket`. */
 async function listen(

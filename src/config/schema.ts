@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseAddress } from '../balancer/address.js';
 import { isStrategyName, resolveStrategy, strategyNames } from '../balancer/strategies/index.js';
+import type { BackendSpec } from '../balancer/types.js';
+import type { ListenerSpec } from '../broker/options.js';
 import { parseListen } from './listen.js';
 import type { BrokerPatch, SettingsPatch } from './settings.js';
 
@@ -38,11 +40,7 @@ export const weightSchema = z
   .gt(0, { error: 'must be > 0' })
   .max(1_000_000, { error: 'must be <= 1000000' });
 
-/** A listener besides the main one: its address and what it speaks. */
-export const listenerSchema = z.strictObject({
-  listen: listenAddress,
-  mode: z.enum(['http'], { error: 'must be http' }).optional(),
-});
+const modeSchema = z.enum(['http', 'tcp'], { error: 'must be http or tcp' });
 
 /** One backend, in the config file and in `POST /api/backends`. */
 export const backendSchema = z.strictObject({
@@ -64,10 +62,60 @@ export const strategySchema = z
   .refine(isStrategyName, { error: `unknown strategy; valid: ${strategyNames().join(', ')}` })
   .transform((v) => resolveStrategy(v).name);
 
+const healthCheckSchema = z
+  .strictObject({
+    kind: z.enum(['none', 'tcp', 'http'], { error: 'must be none, tcp or http' }),
+    path: z.string({ error: 'must be a path' }).startsWith('/', { error: "must start with '/'" }),
+    intervalMs: ms(50),
+    timeoutMs: ms(),
+    rise: count(1, 100),
+    fall: count(1, 100),
+  })
+  .partial();
+
+const backendListSchema = z.array(backendSchema, { error: 'must be a list of backends' }).min(1, {
+  error: 'list at least one backend',
+});
+
+const HTTP_CHECK_ON_TCP = "an http health check cannot check a raw TCP pool: use 'tcp' or 'none'";
+
+/**
+ * A listener besides the main one: its address and what it speaks. A tcp listener may name backends of
+ * its own (with their strategy and checks): a separate pool, e.g. Postgres behind :5433.
+ */
+export const listenerSchema = z
+  .strictObject({
+    listen: listenAddress,
+    mode: modeSchema.optional(),
+    backends: backendListSchema.optional(),
+    strategy: strategySchema.optional(),
+    healthCheck: healthCheckSchema.optional(),
+  })
+  .superRefine((l, ctx) => {
+    const ownPool = l.backends !== undefined || l.strategy !== undefined || l.healthCheck !== undefined;
+    if (ownPool && l.mode !== 'tcp') {
+      ctx.addIssue({
+        code: 'custom',
+        path: [l.backends !== undefined ? 'backends' : l.strategy !== undefined ? 'strategy' : 'healthCheck'],
+        message: 'only tcp listeners may have backends, strategy or healthCheck of their own (set mode: tcp)',
+      });
+    } else if (l.backends === undefined && ownPool) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [l.strategy !== undefined ? 'strategy' : 'healthCheck'],
+        message: 'a strategy or healthCheck of its own needs backends of its own',
+      });
+    }
+    if (l.healthCheck?.kind === 'http') {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck', 'kind'], message: HTTP_CHECK_ON_TCP });
+    }
+  });
+
 export const configSchema = z
   .strictObject({
     listen: listenAddress,
     listeners: z.array(listenerSchema, { error: 'must be a list of listeners' }),
+    mode: modeSchema,
     admin: z
       .strictObject({
         enabled: z.boolean({ error: 'must be true or false' }),
@@ -76,19 +124,8 @@ export const configSchema = z
       })
       .partial(),
     strategy: strategySchema,
-    backends: z.array(backendSchema, { error: 'must be a list of backends' }).min(1, {
-      error: 'list at least one backend',
-    }),
-    healthCheck: z
-      .strictObject({
-        kind: z.enum(['none', 'tcp', 'http'], { error: 'must be none, tcp or http' }),
-        path: z.string({ error: 'must be a path' }).startsWith('/', { error: "must start with '/'" }),
-        intervalMs: ms(50),
-        timeoutMs: ms(),
-        rise: count(1, 100),
-        fall: count(1, 100),
-      })
-      .partial(),
+    backends: backendListSchema,
+    healthCheck: healthCheckSchema,
     retries: count(0, 10),
     retryBudget: z.strictObject({ percent: z.number().min(0).max(100), min: count(0, 1_000_000) }).partial(),
     retryPutDelete: z.boolean({ error: 'must be true or false' }),
@@ -102,13 +139,19 @@ export const configSchema = z
         headersMs: ms(),
         upstreamIdleMs: ms(),
         drainMs: ms(0),
+        tcpIdleMs: ms(),
       })
       .partial(),
     ejection: z.strictObject({ afterFailures: count(1, 1_000_000), baseMs: ms(), maxMs: ms() }).partial(),
     line: z.strictObject({ maxBytes: count(16, 1024 * 1024), silenceMs: ms() }).partial(),
     log: z.enum(['human', 'json', 'none'], { error: 'must be human, json or none' }),
   })
-  .partial();
+  .partial()
+  .superRefine((c, ctx) => {
+    if (c.mode === 'tcp' && c.healthCheck?.kind === 'http') {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck', 'kind'], message: HTTP_CHECK_ON_TCP });
+    }
+  });
 
 export type ConfigFile = z.infer<typeof configSchema>;
 
@@ -121,6 +164,10 @@ function isBackendAddress(text: string): boolean {
   }
 }
 
+function backendSpecs(list: NonNullable<ConfigFile['backends']>): BackendSpec[] {
+  return list.map((b, i) => ({ id: b.id ?? String(i + 1), address: b.address, weight: b.weight ?? 1 }));
+}
+
 /** The validated file as a settings patch: the one place file names meet option names. */
 export function configToPatch(c: ConfigFile): SettingsPatch {
   const listen = c.listen === undefined ? undefined : parseListen(c.listen);
@@ -131,14 +178,16 @@ export function configToPatch(c: ConfigFile): SettingsPatch {
     listeners: c.listeners?.map((l) => {
       // The schema already checked the address.
       const hp = parseListen(l.listen) as NonNullable<ReturnType<typeof parseListen>>;
-      return { host: hp.host, port: hp.port, mode: l.mode ?? 'http' };
+      const spec: ListenerSpec = { host: hp.host, port: hp.port, mode: l.mode ?? 'http' };
+      if (l.backends) spec.backends = backendSpecs(l.backends);
+      if (l.strategy) spec.strategy = l.strategy;
+      if (l.healthCheck) spec.healthCheck = l.healthCheck;
+      return spec;
     }),
+    mode: c.mode,
+    tcpIdleTimeoutMs: c.timeouts?.tcpIdleMs,
     strategy: c.strategy,
-    backends: c.backends?.map((b, i) => ({
-      id: b.id ?? String(i + 1),
-      address: b.address,
-      weight: b.weight ?? 1,
-    })),
+    backends: c.backends && backendSpecs(c.backends),
     healthCheck: c.healthCheck,
     retries: c.retries,
     retryBudgetPercent: c.retryBudget?.percent,
