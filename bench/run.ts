@@ -24,6 +24,7 @@ import {
   waitForPort,
 } from './procs.js';
 import { median, type Row, type Summary, summarize, table } from './stats.js';
+import { type TcpBenchResult, tcpBench } from './tcp.js';
 import { type Measurement, runWrk } from './wrk.js';
 
 /**
@@ -44,6 +45,7 @@ const flags = benchFlags({
   procs: { type: 'string', default: '2' },
   'no-write': { type: 'boolean', default: false },
   'skip-line': { type: 'boolean', default: false },
+  'skip-tcp': { type: 'boolean', default: false },
 });
 const DURATION = Number(flags.duration);
 const ROUNDS = Number(flags.rounds);
@@ -402,6 +404,12 @@ async function main(): Promise<void> {
     lineRows = await interleaved(lineTargets, runLineLoad, 'line');
   }
 
+  let tcp: TcpBenchResult | undefined;
+  if (!flags['skip-tcp']) {
+    console.log('raw TCP (keep-alive, long connections)');
+    tcp = await tcpBench({ dir, backends: httpPorts, rounds: ROUNDS, seconds: DURATION });
+  }
+
   console.log('RSS with 1,000 keep-alive clients');
   const rss = await rssUnderLoad(httpTargets[1], 10);
   console.log(
@@ -416,6 +424,7 @@ async function main(): Promise<void> {
   const core = coreBench(300);
 
   const checkList = checks(httpRows, lineRows, rss.peakMb, core);
+  if (tcp) checkList.push(...tcp.checks);
   const report = renderReport(
     facts,
     loadBefore,
@@ -426,6 +435,7 @@ async function main(): Promise<void> {
     core,
     checkList,
     withProcs,
+    tcp,
   );
   console.log(`\n${report}`);
   if (!flags['no-write']) {
@@ -445,6 +455,7 @@ function renderReport(
   core: CoreRow[],
   checkList: Check[],
   withProcs: boolean,
+  tcp?: TcpBenchResult,
 ): string {
   const scaling = () => {
     const one = httpRows.find((r) => r.target === 'timbang http' && r.connections === 50);
@@ -481,6 +492,7 @@ Each client connects, sends \`App1:Short\\n\`, reads the reply line, closes, and
 
 ${lineRows.length ? table(lineRows, 'msg', ['direct', 'haproxy tcp']) : '(skipped)'}
 
+${tcp ? tcp.markdown : '## Raw TCP\n\n(skipped)\n'}
 ## Memory
 
 timbang broker (one process) while wrk holds 1,000 keep-alive connections: idle ${rss.idleMb.toFixed(0)} MB, peak RSS ${rss.peakMb.toFixed(0)} MB (at ${Math.round(rss.rps).toLocaleString('en-US')} req/s).
