@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Backend, Strategy } from '../balancer/types.js';
 import { type Exchange, ExchangeState, type FailureKind, type Outcome } from './forward.js';
 import { describeError } from './health-monitor.js';
@@ -32,6 +33,14 @@ export class TcpProxy {
   readonly stats = new Map<Backend, TcpBackendStats>();
   /** The listener's address once bound: the `listener` label of the metrics. */
   address = '';
+  /**
+   * The sweep's clock: a session stamps it on every chunk it relays (a store, no clock read), and the
+   * sweep closes sessions whose stamp is older than the idle timeout. Node's socket timer would be
+   * refreshed on every read and write instead (one busy-machine A/B: 8.0 against 8.8 µs of CPU per
+   * request at 50 connections, no difference seen at one).
+   */
+  now = performance.now();
+  private sweeper: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     readonly service: Service,
@@ -42,9 +51,32 @@ export class TcpProxy {
   ) {}
 
   accept(socket: net.Socket): void {
+    if (this.sweeper === undefined) {
+      // The clock stood still while there was nothing to sweep.
+      this.now = performance.now();
+      this.sweeper = setTimeout(sweep, this.sweepMs(), this);
+      this.sweeper.unref();
+    }
     const session = new TcpSession(this, socket, this.service.balancer.strategy());
     this.sessions.add(session);
     this.service.forwarder.begin(session);
+  }
+
+  /** Closes the sessions idle for the idle timeout; runs while there are sessions. */
+  sweep(): void {
+    this.now = performance.now();
+    const period = this.sweepMs();
+    // A stamp is up to one period older than the byte it marks: never close early, at most 2 periods late.
+    const limit = this.opts.tcpIdleTimeoutMs + period;
+    // Connecting sessions have the connect timeout.
+    for (const s of this.sessions) if (s.relaying && this.now - s.seen >= limit) s.abort();
+    this.sweeper = this.sessions.size > 0 ? setTimeout(sweep, period, this) : undefined;
+    this.sweeper?.unref();
+  }
+
+  /** The sweep's period: an eighth of the idle timeout, at most 1 s. */
+  private sweepMs(): number {
+    return Math.max(5, Math.min(1_000, this.opts.tcpIdleTimeoutMs / 8));
   }
 
   statsOf(b: Backend): TcpBackendStats {
@@ -59,7 +91,13 @@ export class TcpProxy {
   /** The drain deadline passed: every connection still open is closed now. */
   closeAll(): void {
     for (const s of this.sessions) s.abort();
+    clearTimeout(this.sweeper);
+    this.sweeper = undefined;
   }
+}
+
+function sweep(proxy: TcpProxy): void {
+  proxy.sweep();
 }
 
 const kSession = Symbol('timbang.tcpSession');
@@ -81,6 +119,8 @@ export class TcpSession extends ExchangeState implements Exchange {
   readonly retriable = false;
   /** Bytes from the client to the backend (`bytes` counts the other way, as for a response). */
   bytesIn = 0;
+  /** The sweep's clock when a byte last moved (or the connection was accepted). */
+  seen: number;
 
   private upstream: Sock | undefined = undefined;
   private timer: NodeJS.Timeout | undefined = undefined;
@@ -99,6 +139,7 @@ export class TcpSession extends ExchangeState implements Exchange {
     readonly strategy: Strategy,
   ) {
     super();
+    this.seen = proxy.now;
     socket[kSession] = this;
     // No 'data' listener yet: what the client sends before the backend is connected waits in its socket
     // (up to the stream's high-water mark, then in the kernel), so a failover loses nothing.
@@ -114,6 +155,10 @@ export class TcpSession extends ExchangeState implements Exchange {
 
   get key(): string {
     return this.client;
+  }
+
+  get relaying(): boolean {
+    return this.connected && !this.over;
   }
 
   /** Bytes the broker holds for this connection, both ways (backpressure keeps it near the high-water marks). */
@@ -152,10 +197,7 @@ export class TcpSession extends ExchangeState implements Exchange {
     up.on('end', onUpstreamEnd);
     up.on('drain', onUpstreamDrain);
     const client = this.socket;
-    // Node's socket timer is refreshed by every read and write on the client side, which is every
-    // byte relayed either way: one timer per connection measures the connection's idleness.
-    client.setTimeout(this.proxy.opts.tcpIdleTimeoutMs);
-    client.on('timeout', onClientTimeout);
+    this.seen = this.proxy.now;
     client.on('drain', onClientDrain);
     client.on('end', onClientEnd);
     client.on('data', onClientData);
@@ -165,6 +207,7 @@ export class TcpSession extends ExchangeState implements Exchange {
   onClientData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
     this.stats!.bytesIn += chunk.length;
+    this.seen = this.proxy.now;
     if (!this.upstream!.write(chunk)) this.socket.pause();
   }
 
@@ -173,6 +216,7 @@ export class TcpSession extends ExchangeState implements Exchange {
     if (this.over) return false;
     this.bytes += n;
     this.stats!.bytesOut += n;
+    this.seen = this.proxy.now;
     return this.socket.write(Buffer.from(READ_BUFFER.subarray(0, n)));
   }
 
@@ -298,9 +342,6 @@ function onClientDrain(this: Sock): void {
 }
 function onClientClose(this: Sock, hadError: boolean): void {
   this[kSession]?.onClientClose(hadError);
-}
-function onClientTimeout(this: Sock): void {
-  this[kSession]?.abort();
 }
 function onUpstreamConnect(this: Sock): void {
   this[kSession]?.onConnect();

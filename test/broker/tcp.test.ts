@@ -285,8 +285,15 @@ describe('raw TCP listener', () => {
     const a = await lineServer('a');
     const { broker } = await brokerFor(stack, [a.port], { ...tcpOnly, tcpIdleTimeoutMs: 150 });
     const c = new LineClient(broker.port);
-    expect(await c.ask('PING')).toBe('+a PING');
+    // Traffic every 40 ms keeps it open well past the timeout.
+    const talkUntil = Date.now() + 400;
+    while (Date.now() < talkUntil) {
+      expect(await c.ask('PING')).toBe('+a PING');
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    const quietFrom = Date.now();
     await c.closed;
+    expect(Date.now() - quietFrom).toBeGreaterThanOrEqual(140);
     await waitFor(() => a.open.size === 0, 5_000, 'the backend side to close');
     expect(broker.balancer.pool.backends[0].inFlight).toBe(0);
   });
