@@ -287,11 +287,12 @@ describe('raw TCP listener', () => {
     const c = new LineClient(broker.port);
     // Traffic every 40 ms keeps it open well past the timeout.
     const talkUntil = Date.now() + 400;
+    let quietFrom = 0;
     while (Date.now() < talkUntil) {
       expect(await c.ask('PING')).toBe('+a PING');
+      quietFrom = Date.now();
       await new Promise((r) => setTimeout(r, 40));
     }
-    const quietFrom = Date.now();
     await c.closed;
     expect(Date.now() - quietFrom).toBeGreaterThanOrEqual(140);
     await waitFor(() => a.open.size === 0, 5_000, 'the backend side to close');
