@@ -61,7 +61,7 @@ export async function startBroker(
   const opts: BrokerOptions = { ...DEFAULT_BROKER_OPTIONS, ...options };
   checkListenerPools(opts);
   const log = deps.log ?? createBrokerLog(opts.logFormat);
-  const main = createService('main', opts, log, deps);
+  const main = createService(opts, log, deps);
   const { balancer, health, forwarder } = main;
   const httpProxy = new HttpProxy(forwarder, opts);
   const lineProxy = new LineProxy(forwarder, opts);
@@ -86,7 +86,7 @@ export async function startBroker(
   const services: Service[] = [];
   const tcpFront = (spec: ListenerSpec): TcpProxy => {
     const own = spec.backends !== undefined;
-    const service = own ? createService('', listenerPoolOptions(opts, spec), log, {}) : main;
+    const service = own ? createService(listenerPoolOptions(opts, spec), log, {}) : main;
     const proxy = new TcpProxy(service, own, opts);
     tcp.push(proxy);
     services.push(service);
@@ -110,17 +110,16 @@ export async function startBroker(
   try {
     for (const spec of specs) {
       const server = await listen(spec, accept[spec.mode](spec), sockets);
+      const port = (server.address() as AddressInfo).port;
       servers.push(server);
-      bound.push({ ...spec, port: (server.address() as AddressInfo).port });
-      const proxy = tcp.at(-1);
-      if (spec.mode === 'tcp' && proxy) proxy.address = `${spec.host}:${bound[bound.length - 1].port}`;
+      bound.push({ ...spec, port });
+      if (spec.mode === 'tcp') tcp[tcp.length - 1].address = `${spec.host}:${port}`;
     }
   } catch (err) {
     for (const server of servers) server.close();
     throw err;
   }
   const own = tcp.filter((t) => t.ownPool);
-  for (const t of own) t.service.name = t.address;
   health.start();
   for (const t of own) t.service.health.start();
   const where = bound.map((l) => `${l.host}:${l.port} (${MODE_NAMES[l.mode]})`).join(', ');

@@ -14,8 +14,6 @@ import { RetryBudget } from './retry-budget.js';
  * HTTP pool. Every front end still forwards through a `Forwarder`, the one path.
  */
 export interface Service {
-  /** 'main', or the listener's address once bound. */
-  name: string;
   /** Whose settings the pool runs with: the broker's, or the broker's with the listener's pool fields. */
   readonly options: BrokerOptions;
   readonly balancer: Balancer;
@@ -28,7 +26,7 @@ export interface ServiceDeps {
   onTransition?: (b: Backend, state: 'up' | 'down', reason: string) => void;
 }
 
-export function createService(name: string, opts: BrokerOptions, log: BrokerLog, deps: ServiceDeps): Service {
+export function createService(opts: BrokerOptions, log: BrokerLog, deps: ServiceDeps): Service {
   const balancer = new Balancer(opts.backends as BackendSpec[], opts.strategy);
   const health = new HealthMonitor(balancer.pool, opts, log, deps.onTransition);
   const forwarder = new Forwarder(
@@ -39,7 +37,7 @@ export function createService(name: string, opts: BrokerOptions, log: BrokerLog,
     log,
     deps.observer,
   );
-  return { name, options: opts, balancer, health, forwarder };
+  return { options: opts, balancer, health, forwarder };
 }
 
 /**
