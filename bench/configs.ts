@@ -191,3 +191,42 @@ backend http_servers
 ${servers}
 `;
 }
+
+/** nginx `stream` as a raw TCP balancer (ngx_stream_proxy_module): 1 worker, round robin, no log. */
+export function nginxStreamConf(dir: string, port: number, backends: number[]): string {
+  const servers = backends.map((p) => `server 127.0.0.1:${p};`).join(' ');
+  return `load_module ${NGINX_STREAM_MODULE};
+worker_processes 1;
+daemon off;
+${nginxPaths(dir, 'nginx-stream')}
+events { worker_connections 8000; }
+stream {
+  upstream tcp_backends { ${servers} }
+  server { listen 127.0.0.1:${port}; proxy_pass tcp_backends; proxy_timeout 1h; }
+}
+`;
+}
+
+/** HAProxy `mode tcp` alone (one thread, round robin, `timeout tunnel` as for long sessions). */
+export function haproxyTcpConf(port: number, backends: number[]): string {
+  const servers = backends.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join('\n');
+  return `global
+  nbthread 1
+  maxconn 8000
+
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  timeout tunnel 1h
+
+frontend tcp_in
+  bind 127.0.0.1:${port}
+  default_backend tcp_servers
+
+backend tcp_servers
+  balance roundrobin
+${servers}
+`;
+}

@@ -25,6 +25,7 @@ import {
   waitForPort,
 } from './procs.js';
 import { median, type Row, type Summary, summarize, table } from './stats.js';
+import { type TcpBenchResult, tcpBench } from './tcp.js';
 import { type TlsBenchResult, tlsBench, tlsChecks } from './tls.js';
 import { type Measurement, runWrk } from './wrk.js';
 
@@ -48,6 +49,7 @@ const flags = benchFlags({
   'no-write': { type: 'boolean', default: false },
   'skip-line': { type: 'boolean', default: false },
   'skip-tls': { type: 'boolean', default: false },
+  'skip-tcp': { type: 'boolean', default: false },
 });
 const DURATION = Number(flags.duration);
 const ROUNDS = Number(flags.rounds);
@@ -459,6 +461,12 @@ async function main(): Promise<void> {
     lineRows = await interleaved(lineTargets, runLineLoad, 'line');
   }
 
+  let tcp: TcpBenchResult | undefined;
+  if (!flags['skip-tcp']) {
+    console.log('raw TCP (keep-alive, long connections)');
+    tcp = await tcpBench({ dir, backends: httpPorts, rounds: ROUNDS, seconds: DURATION });
+  }
+
   console.log('RSS with 1,000 keep-alive clients');
   const rss = await rssUnderLoad(httpTargets[1], 10);
   console.log(
@@ -480,6 +488,7 @@ async function main(): Promise<void> {
   const entry = historyEntry(facts.date, loadBefore, httpRows, lineRows);
   const history = flags['no-write'] ? [...readHistory(HISTORY), entry] : appendHistory(HISTORY, entry);
   if (tls) checkList.push(...tlsChecks(tls));
+  if (tcp) checkList.push(...tcp.checks);
   let report = renderReport(
     facts,
     loadBefore,
@@ -491,6 +500,7 @@ async function main(): Promise<void> {
     checkList,
     withProcs,
     history,
+    tcp,
   );
   if (tls) report += `\n${tls.markdown}`;
   console.log(`\n${report}`);
@@ -539,6 +549,7 @@ function renderReport(
   checkList: Check[],
   withProcs: boolean,
   history: readonly HistoryEntry[],
+  tcp?: TcpBenchResult,
 ): string {
   const scaling = () => {
     const one = httpRows.find((r) => r.target === 'timbang http' && r.connections === 50);
@@ -575,6 +586,7 @@ Each client connects, sends \`App1:Short\\n\`, reads the reply line, closes, and
 
 ${lineRows.length ? table(lineRows, 'msg', ['direct', 'haproxy tcp']) : '(skipped)'}
 
+${tcp ? tcp.markdown : '## Raw TCP\n\n(skipped)\n'}
 ## Memory
 
 timbang broker (one process) while wrk holds 1,000 keep-alive connections: idle ${rss.idleMb.toFixed(0)} MB, peak RSS ${rss.peakMb.toFixed(0)} MB (at ${Math.round(rss.rps).toLocaleString('en-US')} req/s).

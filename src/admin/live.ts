@@ -4,12 +4,14 @@ import type { Backend } from '../balancer/types.js';
 import type { BrokerControl } from '../broker/control.js';
 import type { Discovery } from '../broker/discovery.js';
 import type { Exchange, Outcome } from '../broker/forward.js';
+import type { ListenerSpec } from '../broker/options.js';
 import type { Broker } from '../broker/server.js';
 import type {
   BackendView,
   EventView,
   HistoryPoint,
   HistoryView,
+  ListenerView,
   StateView,
   TickMessage,
 } from './snapshot.js';
@@ -183,12 +185,7 @@ export class LiveStats {
       strategy: broker.balancer.strategyName,
       strategies: strategyNames(),
       listen: { host: broker.host, port: broker.port },
-      listeners: broker.listeners.map((l) => ({
-        host: l.host,
-        port: l.port,
-        mode: l.mode,
-        tls: l.tls !== undefined,
-      })),
+      listeners: broker.listeners.map((l, i) => listenerView(broker, l, i)),
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       backends,
       dns: this.discovery?.view() ?? [],
@@ -224,6 +221,41 @@ export class LiveStats {
     }
     return s;
   }
+}
+
+function listenerView(broker: Broker, l: ListenerSpec, i: number): ListenerView {
+  const service = broker.listenerServices[i];
+  const view: ListenerView = {
+    host: l.host,
+    port: l.port,
+    mode: l.mode,
+    tls: l.tls !== undefined,
+    pool: {
+      own: service !== undefined && service.balancer !== broker.balancer,
+      strategy: service?.balancer.strategyName ?? broker.balancer.strategyName,
+      healthCheck: service?.options.healthCheck.kind ?? broker.options.healthCheck.kind,
+      backends: (service?.balancer ?? broker.balancer).pool.backends.map((b) => ({
+        id: b.id,
+        address: b.address,
+        weight: b.weight,
+        state: b.state,
+        inFlight: b.inFlight,
+        total: b.total,
+      })),
+    },
+  };
+  const tcp = broker.tcp.find((t) => t.address === `${l.host}:${l.port}`);
+  if (tcp) {
+    const totals = { open: 0, total: 0, bytesIn: 0, bytesOut: 0 };
+    for (const s of tcp.stats.values()) {
+      totals.open += s.open;
+      totals.total += s.total;
+      totals.bytesIn += s.bytesIn;
+      totals.bytesOut += s.bytesOut;
+    }
+    view.tcp = totals;
+  }
+  return view;
 }
 
 function round(v: number): number {

@@ -222,6 +222,45 @@ export class BrokerMetrics {
         if (self.broker) this.inc(self.broker.tlsHandshakeErrors);
       },
     });
+    // Raw TCP listeners: labelled by listener address, since a listener's own pool may reuse backend ids.
+    const tcpCells = function* () {
+      for (const t of self.broker?.tcp ?? []) {
+        for (const [b, s] of t.stats) yield { listener: t.address, backend: b.id, s };
+      }
+    };
+    new Gauge({
+      name: 'timbang_tcp_connections_open',
+      help: 'Raw TCP connections relaying now, by listener and backend.',
+      labelNames: ['listener', 'backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { listener, backend, s } of tcpCells()) this.set({ listener, backend }, s.open);
+      },
+    });
+    new Counter({
+      name: 'timbang_tcp_connections_total',
+      help: 'Raw TCP connections relayed (connected to the backend), by listener and backend.',
+      labelNames: ['listener', 'backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { listener, backend, s } of tcpCells()) this.inc({ listener, backend }, s.total);
+      },
+    });
+    new Counter({
+      name: 'timbang_tcp_bytes_total',
+      help: 'Bytes relayed by raw TCP listeners: direction in is client to backend, out backend to client.',
+      labelNames: ['listener', 'backend', 'direction'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { listener, backend, s } of tcpCells()) {
+          this.inc({ listener, backend, direction: 'in' }, s.bytesIn);
+          this.inc({ listener, backend, direction: 'out' }, s.bytesOut);
+        }
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
   }
 

@@ -30,14 +30,31 @@ export interface BackendView {
   ramp: number;
 }
 
+/** A listener, the pool it forwards to, and for raw TCP its connections and bytes. */
+export interface ListenerView {
+  host: string;
+  port: number;
+  mode: string;
+  /** Served over TLS (HTTPS). */
+  tls: boolean;
+  pool: {
+    /** True when the listener names backends of its own; else it is the main pool (`backends`). */
+    own: boolean;
+    strategy: string;
+    healthCheck: string;
+    backends: Array<Pick<BackendView, 'id' | 'address' | 'weight' | 'state' | 'inFlight' | 'total'>>;
+  };
+  tcp?: { open: number; total: number; bytesIn: number; bytesOut: number };
+}
+
 export interface StateView {
   /** Unix ms. */
   t: number;
   strategy: string;
   strategies: string[];
   listen: { host: string; port: number };
-  /** Every listener, the main one first. */
-  listeners: { host: string; port: number; mode: string; tls?: boolean }[];
+  /** Every listener, the main one first, with the pool behind it. */
+  listeners: ListenerView[];
   uptimeS: number;
   backends: BackendView[];
   /** DNS backend groups (dns://, srv://): lookup status, and whether the last good set is being kept. */

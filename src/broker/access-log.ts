@@ -4,7 +4,7 @@ import type { LogFormat } from './options.js';
 
 /** What the log reads of a finished request; both front ends' exchanges implement it. */
 export interface RequestRecord {
-  readonly protocol: 'http' | 'line';
+  readonly protocol: 'http' | 'line' | 'tcp';
   readonly client: string;
   readonly strategyName: string;
   /** The backend that answered, or the last one tried. */
@@ -44,9 +44,11 @@ function capitalize(s: string): string {
 export function formatRequest(rec: RequestRecord): string {
   const ms = Math.round(rec.totalMs);
   const what =
-    rec.app !== undefined && rec.type !== undefined
-      ? `'${rec.app}' (${capitalize(rec.type)})`
-      : `${rec.method ?? ''} ${rec.path ?? ''}`.trim() || 'message';
+    rec.protocol === 'tcp'
+      ? `connection from ${rec.client}`
+      : rec.app !== undefined && rec.type !== undefined
+        ? `'${rec.app}' (${capitalize(rec.type)})`
+        : `${rec.method ?? ''} ${rec.path ?? ''}`.trim() || 'message';
   const b = rec.backend;
   const tries = rec.tries > 1 ? ` after ${rec.tries} tries` : '';
   if (rec.error !== undefined || b === undefined) {

@@ -28,6 +28,7 @@ const LIVE_FIELDS = [
   'tunnelTimeoutMs',
   'maxTunnels',
   'slowStartMs',
+  'tcpIdleTimeoutMs',
 ] as const;
 
 /** Settings of the upstream connection pools: applied by replacing each backend's pool (gracefully). */
@@ -42,6 +43,7 @@ const UPSTREAM_FIELDS = [
 const RESTART_FIELDS = [
   'host',
   'port',
+  'mode',
   'clientIdleTimeoutMs',
   'headersTimeoutMs',
   'retryBudgetPercent',

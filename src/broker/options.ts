@@ -5,9 +5,10 @@ export type LogFormat = 'human' | 'json' | 'none';
 
 /**
  * What a listener speaks. 'http': HTTP/1.1 and the classroom line protocol on one port, told apart by
- * the first bytes (broker/sniff.ts). Further modes (raw TCP, TLS) plug in here.
+ * the first bytes (broker/sniff.ts). 'tcp': raw TCP, whole connections balanced and relayed byte for
+ * byte (broker/tcp-proxy.ts). Further modes (TLS) plug in here.
  */
-export type ListenerMode = 'http';
+export type ListenerMode = 'http' | 'tcp';
 
 /**
  * A listener's TLS: paths to PEM files. `cert`/`key` are the default certificate; `sni` adds one per
@@ -26,6 +27,15 @@ export interface ListenerSpec {
   host: string;
   port: number;
   mode: ListenerMode;
+  /**
+   * A pool of its own (tcp listeners only): these backends, with their own strategy and health checks,
+   * form a separate balancer (a Postgres pool behind :5433 is not the HTTP pool). Without, the main pool.
+   */
+  backends?: BackendSpec[];
+  /** The own pool's strategy (default least-connections, HAProxy's advice for long sessions). */
+  strategy?: string;
+  /** The own pool's active checks (default none); only `tcp` makes sense for raw TCP. */
+  healthCheck?: Partial<HealthCheckOptions>;
   /** Serve this listener over TLS (HTTPS; ALPN picks HTTP/1.1 or, when wired, HTTP/2). */
   tls?: ListenerTls;
   /** A cleartext http listener that only answers 301 to the broker's first TLS listener. */
@@ -59,6 +69,14 @@ export interface BrokerOptions {
   listeners: ListenerSpec[];
   /** TLS for the main listener (`--tls-cert`, `--tls-key`, `tls` in the file). */
   tls?: ListenerTls;
+  /** What the main listener speaks (`--mode`, `mode` in the file). */
+  mode: ListenerMode;
+  /**
+   * A raw TCP connection with no byte either way for this long is closed (HAProxy's `timeout tunnel`).
+   * Long, because pooled database connections sit idle for minutes and the balancer should not be
+   * what cuts them.
+   */
+  tcpIdleTimeoutMs: number;
   backends: BackendSpec[];
   /** How backends written https://host:port are reached. */
   backendTls: BackendTlsOptions;
@@ -136,6 +154,8 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   host: '127.0.0.1',
   port: 8000,
   listeners: [],
+  mode: 'http',
+  tcpIdleTimeoutMs: 3_600_000,
   backends: DEFAULT_BACKENDS,
   backendTls: { insecure: false },
   watchCertificatesMs: 0,

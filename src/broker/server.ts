@@ -2,14 +2,13 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
-import { Balancer } from '../balancer/balancer.js';
-import type { Backend, BackendSpec } from '../balancer/types.js';
+import type { Balancer } from '../balancer/balancer.js';
+import type { Backend } from '../balancer/types.js';
 import { listenError, TimbangError } from '../errors.js';
 import { type BrokerLog, createBrokerLog } from './access-log.js';
 import { BackendTls } from './backend-tls.js';
-import { staticBackends } from './discovery.js';
-import { Forwarder, type ForwardObserver } from './forward.js';
-import { HealthMonitor } from './health-monitor.js';
+import type { Forwarder, ForwardObserver } from './forward.js';
+import type { HealthMonitor } from './health-monitor.js';
 import { HttpFront } from './http-front.js';
 import { HttpProxy, REQUEST_WATCHED } from './http-proxy.js';
 import { LineProxy } from './line-proxy.js';
@@ -19,8 +18,9 @@ import {
   type ListenerMode,
   type ListenerSpec,
 } from './options.js';
-import { RetryBudget } from './retry-budget.js';
+import { checkListenerPools, createService, listenerPoolOptions, type Service } from './service.js';
 import { type SniffTargets, sniffConnection } from './sniff.js';
+import { TcpProxy } from './tcp-proxy.js';
 import { CertStore, TLS_SERVER_DEFAULTS } from './tls-certs.js';
 import { redirectToHttps } from './tls-redirect.js';
 
@@ -38,6 +38,10 @@ export interface Broker {
   readonly health: HealthMonitor;
   readonly http: HttpProxy;
   readonly log: BrokerLog;
+  /** Each listener's pool, in the order of `listeners`: the main one unless it names its own backends. */
+  readonly listenerServices: readonly Service[];
+  /** The raw TCP front ends, one per tcp listener (open connections and bytes per backend). */
+  readonly tcp: readonly TcpProxy[];
   /** Open client connections, both protocols. */
   readonly connections: number;
   /**
@@ -74,19 +78,10 @@ export async function startBroker(
 ): Promise<Broker> {
   const opts: BrokerOptions = { ...DEFAULT_BROKER_OPTIONS, ...options };
   const log = deps.log ?? createBrokerLog(opts.logFormat);
-  // dns:// and srv:// groups join later, through the discovery loop (discovery.ts, started by admin/run.ts).
-  const balancer = new Balancer(staticBackends(opts.backends as BackendSpec[]), opts.strategy);
-  balancer.pool.slowStartMs = opts.slowStartMs;
+  checkListenerPools(opts);
   const backendTls = new BackendTls(opts.backendTls);
-  const health = new HealthMonitor(balancer.pool, opts, log, deps.onTransition, backendTls);
-  const forwarder = new Forwarder(
-    balancer,
-    health,
-    new RetryBudget(opts.retryBudgetPercent, opts.retryBudgetMin),
-    opts,
-    log,
-    deps.observer,
-  );
+  const main = createService(opts, log, deps, backendTls);
+  const { balancer, health, forwarder } = main;
   const httpProxy = new HttpProxy(forwarder, opts, undefined, backendTls);
   const lineProxy = new LineProxy(forwarder, opts);
   const sockets = new Set<net.Socket>();
@@ -105,14 +100,37 @@ export async function startBroker(
     http: (socket, head) => front.accept(socket, head),
     line: (socket, head, ended) => lineProxy.handle(socket, head, ended),
   };
-  /** What a new connection on a listener of each mode goes to. */
-  const accept: Record<ListenerMode, (socket: net.Socket) => void> = {
-    http: (socket) => sniffConnection(socket, sniffTargets, opts.lineSilenceMs, opts.headersTimeoutMs),
+  /** Raw TCP front ends; a listener with backends of its own gets its own pool (a service) too. */
+  const tcp: TcpProxy[] = [];
+  const services: Service[] = [];
+  const tcpFront = (spec: ListenerSpec): TcpProxy => {
+    const own = spec.backends !== undefined;
+    const service = own ? createService(listenerPoolOptions(opts, spec), log, {}, backendTls) : main;
+    const proxy = new TcpProxy(service, own, opts);
+    tcp.push(proxy);
+    services.push(service);
+    return proxy;
+  };
+  /** What a new connection on a listener of each mode goes to (made once per listener). */
+  const accept: Record<ListenerMode, (spec: ListenerSpec) => (socket: net.Socket) => void> = {
+    http: () => {
+      services.push(main);
+      return (socket) => sniffConnection(socket, sniffTargets, opts.lineSilenceMs, opts.headersTimeoutMs);
+    },
+    tcp: (spec) => {
+      const proxy = tcpFront(spec);
+      return (socket) => proxy.accept(socket);
+    },
   };
 
-  const main: ListenerSpec = { host: opts.host, port: opts.port, mode: 'http' };
-  if (opts.tls !== undefined) main.tls = opts.tls;
-  const specs: ListenerSpec[] = [main, ...opts.listeners];
+  const mainSpec: ListenerSpec = { host: opts.host, port: opts.port, mode: opts.mode };
+  if (opts.tls !== undefined) mainSpec.tls = opts.tls;
+  const specs: ListenerSpec[] = [mainSpec, ...opts.listeners];
+  if (specs.some((l) => l.mode === 'tcp' && l.tls !== undefined))
+    throw new TimbangError(
+      'ERR_BAD_CONFIG',
+      'tls on a tcp listener is not supported: TLS listeners speak HTTP',
+    );
   if (specs.some((l) => l.redirect === 'https') && !specs.some((l) => l.tls !== undefined))
     throw new TimbangError('ERR_BAD_CONFIG', 'redirect: https needs a listener with tls to redirect to');
   // Certificates are read and checked before any port is bound: a bad one stops the start, named.
@@ -162,25 +180,37 @@ export async function startBroker(
         store.attach(secure);
         secure.on('secureConnection', onSecure);
         secure.on('tlsClientError', onTlsError);
+        services.push(main);
         server = await bindServer(secure, spec);
       } else if (spec.redirect === 'https' && redirectFront !== undefined) {
+        services.push(main);
         server = await listen(spec, (socket) => redirectFront.accept(socket, undefined), sockets);
       } else {
-        server = await listen(spec, accept[spec.mode], sockets);
+        server = await listen(spec, accept[spec.mode](spec), sockets);
       }
+      const port = (server.address() as AddressInfo).port;
       servers.push(server);
-      bound.push({ ...spec, port: (server.address() as AddressInfo).port });
+      bound.push({ ...spec, port });
+      if (spec.mode === 'tcp') tcp[tcp.length - 1].address = `${spec.host}:${port}`;
     }
   } catch (err) {
     for (const server of servers) server.close();
     redirectFront?.close();
     throw err;
   }
+  const own = tcp.filter((t) => t.ownPool);
   health.start();
+  for (const t of own) t.service.health.start();
   const where = bound.map((l) => `${l.host}:${l.port} (${describeListener(l, alpn)})`).join(', ');
   log.event(
     `listening on ${where}, strategy ${balancer.strategyName}, backends ${balancer.pool.backends.map((b) => b.address).join(', ')}`,
   );
+  for (const t of own) {
+    const b = t.service.balancer;
+    log.event(
+      `raw TCP on ${t.address}: strategy ${b.strategyName}, backends ${b.pool.backends.map((x) => x.address).join(', ')}`,
+    );
+  }
   for (const store of stores) for (const line of store?.summary ?? []) log.event(`TLS certificate: ${line}`);
   const usesTls = stores.some((st) => st !== undefined) || balancer.pool.backends.some((b) => b.tls === true);
   if (usesTls && Number(process.versions.node.split('.')[0]) < 22)
@@ -252,6 +282,7 @@ export async function startBroker(
       for (const file of watched) fs.unwatchFile(file, onCertFileChange);
       clearTimeout(watchTimer);
       health.stop();
+      for (const t of own) t.service.health.stop();
       const deadline = Date.now() + opts.drainTimeoutMs;
       front.drain();
       httpProxy.tunnels.drain(); // no new upgrades; open tunnels end by themselves or at the deadline
@@ -261,6 +292,7 @@ export async function startBroker(
         lineProxy.drain();
         await new Promise((r) => setTimeout(r, 25));
       }
+      for (const t of tcp) t.closeAll();
       for (const s of sockets) s.destroy();
       front.close();
       redirectFront?.close();
@@ -280,6 +312,8 @@ export async function startBroker(
     health,
     http: httpProxy,
     log,
+    listenerServices: services,
+    tcp,
     get connections() {
       return sockets.size;
     },
@@ -291,7 +325,7 @@ export async function startBroker(
   };
 }
 
-const MODE_NAMES: Record<ListenerMode, string> = { http: 'HTTP and line protocol' };
+const MODE_NAMES: Record<ListenerMode, string> = { http: 'HTTP and line protocol', tcp: 'raw TCP' };
 
 function describeListener(l: ListenerSpec, alpn: readonly string[]): string {
   if (l.tls !== undefined) return `HTTPS, ALPN ${alpn.join(' ')}`;

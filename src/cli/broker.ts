@@ -34,6 +34,8 @@ interface BrokerFlags {
   config?: string;
   host: string;
   port: number;
+  mode: BrokerOptions['mode'];
+  tcpIdleTimeout: number;
   backends: BrokerOptions['backends'];
   strategy: string;
   retries: number;
@@ -98,6 +100,8 @@ export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => bo
   const admin: Partial<AdminOptions> = {};
   if (given('host')) b.host = f.host;
   if (given('port')) b.port = f.port;
+  if (given('mode')) b.mode = f.mode;
+  if (given('tcpIdleTimeout')) b.tcpIdleTimeoutMs = f.tcpIdleTimeout;
   if (given('backends')) b.backends = f.backends;
   if (given('strategy')) b.strategy = f.strategy;
   if (given('retries')) b.retries = f.retries;
@@ -146,13 +150,26 @@ function listenOption(value: string): HostPort {
 
 export function brokerCommand(): Command {
   return new Command('broker')
-    .description('run the load balancer: HTTP reverse proxy and the classroom line protocol on one port')
+    .description(
+      'run the load balancer: HTTP reverse proxy and the classroom line protocol on one port (or raw TCP: --mode tcp)',
+    )
     .option(
       '-c, --config <file>',
       'settings file (YAML or JSON; flags given here win over it; reloaded on SIGHUP)',
     )
     .option('--host <host>', 'address to listen on', D.host)
     .option('-p, --port <port>', 'port to listen on (0: any free port)', portOption, D.port)
+    .addOption(
+      new Option('--mode <mode>', 'what the port speaks: http (HTTP and line protocol) or tcp (raw TCP)')
+        .choices(['http', 'tcp'])
+        .default(D.mode),
+    )
+    .option(
+      '--tcp-idle-timeout <ms>',
+      'raw TCP: close a connection with no byte either way for this long',
+      intOption(1),
+      D.tcpIdleTimeoutMs,
+    )
     .addOption(
       new Option('-b, --backends <list>', 'backends, comma-separated [id=]host:port[*weight]')
         .argParser(parseBackendList)

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseAddress } from '../balancer/address.js';
 import { isStrategyName, resolveStrategy, strategyNames } from '../balancer/strategies/index.js';
+import type { BackendSpec } from '../balancer/types.js';
 import { isDiscoveryAddress, parseDiscoveryUrl } from '../broker/discovery-target.js';
 import type { ListenerSpec } from '../broker/options.js';
 import { isTimbangError } from '../errors.js';
@@ -90,17 +91,7 @@ export const tlsSchema = z.strictObject({
     .optional(),
 });
 
-/** A listener besides the main one: its address and what it speaks. */
-export const listenerSchema = z
-  .strictObject({
-    listen: listenAddress,
-    mode: z.enum(['http'], { error: 'must be http' }).optional(),
-    tls: tlsSchema.optional(),
-    redirect: z.enum(['https'], { error: 'must be https' }).optional(),
-  })
-  .refine((l) => l.tls === undefined || l.redirect === undefined, {
-    error: 'a listener with tls cannot redirect to https; put redirect on a cleartext listener',
-  });
+const modeSchema = z.enum(['http', 'tcp'], { error: 'must be http or tcp' });
 
 /** One backend, in the config file and in `POST /api/backends`. */
 export const backendSchema = z.strictObject({
@@ -122,10 +113,77 @@ export const strategySchema = z
   .refine(isStrategyName, { error: `unknown strategy; valid: ${strategyNames().join(', ')}` })
   .transform((v) => resolveStrategy(v).name);
 
+const healthCheckSchema = z
+  .strictObject({
+    kind: z.enum(['none', 'tcp', 'http'], { error: 'must be none, tcp or http' }),
+    path: z.string({ error: 'must be a path' }).startsWith('/', { error: "must start with '/'" }),
+    intervalMs: ms(50),
+    timeoutMs: ms(),
+    rise: count(1, 100),
+    fall: count(1, 100),
+  })
+  .partial();
+
+const backendListSchema = z.array(backendSchema, { error: 'must be a list of backends' }).min(1, {
+  error: 'list at least one backend',
+});
+
+const HTTP_CHECK_ON_TCP = "an http health check cannot check a raw TCP pool: use 'tcp' or 'none'";
+
+/**
+ * A listener besides the main one: its address and what it speaks. A tcp listener may name backends of
+ * its own (with their strategy and checks): a separate pool, e.g. Postgres behind :5433. Any http
+ * listener may be TLS, and a cleartext one may only redirect to HTTPS.
+ */
+export const listenerSchema = z
+  .strictObject({
+    listen: listenAddress,
+    mode: modeSchema.optional(),
+    tls: tlsSchema.optional(),
+    redirect: z.enum(['https'], { error: 'must be https' }).optional(),
+    backends: backendListSchema.optional(),
+    strategy: strategySchema.optional(),
+    healthCheck: healthCheckSchema.optional(),
+  })
+  .superRefine((l, ctx) => {
+    if (l.tls !== undefined && l.redirect !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect'],
+        message: 'a listener with tls cannot redirect to https; put redirect on a cleartext listener',
+      });
+    }
+    if (l.mode === 'tcp' && (l.tls !== undefined || l.redirect !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [l.tls !== undefined ? 'tls' : 'redirect'],
+        message: 'a tcp listener relays bytes: tls and redirect are for http listeners',
+      });
+    }
+    const ownPool = l.backends !== undefined || l.strategy !== undefined || l.healthCheck !== undefined;
+    if (ownPool && l.mode !== 'tcp') {
+      ctx.addIssue({
+        code: 'custom',
+        path: [l.backends !== undefined ? 'backends' : l.strategy !== undefined ? 'strategy' : 'healthCheck'],
+        message: 'only tcp listeners may have backends, strategy or healthCheck of their own (set mode: tcp)',
+      });
+    } else if (l.backends === undefined && ownPool) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [l.strategy !== undefined ? 'strategy' : 'healthCheck'],
+        message: 'a strategy or healthCheck of its own needs backends of its own',
+      });
+    }
+    if (l.healthCheck?.kind === 'http') {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck', 'kind'], message: HTTP_CHECK_ON_TCP });
+    }
+  });
+
 export const configSchema = z
   .strictObject({
     listen: listenAddress,
     listeners: z.array(listenerSchema, { error: 'must be a list of listeners' }),
+    mode: modeSchema,
     tls: tlsSchema,
     backendTls: z
       .strictObject({ ca: pemPath, insecure: z.boolean({ error: 'must be true or false' }) })
@@ -140,19 +198,8 @@ export const configSchema = z
       })
       .partial(),
     strategy: strategySchema,
-    backends: z.array(backendSchema, { error: 'must be a list of backends' }).min(1, {
-      error: 'list at least one backend',
-    }),
-    healthCheck: z
-      .strictObject({
-        kind: z.enum(['none', 'tcp', 'http'], { error: 'must be none, tcp or http' }),
-        path: z.string({ error: 'must be a path' }).startsWith('/', { error: "must start with '/'" }),
-        intervalMs: ms(50),
-        timeoutMs: ms(),
-        rise: count(1, 100),
-        fall: count(1, 100),
-      })
-      .partial(),
+    backends: backendListSchema,
+    healthCheck: healthCheckSchema,
     retries: count(0, 10),
     retryBudget: z.strictObject({ percent: z.number().min(0).max(100), min: count(0, 1_000_000) }).partial(),
     retryPutDelete: z.boolean({ error: 'must be true or false' }),
@@ -168,6 +215,7 @@ export const configSchema = z
         upstreamIdleMs: ms(),
         drainMs: ms(0),
         tunnelMs: ms(),
+        tcpIdleMs: ms(),
       })
       .partial(),
     ejection: z.strictObject({ afterFailures: count(1, 1_000_000), baseMs: ms(), maxMs: ms() }).partial(),
@@ -190,7 +238,12 @@ export const configSchema = z
       })
       .partial(),
   })
-  .partial();
+  .partial()
+  .superRefine((c, ctx) => {
+    if (c.mode === 'tcp' && c.healthCheck?.kind === 'http') {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck', 'kind'], message: HTTP_CHECK_ON_TCP });
+    }
+  });
 
 export type ConfigFile = z.infer<typeof configSchema>;
 
@@ -213,6 +266,10 @@ function isBackendAddress(text: string): boolean {
   }
 }
 
+function backendSpecs(list: NonNullable<ConfigFile['backends']>): BackendSpec[] {
+  return list.map((b, i) => ({ id: b.id ?? String(i + 1), address: b.address, weight: b.weight ?? 1 }));
+}
+
 /** The validated file as a settings patch: the one place file names meet option names. */
 export function configToPatch(c: ConfigFile): SettingsPatch {
   const listen = c.listen === undefined ? undefined : parseListen(c.listen);
@@ -226,17 +283,18 @@ export function configToPatch(c: ConfigFile): SettingsPatch {
       const spec: ListenerSpec = { host: hp.host, port: hp.port, mode: l.mode ?? 'http' };
       if (l.tls !== undefined) spec.tls = l.tls;
       if (l.redirect !== undefined) spec.redirect = l.redirect;
+      if (l.backends) spec.backends = backendSpecs(l.backends);
+      if (l.strategy) spec.strategy = l.strategy;
+      if (l.healthCheck) spec.healthCheck = l.healthCheck;
       return spec;
     }),
+    mode: c.mode,
+    tcpIdleTimeoutMs: c.timeouts?.tcpIdleMs,
     tls: c.tls,
     backendTls: c.backendTls,
     watchCertificatesMs: c.watchCertificatesMs,
     strategy: c.strategy,
-    backends: c.backends?.map((b, i) => ({
-      id: b.id ?? String(i + 1),
-      address: b.address,
-      weight: b.weight ?? 1,
-    })),
+    backends: c.backends && backendSpecs(c.backends),
     healthCheck: c.healthCheck,
     retries: c.retries,
     retryBudgetPercent: c.retryBudget?.percent,

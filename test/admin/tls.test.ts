@@ -82,7 +82,7 @@ describe('TLS from the config file, the admin listener over HTTPS, reload by the
     expect(admin.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const state = await adminCall(`${admin.url}/api/state`);
     expect(state.status).toBe(200);
-    expect(state.json.listeners).toEqual([
+    expect(state.json.listeners).toMatchObject([
       { host: '127.0.0.1', port: running.broker.port, mode: 'http', tls: true },
       { host: '127.0.0.1', port: running.broker.listeners[1].port, mode: 'http', tls: false },
     ]);
