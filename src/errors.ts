@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'ERR_DUPLICATE_BACKEND'
   | 'ERR_CONNECT'
   | 'ERR_LISTEN'
-  | 'ERR_INTERRUPTED';
+  | 'ERR_INTERRUPTED'
+  | 'ERR_ADMIN';
 
 export class TimbangError extends Error {
   readonly code: ErrorCode;

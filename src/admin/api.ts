@@ -120,6 +120,25 @@ const ROUTES: Array<[RegExp, Record<string, Handler>]> = [
     },
   ],
   [
+    /^\/api\/reset$/,
+    {
+      POST: (ctx, _req, res) => {
+        const inFlight = ctx.broker.balancer.pool.backends.reduce((n, b) => n + b.inFlight, 0);
+        if (inFlight > 0) {
+          throw new ApiError(
+            409,
+            `${inFlight} request(s) in flight: reset when the broker is idle, so no strategy starts mid-request`,
+            'ERR_BUSY',
+          );
+        }
+        ctx.broker.balancer.reset();
+        ctx.live.resetCounters();
+        ctx.live.event('admin', 'counters reset: totals, latency estimates and strategy state start afresh');
+        sendJson(res, 200, { reset: true, strategy: ctx.broker.balancer.strategyName });
+      },
+    },
+  ],
+  [
     /^\/api\/lab$/,
     {
       POST: async (ctx, req, res) => {

@@ -74,6 +74,18 @@ export class LiveStats {
     this.retries++;
   }
 
+  /** POST /api/reset: the totals start again from 0 (the pool's own are reset by the balancer). */
+  resetCounters(): void {
+    this.requests = 0;
+    this.errors = 0;
+    this.retries = 0;
+    for (const s of this.stats.values()) {
+      s.errors = 0;
+      s.totals.length = 0;
+      s.totalsAt.length = 0;
+    }
+  }
+
   onTransition(b: Backend, state: 'up' | 'down', reason: string): void {
     this.of(b).reason = reason;
     this.event('health', `worker ${b.id} is ${state.toUpperCase()} (${reason})`);

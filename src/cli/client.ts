@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveStrategy } from '../balancer/strategies/index.js';
+import { AdminClient, parseAdminAddress } from '../client/admin.js';
 import { ClassroomLog } from '../client/classroom-log.js';
 import { type ClientRunReport, runLoad } from '../client/load.js';
 import {
@@ -44,6 +45,8 @@ interface ClientFlags {
   json?: string;
   report?: string;
   quiet: boolean;
+  admin?: string;
+  adminToken?: string;
 }
 
 const DEFAULT_MIX = 'long:1,short:4';
@@ -165,6 +168,37 @@ async function openLog(path: string | undefined): Promise<ClassroomLog | undefin
   return log;
 }
 
+/** The broker's default admin port, next to its default port 8000. */
+const DEFAULT_ADMIN_PORT = 8001;
+
+/**
+ * Where to reset the broker between strategies: --admin, else the broker's default admin address when
+ * it answers and says it serves this very broker port; `off` or nothing found: no reset.
+ */
+export async function findAdmin(f: ClientFlags): Promise<{ admin?: AdminClient; why: string }> {
+  if (f.admin?.trim().toLowerCase() === 'off') return { why: '--admin off' };
+  if (f.admin !== undefined) {
+    const at = parseAdminAddress(f.admin, f.host);
+    if (!at) throw badOption(`bad --admin '${f.admin}': expected host:port, :port or off`);
+    const admin = new AdminClient(at.host, at.port, f.adminToken);
+    const state = await admin.state();
+    if (state.listen.port !== f.port) {
+      throw badOption(
+        `the admin API at ${admin.url} serves a broker on port ${state.listen.port}, not ${f.port}`,
+      );
+    }
+    return { admin, why: '' };
+  }
+  const guess = new AdminClient(f.host, DEFAULT_ADMIN_PORT, f.adminToken);
+  try {
+    const state = await guess.state();
+    if (state.listen.port === f.port) return { admin: guess, why: '' };
+    return { why: `the admin API at ${guess.url} is another broker's (port ${state.listen.port})` };
+  } catch {
+    return { why: `no admin API at ${guess.url}` };
+  }
+}
+
 async function runLoadCommand(f: ClientFlags, type: string | undefined, strategyArg: string | undefined) {
   const opts = loadOptionsFrom(f, type, strategyArg);
   const appIds = f.appIds ?? DEFAULT_APP_IDS;
@@ -177,6 +211,23 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
       ? new BarProgress()
       : new PlainProgress();
   say(describeRun(opts, appIds));
+  const params = reportParams(opts, appIds);
+  let beforeStrategy: ((s: string | undefined) => Promise<void>) | undefined;
+  if (opts.strategies.length > 1) {
+    const { admin, why } = await findAdmin(f);
+    if (admin) {
+      params.stateBetweenStrategies = `reset before each strategy (POST ${admin.url}/api/reset)`;
+      beforeStrategy = () => admin.reset();
+      say(
+        `each strategy starts from the same broker state: counters and strategy state reset through ${admin.url} before each`,
+      );
+    } else {
+      params.stateBetweenStrategies = `carried over (${why}): later strategies see earlier ones' totals`;
+      say(
+        `warning: the broker's counters carry over from one strategy to the next (${why}); least-requests and the weighted strategies then depend on the order. Give --admin HOST:PORT to reset between strategies.`,
+      );
+    }
+  }
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -188,7 +239,7 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
   process.on('SIGINT', onSigint);
   let report: ClientRunReport;
   try {
-    report = await runLoad(opts, { log, progress, signal: abort.signal }, reportParams(opts, appIds));
+    report = await runLoad(opts, { log, progress, signal: abort.signal, beforeStrategy }, params);
   } finally {
     process.off('SIGINT', onSigint);
     await log?.close();
@@ -271,8 +322,19 @@ export function clientCommand(): Command {
         .argParser(intOption(0, 100))
         .default(undefined, '2 for one request, 0 under load'),
     )
-    .option('--backoff <duration>', 'backoff base: try n waits up to base * 2^(n-1)', parseDuration, 100)
-    .option('--timeout <duration>', 'per-try timeout, e.g. 30s or 500ms', parseDuration, 30_000)
+    .addOption(
+      new Option(
+        '--backoff <duration>',
+        'backoff base: try n waits up to base * 2^(n-1); a bare number is seconds',
+      )
+        .argParser(parseDuration)
+        .default(100, '100ms'),
+    )
+    .addOption(
+      new Option('--timeout <duration>', 'per-try timeout, e.g. 30s or 500ms; a bare number is seconds')
+        .argParser(parseDuration)
+        .default(30_000, '30s'),
+    )
     .option('--no-keepalive', 'one connection per request (the classroom client); default: reuse connections')
     .option('--no-newline', "line protocol: send the message without '\\n', as the classroom client does")
     .option(
@@ -325,6 +387,11 @@ export function clientCommand(): Command {
     )
     .option('--json <file>', "write the whole result as JSON ('-': stdout)")
     .option('--report <file>', 'write a self-contained HTML report with charts')
+    .option(
+      '--admin <host:port>',
+      "the broker's admin API, to reset its counters before each strategy of a comparison (default: 127.0.0.1:8001 if it serves this broker; off: never)",
+    )
+    .addOption(new Option('--admin-token <token>', 'bearer token for --admin').env('TIMBANG_ADMIN_TOKEN'))
     .option('-q, --quiet', 'no progress output', false)
     .action(async (type: string | undefined, strategyArg: string | undefined, f: ClientFlags) => {
       if (type !== undefined) parseTypeOrThrow(type);
