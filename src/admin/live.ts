@@ -46,6 +46,8 @@ export class LiveStats {
   private requests = 0;
   private errors = 0;
   private retries = 0;
+  private retriesRefused = 0;
+  private refusedSinceTick = 0;
   private readonly history: HistoryView = { t: [], rps: [], inFlight: [], p50Ms: [], p99Ms: [] };
   private readonly events: EventView[] = [];
   private pending: EventView[] = [];
@@ -79,6 +81,7 @@ export class LiveStats {
     this.requests = 0;
     this.errors = 0;
     this.retries = 0;
+    this.retriesRefused = 0;
     for (const s of this.stats.values()) {
       s.errors = 0;
       s.totals.length = 0;
@@ -86,13 +89,23 @@ export class LiveStats {
     }
   }
 
-  onTransition(b: Backend, state: 'up' | 'down', reason: string): void {
-    this.of(b).reason = reason;
-    this.event('health', `worker ${b.id} is ${state.toUpperCase()} (${reason})`);
+  onRetryRefused(): void {
+    this.retriesRefused++;
+    this.refusedSinceTick++;
   }
 
-  event(kind: EventView['kind'], message: string): void {
-    const e = { t: Date.now(), kind, message };
+  onTransition(b: Backend, state: 'up' | 'down', reason: string): void {
+    this.of(b).reason = reason;
+    this.event(
+      'health',
+      `worker ${b.id} is ${state.toUpperCase()} (${reason})`,
+      state === 'up' ? 'good' : 'bad',
+    );
+  }
+
+  event(kind: EventView['kind'], message: string, level?: EventView['level']): void {
+    const e: EventView =
+      level === undefined ? { t: Date.now(), kind, message } : { t: Date.now(), kind, message, level };
     this.events.push(e);
     if (this.events.length > MAX_EVENTS) this.events.shift();
     this.pending.push(e);
@@ -116,6 +129,18 @@ export class LiveStats {
   /** Samples the rates, appends a history point, and returns the state and the events since the last tick. */
   tick(): TickMessage {
     const now = performance.now();
+    if (this.refusedSinceTick > 0) {
+      const o = this.broker?.options;
+      const budget = o
+        ? ` (retries may be ${o.retryBudgetPercent}% of the requests of the last 10 s, at least ${o.retryBudgetMin})`
+        : '';
+      this.event(
+        'retry',
+        `${this.refusedSinceTick} failed request(s) not retried: the retry budget is spent${budget}; they failed with 502/504`,
+        'bad',
+      );
+      this.refusedSinceTick = 0;
+    }
     const pool = this.broker?.balancer.pool.backends ?? [];
     for (const b of pool) {
       const s = this.of(b);
@@ -194,6 +219,7 @@ export class LiveStats {
         inFlight,
         errors: this.errors,
         retries: this.retries,
+        retriesRefused: this.retriesRefused,
         rps: round(rps),
         p50Ms: roundOrNull(percentile(this.scratch, n, 50)),
         p99Ms: roundOrNull(percentile(this.scratch, n, 99)),

@@ -39,6 +39,8 @@ export interface StateView {
     inFlight: number;
     errors: number;
     retries: number;
+    /** Retries the retry budget refused: each of those requests failed. */
+    retriesRefused: number;
     rps: number;
     p50Ms: number | null;
     p99Ms: number | null;
@@ -63,8 +65,10 @@ export interface HistoryView {
 
 export interface EventView {
   t: number;
-  kind: 'health' | 'admin' | 'lab' | 'reload';
+  kind: 'health' | 'admin' | 'lab' | 'reload' | 'retry';
   message: string;
+  /** good (a worker came back), bad (down, failures, refused retries), else neutral. */
+  level?: 'good' | 'bad';
 }
 
 /** Sent once when a dashboard connects. */

@@ -18,6 +18,7 @@ import { sendSingle } from '../client/single.js';
 import type { LoadOptions, MixEntry, Protocol, RetryPolicy, Target } from '../client/types.js';
 import { isTimbangError, TimbangError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
+import { noiseNotes } from '../report/noise.js';
 import { renderTable } from '../report/table.js';
 import { intOption, portOption } from './options.js';
 
@@ -246,10 +247,18 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
   }
   say('');
   say(renderTable(report.results).trimEnd());
+  for (const line of noiseNotes(report.results)) say(line);
+  let gaveUp = false;
   for (const r of report.results) {
     const kinds = Object.entries(r.errorKinds);
     if (kinds.length > 0)
       say(`errors under ${r.strategy}: ${kinds.map(([k, n]) => `${k} x${n}`).join(', ')}`);
+    if (kinds.some(([k]) => /^http 50[24]$|^ERROR/.test(k))) gaveUp = true;
+  }
+  if (gaveUp) {
+    say(
+      "502/504: the broker gave up on a backend (it failed, or took longer than the broker's --request-timeout) after its own retries; it does not retry when its retry budget is spent (the answer's body says so, and the dashboard counts them as 'not retried')",
+    );
   }
   if (f.json !== undefined) {
     const json = `${JSON.stringify({ schema: 'timbang-client/1', ...report }, null, 2)}\n`;

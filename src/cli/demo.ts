@@ -1,11 +1,39 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseDuration, parseStrategies } from '../client/parse.js';
 import { DEFAULT_DEMO_OPTIONS, runDemo } from '../demo/run.js';
-import { numberOption, portOption } from './options.js';
+import { intOption, numberOption, portOption } from './options.js';
+
+interface DemoFlags {
+  speed: number;
+  port: number;
+  adminPort: number;
+  stay?: boolean;
+  requests: number;
+  strategy: string[];
+  load?: number;
+  weights: number[];
+  requestTimeout: number;
+  json?: string;
+  report?: string;
+  scenario?: string;
+  repeats?: number;
+}
+
+/** `1,1,2`: one whole number per worker, its weight and its cores. */
+function parseDemoWeights(value: string): number[] {
+  const ws = value.split(',').map((p) => Number(p.trim()));
+  if (ws.length !== 3 || ws.some((w) => !Number.isInteger(w) || w < 1 || w > 64)) {
+    throw new InvalidArgumentError(
+      `expected three whole numbers from 1 to 64, one per worker, like 1,1,2; got '${value}'`,
+    );
+  }
+  return ws;
+}
 
 export function demoCommand(): Command {
   return new Command('demo')
     .description(
-      'the whole classroom system on one machine: 3 workers, a broker, and clients sending Long and Short jobs under round robin and least connections',
+      'the whole classroom system on one machine: 3 workers, a broker, and clients sending Long and Short jobs under round robin and least connections (or --strategy), or a lesson (--scenario)',
     )
     .option(
       '--speed <factor>',
@@ -26,12 +54,50 @@ export function demoCommand(): Command {
       DEFAULT_DEMO_OPTIONS.adminPort,
     )
     .option('--stay', 'after the scenario, keep everything running with the dashboard until Ctrl-C')
-    .action(async (flags: { speed: number; port: number; adminPort: number; stay?: boolean }) => {
+    .option(
+      '-n, --requests <n>',
+      'requests per strategy (Long, Short, Short, ...)',
+      intOption(1, 10_000),
+      DEFAULT_DEMO_OPTIONS.requests,
+    )
+    .option(
+      '--strategy <names>',
+      'strategies to compare, a comma list or all; classroom names work (round_robin, least_connections, balanced, weighted_round_robin)',
+      parseStrategies,
+      DEFAULT_DEMO_OPTIONS.strategies,
+    )
+    .option(
+      '--load <rho>',
+      "offered load: the scenario's work per second over the workers' cores (default: the classroom's one request every 600 ms, about 1.3)",
+      numberOption(0.01, 10),
+    )
+    .option(
+      '--weights <w1,w2,w3>',
+      'per worker: its weight at the broker and its cores',
+      parseDemoWeights,
+      DEFAULT_DEMO_OPTIONS.weights,
+    )
+    .option(
+      '--request-timeout <duration>',
+      "the broker's timeout per try (a bare number is seconds)",
+      parseDuration,
+      DEFAULT_DEMO_OPTIONS.requestTimeoutMs,
+    )
+    .option('--json <file>', 'write the results as JSON')
+    .option('--report <file>', 'write an HTML report')
+    .action(async (flags: DemoFlags) => {
       await runDemo({
         speed: flags.speed,
         brokerPort: flags.port,
         adminPort: flags.adminPort,
         stay: flags.stay === true,
+        requests: flags.requests,
+        strategies: flags.strategy,
+        load: flags.load,
+        weights: flags.weights,
+        requestTimeoutMs: flags.requestTimeout,
+        json: flags.json,
+        report: flags.report,
       });
     });
 }

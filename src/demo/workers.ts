@@ -21,7 +21,7 @@ export interface DemoWorker {
 export async function spawnWorker(
   id: string,
   port: number,
-  jobs: { longMs: number; shortMs: number },
+  jobs: { longMs: number; shortMs: number; cores?: number },
   out: (line: string) => void,
 ): Promise<DemoWorker> {
   const args = [
@@ -34,6 +34,8 @@ export async function spawnWorker(
     String(jobs.longMs),
     '--short-ms',
     String(jobs.shortMs),
+    '--cores',
+    String(jobs.cores ?? 1),
     '--exit-with-stdin',
   ];
   const child: ChildProcess = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
