@@ -71,7 +71,7 @@ describe('dashboard details', () => {
       return lat.axes[1].values(lat, [250, 1200]);
     });
     expect(ticks).toEqual(['250 ms', '1.20 s']);
-    const totals = await page.getByTestId('totals').innerText();
+    const totals = await page.getByTestId('totals').textContent();
     expect(totals).toMatch(/requests/);
     expect(totals).toMatch(/tries/);
     expect(totals).toMatch(/not retried/);

@@ -66,7 +66,7 @@ describe('a report of nine strategies', () => {
       () => (window as unknown as { __timbang?: { ready: boolean } }).__timbang?.ready,
     );
     expect(await page.locator('#toggles input').count()).toBe(9);
-    await expect.poll(() => page.locator('#noise li').first().innerText()).toMatch(/within noise/);
+    await expect.poll(() => page.locator('#noise li').first().textContent()).toMatch(/within noise/);
     await page.locator('#toggles button[data-all="0"]').click();
     await page.locator('#toggles input[data-series="2"]').check();
     await page.locator('#toggles input[data-series="9"]').check();
