@@ -20,7 +20,7 @@ import { isTimbangError, TimbangError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
 import { noiseNotes } from '../report/noise.js';
 import { renderTable } from '../report/table.js';
-import { intOption, portOption } from './options.js';
+import { intOption, numberOption, portOption } from './options.js';
 
 interface ClientFlags {
   host: string;
@@ -48,6 +48,10 @@ interface ClientFlags {
   quiet: boolean;
   admin?: string;
   adminToken?: string;
+  scenario?: string;
+  repeats?: number;
+  timeScale?: number;
+  csv?: string;
 }
 
 const DEFAULT_MIX = 'long:1,short:4';
@@ -283,6 +287,17 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
   }
 }
 
+async function runScenarioCommand(f: ClientFlags): Promise<void> {
+  const { admin, why } = await findAdmin(f);
+  if (!admin) throw badOption(`--scenario acts through the broker's admin API, and there is none (${why}): give --admin HOST:PORT`);
+  const { liveScenario } = await import('../lab/cli.js');
+  await liveScenario(
+    f.scenario!,
+    { kind: 'client', admin, target: { host: f.host, port: f.port } },
+    { timeScale: f.timeScale, repeats: f.repeats, strategies: f.strategy, json: f.json, csv: f.csv, report: f.report },
+  );
+}
+
 async function runSingleCommand(f: ClientFlags, type: string | undefined, strategyArg: string | undefined) {
   const strategyName = strategyArg ?? f.strategy?.[0];
   if (strategyArg !== undefined && f.strategy !== undefined) {
@@ -402,7 +417,12 @@ export function clientCommand(): Command {
     )
     .addOption(new Option('--admin-token <token>', 'bearer token for --admin').env('TIMBANG_ADMIN_TOKEN'))
     .option('-q, --quiet', 'no progress output', false)
+    .optionsGroup('Lessons (a scenario file against this broker, through its admin API):')
+    .option('--scenario <file>', 'play a lesson (examples/lessons/*.yaml) and compare it with the simulator')
+    .option('--repeats <n>', "runs per strategy (default: the scenario's)", intOption(1, 20))
+    .option('--time-scale <x>', "divide job times and durations by x (default: the scenario's)", numberOption(0.01, 1000))
     .action(async (type: string | undefined, strategyArg: string | undefined, f: ClientFlags) => {
+      if (f.scenario !== undefined) return runScenarioCommand(f);
       if (type !== undefined) parseTypeOrThrow(type);
       if (isLoadRun(f)) {
         if (f.appIds !== undefined) parseAppIdsOrThrow(f.appIds);

@@ -42,6 +42,7 @@ interface SimulateFlags {
   profile: boolean;
   json: boolean;
   report?: string;
+  scenario?: string;
 }
 
 /** Past this many backends the table leaves out its per-backend columns (--json and --report have them). */
@@ -169,6 +170,7 @@ function traceSummary(trace: Trace, outcomes: readonly SimOutcome[]): string[] {
 }
 
 async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
+  if (f.scenario !== undefined) return (await import('../lab/cli.js')).simulateScenario(f.scenario, f, cmd);
   const given = (flag: string) => cmd.getOptionValueSource(flag) === 'cli';
   const trace = f.trace !== undefined ? await readTrace(f.trace) : undefined;
   const config = configFrom(f, given, trace);
@@ -340,5 +342,6 @@ export function simulateCommand(): Command {
     )
     .option('--json', 'print one JSON object per strategy (JSON Lines)', false)
     .option('--report <file>', 'write an HTML report')
+    .option('--scenario <file>', 'predict a lesson (examples/lessons/*.yaml) segment by segment; see README "Lessons"')
     .action(async (flags: SimulateFlags, cmd: Command) => simulate(flags, cmd));
 }
