@@ -289,12 +289,22 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
 
 async function runScenarioCommand(f: ClientFlags): Promise<void> {
   const { admin, why } = await findAdmin(f);
-  if (!admin) throw badOption(`--scenario acts through the broker's admin API, and there is none (${why}): give --admin HOST:PORT`);
+  if (!admin)
+    throw badOption(
+      `--scenario acts through the broker's admin API, and there is none (${why}): give --admin HOST:PORT`,
+    );
   const { liveScenario } = await import('../lab/cli.js');
   await liveScenario(
     f.scenario!,
     { kind: 'client', admin, target: { host: f.host, port: f.port } },
-    { timeScale: f.timeScale, repeats: f.repeats, strategies: f.strategy, json: f.json, csv: f.csv, report: f.report },
+    {
+      timeScale: f.timeScale,
+      repeats: f.repeats,
+      strategies: f.strategy,
+      json: f.json,
+      csv: f.csv,
+      report: f.report,
+    },
   );
 }
 
@@ -420,7 +430,11 @@ export function clientCommand(): Command {
     .optionsGroup('Lessons (a scenario file against this broker, through its admin API):')
     .option('--scenario <file>', 'play a lesson (examples/lessons/*.yaml) and compare it with the simulator')
     .option('--repeats <n>', "runs per strategy (default: the scenario's)", intOption(1, 20))
-    .option('--time-scale <x>', "divide job times and durations by x (default: the scenario's)", numberOption(0.01, 1000))
+    .option(
+      '--time-scale <x>',
+      "divide job times and durations by x (default: the scenario's)",
+      numberOption(0.01, 1000),
+    )
     .action(async (type: string | undefined, strategyArg: string | undefined, f: ClientFlags) => {
       if (f.scenario !== undefined) return runScenarioCommand(f);
       if (type !== undefined) parseTypeOrThrow(type);

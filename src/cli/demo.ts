@@ -87,20 +87,27 @@ export function demoCommand(): Command {
     .option('--json <file>', 'write the results as JSON')
     .option('--csv <file>', 'write the results as CSV')
     .option('--report <file>', 'write an HTML report')
-    .option('--scenario <file>', 'play a lesson (examples/lessons/*.yaml) on fresh workers and compare it with the simulator')
+    .option(
+      '--scenario <file>',
+      'play a lesson (examples/lessons/*.yaml) on fresh workers and compare it with the simulator',
+    )
     .option('--repeats <n>', "with --scenario: runs per strategy (default: the scenario's)", intOption(1, 20))
     .action(async (flags: DemoFlags, cmd: Command) => {
       if (flags.scenario !== undefined) {
         const { liveScenario } = await import('../lab/cli.js');
         const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
-        await liveScenario(flags.scenario, { kind: 'demo' }, {
-          timeScale: given('speed') ? flags.speed : undefined,
-          repeats: flags.repeats,
-          strategies: given('strategy') ? flags.strategy : undefined,
-          json: flags.json,
-          csv: flags.csv,
-          report: flags.report,
-        });
+        await liveScenario(
+          flags.scenario,
+          { kind: 'demo' },
+          {
+            timeScale: given('speed') ? flags.speed : undefined,
+            repeats: flags.repeats,
+            strategies: given('strategy') ? flags.strategy : undefined,
+            json: flags.json,
+            csv: flags.csv,
+            report: flags.report,
+          },
+        );
         return;
       }
       await runDemo({

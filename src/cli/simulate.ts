@@ -342,6 +342,9 @@ export function simulateCommand(): Command {
     )
     .option('--json', 'print one JSON object per strategy (JSON Lines)', false)
     .option('--report <file>', 'write an HTML report')
-    .option('--scenario <file>', 'predict a lesson (examples/lessons/*.yaml) segment by segment; see README "Lessons"')
+    .option(
+      '--scenario <file>',
+      'predict a lesson (examples/lessons/*.yaml) segment by segment; see README "Lessons"',
+    )
     .action(async (flags: SimulateFlags, cmd: Command) => simulate(flags, cmd));
 }

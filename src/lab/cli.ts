@@ -6,7 +6,21 @@ import { type LabMode, runLab } from './run.js';
 /** The `--scenario` entry points of `timbang simulate`, `timbang client` and `timbang demo`. */
 
 /** Flags of the simulator that a scenario sets itself (it has its own workers, load and mix). */
-const SIM_FLAGS_A_SCENARIO_SETS = ['backends', 'weights', 'load', 'arrival', 'service', 'meanMs', 'mix', 'longMs', 'shortMs', 'cores', 'capacity', 'requests', 'trace'];
+const SIM_FLAGS_A_SCENARIO_SETS = [
+  'backends',
+  'weights',
+  'load',
+  'arrival',
+  'service',
+  'meanMs',
+  'mix',
+  'longMs',
+  'shortMs',
+  'cores',
+  'capacity',
+  'requests',
+  'trace',
+];
 
 export async function simulateScenario(
   file: string,
@@ -16,7 +30,10 @@ export async function simulateScenario(
   const given = (flag: string) => cmd.getOptionValueSource(flag) === 'cli';
   const clash = SIM_FLAGS_A_SCENARIO_SETS.find(given);
   if (clash) {
-    throw new TimbangError('ERR_BAD_OPTION', `--${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not apply to --scenario: the scenario file sets workers, load and mix`);
+    throw new TimbangError(
+      'ERR_BAD_OPTION',
+      `--${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not apply to --scenario: the scenario file sets workers, load and mix`,
+    );
   }
   const quiet = f.json;
   const report = await runLab(
@@ -51,7 +68,12 @@ export async function liveScenario(file: string, mode: LabMode, f: LiveScenarioF
   };
   process.once('SIGINT', onSigint);
   try {
-    await runLab(mode, { file, ...f, out: (line) => process.stdout.write(`${line}\n`), signal: abort.signal });
+    await runLab(mode, {
+      file,
+      ...f,
+      out: (line) => process.stdout.write(`${line}\n`),
+      signal: abort.signal,
+    });
   } finally {
     process.off('SIGINT', onSigint);
   }

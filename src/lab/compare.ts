@@ -39,7 +39,9 @@ export function compare(
       strategy: p.strategy,
       ran: seg.strategy ?? p.strategy,
       load: seg.load,
-      workers: seg.workers.map((w) => (w.speed === 1 && w.weight === 1 ? w.id : `${w.id}(w${w.weight},x${round(w.speed)})`)).join(' '),
+      workers: seg.workers
+        .map((w) => (w.speed === 1 && w.weight === 1 ? w.id : `${w.id}(w${w.weight},x${round(w.speed)})`))
+        .join(' '),
       steady: p.steady,
       predicted: { ...p.mean, p50: p.p50, p99: p.p99 },
     };
@@ -62,7 +64,10 @@ export function compare(
       row.diffMs = est.mean - p.mean.mean;
       row.diffPct = (100 * row.diffMs) / p.mean.mean;
       row.toleranceMs = tolerance(est, p.mean);
-      row.agrees = Number.isFinite(row.toleranceMs) && Number.isFinite(row.diffMs) ? Math.abs(row.diffMs) <= row.toleranceMs : undefined;
+      row.agrees =
+        Number.isFinite(row.toleranceMs) && Number.isFinite(row.diffMs)
+          ? Math.abs(row.diffMs) <= row.toleranceMs
+          : undefined;
     }
     rows.push(row);
   }

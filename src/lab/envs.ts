@@ -11,17 +11,27 @@ import type { Scenario, WorkerState } from './scenario.js';
 function workerControl(address: string, path: string): Promise<void> {
   const [host, portText] = splitAddress(address);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: Number(portText), method: 'POST', path, agent: false, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.once('end', () =>
-        (res.statusCode ?? 0) < 300
-          ? resolve()
-          : reject(new TimbangError('ERR_CONNECT', `worker at ${address}: ${path} answered ${res.statusCode}`)),
-      );
-    });
+    const req = http.request(
+      { host, port: Number(portText), method: 'POST', path, agent: false, timeout: 5_000 },
+      (res) => {
+        res.resume();
+        res.once('end', () =>
+          (res.statusCode ?? 0) < 300
+            ? resolve()
+            : reject(
+                new TimbangError('ERR_CONNECT', `worker at ${address}: ${path} answered ${res.statusCode}`),
+              ),
+        );
+      },
+    );
     req.once('timeout', () => req.destroy(new Error('timed out')));
     req.once('error', (err) =>
-      reject(new TimbangError('ERR_CONNECT', `worker at ${address}: ${path}: ${err.message} (is it a timbang worker?)`)),
+      reject(
+        new TimbangError(
+          'ERR_CONNECT',
+          `worker at ${address}: ${path}: ${err.message} (is it a timbang worker?)`,
+        ),
+      ),
     );
     req.end();
   });
@@ -128,10 +138,16 @@ export class ClientEnv implements LiveEnv {
     for (const w of this.s.workers) {
       const b = state.backends.find((x) => x.id === w.id);
       if (!b) {
-        throw new TimbangError('ERR_BAD_OPTION', `the broker has no backend '${w.id}', which the scenario lists: start it and add it, or use timbang demo --scenario`);
+        throw new TimbangError(
+          'ERR_BAD_OPTION',
+          `the broker has no backend '${w.id}', which the scenario lists: start it and add it, or use timbang demo --scenario`,
+        );
       }
       if (b.state !== 'up') {
-        throw new TimbangError('ERR_BAD_OPTION', `worker '${w.id}' (${b.address}) is ${b.state}: a lesson starts with every worker up (restart it, or use timbang demo --scenario)`);
+        throw new TimbangError(
+          'ERR_BAD_OPTION',
+          `worker '${w.id}' (${b.address}) is ${b.state}: a lesson starts with every worker up (restart it, or use timbang demo --scenario)`,
+        );
       }
       this.addresses.set(w.id, b.address);
       await workerControl(b.address, '/control/slowdown?factor=1');
@@ -159,7 +175,10 @@ export class ClientEnv implements LiveEnv {
 
   async add(worker: WorkerState): Promise<void> {
     if (!worker.address) {
-      throw new TimbangError('ERR_BAD_OPTION', `the scenario adds worker '${worker.id}' without an address: a live run against your broker needs one (or use timbang demo --scenario)`);
+      throw new TimbangError(
+        'ERR_BAD_OPTION',
+        `the scenario adds worker '${worker.id}' without an address: a live run against your broker needs one (or use timbang demo --scenario)`,
+      );
     }
     await this.admin.addBackend(worker.address, worker.id, worker.weight);
     this.addresses.set(worker.id, worker.address);

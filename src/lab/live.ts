@@ -1,7 +1,13 @@
 import http from 'node:http';
 import { StrategyRun } from '../client/strategy-run.js';
 import type { ClientStrategyResult, LoadOptions } from '../client/types.js';
-import { describeAction, type Scenario, type ScenarioAction, type Segment, type WorkerState } from './scenario.js';
+import {
+  describeAction,
+  type Scenario,
+  type ScenarioAction,
+  type Segment,
+  type WorkerState,
+} from './scenario.js';
 
 /**
  * A scenario played against a real broker: for each strategy and repeat, a fresh start (env.prepare),
@@ -98,7 +104,11 @@ const median = (xs: number[]) => {
   return s[Math.floor(s.length / 2)];
 };
 
-async function calibrate(target: { host: string; port: number }, s: Scenario, timeScale: number): Promise<Calibration> {
+async function calibrate(
+  target: { host: string; port: number },
+  s: Scenario,
+  timeScale: number,
+): Promise<Calibration> {
   // The first requests pay for JIT and connection set-up everywhere: warm up, then measure.
   for (let i = 0; i < 5; i++) await timed(target, '/health');
   const rtt: number[] = [];
@@ -106,7 +116,8 @@ async function calibrate(target: { host: string; port: number }, s: Scenario, ti
   const rttMs = median(rtt);
   const over: number[] = [];
   const shortMs = s.jobs.shortMs / timeScale;
-  for (let i = 0; i < 15; i++) over.push((await timed(target, `/work?type=short&app=calibration`)) - shortMs - rttMs);
+  for (let i = 0; i < 15; i++)
+    over.push((await timed(target, `/work?type=short&app=calibration`)) - shortMs - rttMs);
   return { rttMs, workOverheadMs: Math.max(0, median(over)), samples: over.length };
 }
 
@@ -123,12 +134,7 @@ async function playRun(
   const timers: NodeJS.Timeout[] = [];
   const at = (ms: number, fn: () => Promise<unknown>): Promise<unknown> =>
     new Promise((resolve, reject) => {
-      timers.push(
-        setTimeout(
-          () => fn().then(resolve, reject),
-          Math.max(0, t0 + ms - performance.now()),
-        ),
-      );
+      timers.push(setTimeout(() => fn().then(resolve, reject), Math.max(0, t0 + ms - performance.now())));
     });
   const pending: Array<Promise<unknown>> = [];
   const measured: Array<Promise<SegmentMeasurement>> = [];
@@ -144,7 +150,11 @@ async function playRun(
     if (seg.workers.length === 0 || seg.durationMs <= 0) continue;
     const warmMs = seg.durationMs * LIVE_WARMUP;
     const seed = s.seed * 1_000_003 + seg.index * 7919 + repeat * 104_729;
-    pending.push(at(seg.startMs, () => new StrategyRun(loadOptions(s, seg, target, warmMs, seed), undefined, 'warm-up', {}).run()));
+    pending.push(
+      at(seg.startMs, () =>
+        new StrategyRun(loadOptions(s, seg, target, warmMs, seed), undefined, 'warm-up', {}).run(),
+      ),
+    );
     measured.push(
       at(seg.startMs + warmMs, async () => {
         const run = new StrategyRun(
@@ -170,7 +180,8 @@ async function playRun(
 function apply(env: LiveEnv, a: ScenarioAction): Promise<void> {
   if (a.slow) return env.slow(a.slow.worker, a.slow.factor);
   if (a.kill !== undefined) return env.kill(a.kill);
-  if (a.add) return env.add({ id: a.add.id, weight: a.add.weight, speed: a.add.speed, address: a.add.address });
+  if (a.add)
+    return env.add({ id: a.add.id, weight: a.add.weight, speed: a.add.speed, address: a.add.address });
   return env.setStrategy(a.strategy!);
 }
 

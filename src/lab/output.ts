@@ -1,4 +1,4 @@
-import { type ComparisonRow, agreement } from './compare.js';
+import { agreement, type ComparisonRow } from './compare.js';
 import { describeAction, type Scenario } from './scenario.js';
 
 /** A lesson's result in every format a course needs: the terminal table, JSON and CSV (HTML: report/lab-html.ts). */
@@ -19,23 +19,50 @@ export interface LabReport {
 }
 
 export const PREDICTION_METHOD =
-  "Per segment, a steady-state prediction: src/sim runs the segment's workers, arrival rate and mix from an empty system (4 seeds x 40,000 requests, 10% warm-up left out). It does not model the transient right after an action (queues still draining, a dead worker's requests retried); at a load of 1 or more there is no steady state, and the simulator runs the segment's own arrivals instead (marked transient). The measurement leaves out the first 10% of each segment's arrivals too. Tolerance: the 95% interval of the difference, from the spread of the live runs' means (Student's t over the repeats) and of the simulator's seeds.";
+  "Per segment, a steady-state prediction: src/sim runs the segment's workers, arrival rate and mix from an empty system (4 seeds x 40,000 requests, 10% warm-up left out). It does not model the transient right after an action (queues still draining, a dead worker's requests retried); when the load is 1 or more, or the strategy keeps a worker busy more than 97% of the time (round robin and a slow worker), there is no steady state, and the simulator runs the segment's own arrivals from empty instead (marked transient). The measurement leaves out the first 10% of each segment's arrivals too. Tolerance: the 95% interval of the difference, from the spread of the live runs' means (Student's t over the repeats) and of the simulator's seeds.";
 
 const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1));
 
 export function labTable(r: LabReport): string {
   const live = r.mode !== 'simulate';
   const header = live
-    ? ['segment', 'strategy', 'load', 'pred mean', 'pred p99', 'meas mean', '± 95%', 'meas p99', 'reqs', 'err', 'diff', 'tolerance', 'agree']
+    ? [
+        'segment',
+        'strategy',
+        'load',
+        'pred mean',
+        'pred p99',
+        'meas mean',
+        '± 95%',
+        'meas p99',
+        'reqs',
+        'err',
+        'diff',
+        'tolerance',
+        'agree',
+      ]
     : ['segment', 'strategy', 'load', 'workers', 'pred mean', '± 95%', 'pred p50', 'pred p99', 'state'];
   const rows = r.rows.map((x) => {
     const strategy = x.ran === x.strategy ? x.strategy : `${x.strategy}->${x.ran}`;
     const load = Number.isFinite(x.load) ? x.load.toFixed(2) : '-';
     if (!live) {
-      return [x.label, strategy, load, x.workers, f1(x.predicted.mean), f1(x.predicted.ci95), f1(x.predicted.p50), f1(x.predicted.p99), x.steady ? 'steady' : 'transient'];
+      return [
+        x.label,
+        strategy,
+        load,
+        x.workers,
+        f1(x.predicted.mean),
+        f1(x.predicted.ci95),
+        f1(x.predicted.p50),
+        f1(x.predicted.p99),
+        x.steady ? 'steady' : 'transient',
+      ];
     }
     const m = x.measured;
-    const diff = x.diffMs === undefined || !Number.isFinite(x.diffMs) ? '-' : `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(1)} (${x.diffPct! >= 0 ? '+' : ''}${x.diffPct!.toFixed(1)}%)`;
+    const diff =
+      x.diffMs === undefined || !Number.isFinite(x.diffMs)
+        ? '-'
+        : `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(1)} (${x.diffPct! >= 0 ? '+' : ''}${x.diffPct!.toFixed(1)}%)`;
     return [
       x.label,
       strategy,
@@ -53,9 +80,12 @@ export function labTable(r: LabReport): string {
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const lines = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
-  lines.push('latencies in ms (scaled time); * = transient prediction (load >= 1: no steady state)');
+  lines.push(
+    'latencies in ms (scaled time); * = transient prediction (a worker overloaded: no steady state)',
+  );
   if (live && r.calibration) {
     lines.push(
       `the prediction includes what one request costs on this machine, measured on the idle system: ${r.calibration.rttMs.toFixed(2)} ms through the broker, and ${r.calibration.workOverheadMs.toFixed(2)} ms of worker time beyond each job's nominal work`,
@@ -75,21 +105,62 @@ export function labJson(r: LabReport): string {
 /** One row per segment and strategy; numbers plain, empty when unknown. */
 export function labCsv(r: LabReport): string {
   const cols = [
-    'scenario', 'mode', 'segment', 'label', 'strategy', 'ran', 'load', 'workers', 'steady',
-    'pred_mean_ms', 'pred_ci95_ms', 'pred_p50_ms', 'pred_p99_ms',
-    'meas_mean_ms', 'meas_ci95_ms', 'meas_p50_ms', 'meas_p99_ms', 'meas_requests', 'meas_errors', 'meas_runs',
-    'diff_ms', 'diff_pct', 'tolerance_ms', 'agrees',
+    'scenario',
+    'mode',
+    'segment',
+    'label',
+    'strategy',
+    'ran',
+    'load',
+    'workers',
+    'steady',
+    'pred_mean_ms',
+    'pred_ci95_ms',
+    'pred_p50_ms',
+    'pred_p99_ms',
+    'meas_mean_ms',
+    'meas_ci95_ms',
+    'meas_p50_ms',
+    'meas_p99_ms',
+    'meas_requests',
+    'meas_errors',
+    'meas_runs',
+    'diff_ms',
+    'diff_pct',
+    'tolerance_ms',
+    'agrees',
   ];
-  const num = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '' : String(Math.round(x * 1000) / 1000));
+  const num = (x: number | undefined) =>
+    x === undefined || !Number.isFinite(x) ? '' : String(Math.round(x * 1000) / 1000);
   const lines = [cols.join(',')];
   for (const x of r.rows) {
     const m = x.measured;
     lines.push(
       [
-        csvCell(r.scenario.name), r.mode, String(x.segment), csvCell(x.label), x.strategy, x.ran, num(x.load), csvCell(x.workers), String(x.steady),
-        num(x.predicted.mean), num(x.predicted.ci95), num(x.predicted.p50), num(x.predicted.p99),
-        num(m?.mean), num(m?.ci95), num(m?.p50), num(m?.p99), m ? String(m.requests) : '', m ? String(m.errors) : '', m ? String(m.runs) : '',
-        num(x.diffMs), num(x.diffPct), num(x.toleranceMs), x.agrees === undefined ? '' : String(x.agrees),
+        csvCell(r.scenario.name),
+        r.mode,
+        String(x.segment),
+        csvCell(x.label),
+        x.strategy,
+        x.ran,
+        num(x.load),
+        csvCell(x.workers),
+        String(x.steady),
+        num(x.predicted.mean),
+        num(x.predicted.ci95),
+        num(x.predicted.p50),
+        num(x.predicted.p99),
+        num(m?.mean),
+        num(m?.ci95),
+        num(m?.p50),
+        num(m?.p99),
+        m ? String(m.requests) : '',
+        m ? String(m.errors) : '',
+        m ? String(m.runs) : '',
+        num(x.diffMs),
+        num(x.diffPct),
+        num(x.toleranceMs),
+        x.agrees === undefined ? '' : String(x.agrees),
       ].join(','),
     );
   }
@@ -113,7 +184,13 @@ export function newLabReport(
   return {
     ...(calibration ? { calibration } : {}),
     schema: 'timbang-lab/1',
-    scenario: { name: s.name, title: s.title, text: s.text.trim(), file, actions: s.actions.map(describeAction) },
+    scenario: {
+      name: s.name,
+      title: s.title,
+      text: s.text.trim(),
+      file,
+      actions: s.actions.map(describeAction),
+    },
     mode,
     timeScale,
     repeats,

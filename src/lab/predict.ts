@@ -26,6 +26,8 @@ export interface Prediction {
 const SEEDS = 4;
 /** Arrivals per steady-state run: enough that the simulator's noise is far below the live run's. */
 const STEADY_REQUESTS = 40_000;
+/** A worker busy this share of the time is taken as overloaded: its queue grows without bound. */
+const OVERLOADED = 0.97;
 
 /** A live run's measured costs (live.ts Calibration); zero for a prediction of the ideal system. */
 export interface Overheads {
@@ -78,11 +80,20 @@ export function predict(
   const out: Prediction[] = [];
   for (const seg of segs) {
     if (seg.workers.length === 0) continue;
-    const steady = seg.load < 1;
     const arrivals = Math.max(50, Math.round((seg.ratePerSec * seg.durationMs) / 1000));
-    const requests = steady ? STEADY_REQUESTS : arrivals;
     for (const name of strategies) {
       const strategy = seg.strategy ?? name;
+      // A strategy can overload a worker at a load below 1 (round robin and a slow worker): then no
+      // steady state exists either. A first run's busiest worker tells.
+      let steady = seg.load < 1;
+      if (steady) {
+        const probe = runStrategy(
+          simConfigFor(s, seg, timeScale, s.seed * 1000 + seg.index * 10, 10_000, over),
+          strategy,
+        );
+        steady = Math.max(...probe.perBackend.map((b) => b.utilization)) < OVERLOADED;
+      }
+      const requests = steady ? STEADY_REQUESTS : arrivals;
       const means: number[] = [];
       let p50 = 0;
       let p99 = 0;

@@ -42,9 +42,12 @@ export async function runLab(mode: LabMode, o: LabRunOptions): Promise<LabReport
   let measurements: SegmentMeasurement[] | undefined;
   let calibration: Calibration | undefined;
   if (mode.kind !== 'simulate') {
-    const env: LiveEnv = mode.kind === 'demo' ? new DemoEnv(s, timeScale, o.out) : new ClientEnv(s, mode.admin, mode.target);
+    const env: LiveEnv =
+      mode.kind === 'demo' ? new DemoEnv(s, timeScale, o.out) : new ClientEnv(s, mode.admin, mode.target);
     const totalS = segs.reduce((a, g) => a + g.durationMs, 0) / 1000;
-    o.out(`live: ${strategies.length} strateg${strategies.length === 1 ? 'y' : 'ies'} x ${repeats} run(s) of ${totalS.toFixed(1)} s`);
+    o.out(
+      `live: ${strategies.length} strateg${strategies.length === 1 ? 'y' : 'ies'} x ${repeats} run(s) of ${totalS.toFixed(1)} s`,
+    );
     ({ measurements, calibration } = await runLive(s, segs, strategies, env, {
       repeats,
       timeScale,
@@ -54,7 +57,15 @@ export async function runLab(mode: LabMode, o: LabRunOptions): Promise<LabReport
   }
   const predictions = predict(s, segs, strategies, timeScale, calibration);
   const rows = compare(segs, predictions, measurements);
-  const report = newLabReport(s, o.file, mode.kind, timeScale, mode.kind === 'simulate' ? 0 : repeats, rows, calibration);
+  const report = newLabReport(
+    s,
+    o.file,
+    mode.kind,
+    timeScale,
+    mode.kind === 'simulate' ? 0 : repeats,
+    rows,
+    calibration,
+  );
   o.out('');
   o.out(labTable(report));
   o.out('');

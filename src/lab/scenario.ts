@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { strategySchema } from '../config/schema.js';
 import { formatPath } from '../config/load.js';
+import { strategySchema } from '../config/schema.js';
 import { TimbangError } from '../errors.js';
 
 /**
@@ -12,7 +12,9 @@ import { TimbangError } from '../errors.js';
  */
 
 const positive = z.number({ error: 'must be a number' }).positive({ error: 'must be > 0' });
-const id = z.string({ error: 'must be a worker id' }).regex(/^[A-Za-z0-9_.-]+$/, { error: 'letters, digits, _ . -' });
+const id = z
+  .string({ error: 'must be a worker id' })
+  .regex(/^[A-Za-z0-9_.-]+$/, { error: 'letters, digits, _ . -' });
 const mix = z.strictObject({
   long: z.number().min(0),
   short: z.number().min(0),
@@ -122,7 +124,10 @@ export function parseScenario(text: string, source: string): Scenario {
   try {
     data = parseYaml(text);
   } catch (err) {
-    throw new TimbangError('ERR_BAD_CONFIG', `${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new TimbangError(
+      'ERR_BAD_CONFIG',
+      `${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   const parsed = scenarioSchema.safeParse(data);
   if (!parsed.success) {
@@ -133,20 +138,28 @@ export function parseScenario(text: string, source: string): Scenario {
   const s = parsed.data;
   const ids = new Set<string>();
   for (const w of s.workers) {
-    if (ids.has(w.id)) throw new TimbangError('ERR_BAD_CONFIG', `${source}: worker '${w.id}' is listed twice`);
+    if (ids.has(w.id))
+      throw new TimbangError('ERR_BAD_CONFIG', `${source}: worker '${w.id}' is listed twice`);
     ids.add(w.id);
   }
   const total = s.phases.reduce((a, p) => a + p.durationS, 0);
   for (const a of s.actions) {
     if (a.at >= total) {
-      throw new TimbangError('ERR_BAD_CONFIG', `${source}: an action at ${a.at} s comes after the last phase ends (${total} s)`);
+      throw new TimbangError(
+        'ERR_BAD_CONFIG',
+        `${source}: an action at ${a.at} s comes after the last phase ends (${total} s)`,
+      );
     }
     const target = a.slow?.worker ?? a.kill;
     if (target !== undefined && !ids.has(target)) {
-      throw new TimbangError('ERR_BAD_CONFIG', `${source}: an action at ${a.at} s names worker '${target}', which is not listed (or not added yet)`);
+      throw new TimbangError(
+        'ERR_BAD_CONFIG',
+        `${source}: an action at ${a.at} s names worker '${target}', which is not listed (or not added yet)`,
+      );
     }
     if (a.add) {
-      if (ids.has(a.add.id)) throw new TimbangError('ERR_BAD_CONFIG', `${source}: worker '${a.add.id}' is added twice`);
+      if (ids.has(a.add.id))
+        throw new TimbangError('ERR_BAD_CONFIG', `${source}: worker '${a.add.id}' is added twice`);
       ids.add(a.add.id);
     }
   }
@@ -180,7 +193,13 @@ export function segments(s: Scenario, timeScale: number): Segment[] {
           const w = workers.get(a.slow.worker);
           if (w) w.speed = (s.workers.find((x) => x.id === w.id)?.speed ?? w.speed) / a.slow.factor;
         } else if (a.kill !== undefined) workers.delete(a.kill);
-        else if (a.add) workers.set(a.add.id, { id: a.add.id, weight: a.add.weight, speed: a.add.speed, address: a.add.address });
+        else if (a.add)
+          workers.set(a.add.id, {
+            id: a.add.id,
+            weight: a.add.weight,
+            speed: a.add.speed,
+            address: a.add.address,
+          });
         else if (a.strategy) strategy = a.strategy;
       }
       const until = next < actions.length ? Math.min(phaseEnd, actions[next].at) : phaseEnd;

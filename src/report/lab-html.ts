@@ -16,10 +16,12 @@ const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 function bars(rows: readonly ComparisonRow[]): string {
   const max = Math.max(
     1,
-    ...rows.flatMap((r) => [
-      r.predicted.mean + (Number.isFinite(r.predicted.ci95) ? r.predicted.ci95 : 0),
-      r.measured ? r.measured.mean + (Number.isFinite(r.measured.ci95) ? r.measured.ci95 : 0) : 0,
-    ]).filter(Number.isFinite),
+    ...rows
+      .flatMap((r) => [
+        r.predicted.mean + (Number.isFinite(r.predicted.ci95) ? r.predicted.ci95 : 0),
+        r.measured ? r.measured.mean + (Number.isFinite(r.measured.ci95) ? r.measured.ci95 : 0) : 0,
+      ])
+      .filter(Number.isFinite),
   );
   const labelW = 300;
   const barW = 620;
@@ -32,12 +34,18 @@ function bars(rows: readonly ComparisonRow[]): string {
     parts.push(`<text x="${labelW - 8}" y="${y + 20}" text-anchor="end">${escapeHtml(name)}</text>`);
     const bar = (v: number, ci: number, dy: number, color: string, what: string) => {
       if (!Number.isFinite(v)) return;
-      parts.push(`<rect x="${labelW}" y="${y + dy}" width="${(x(v) - labelW).toFixed(1)}" height="14" fill="${color}"><title>${escapeHtml(`${what}: ${v.toFixed(1)} ms ± ${f1(ci)}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${labelW}" y="${y + dy}" width="${(x(v) - labelW).toFixed(1)}" height="14" fill="${color}"><title>${escapeHtml(`${what}: ${v.toFixed(1)} ms ± ${f1(ci)}`)}</title></rect>`,
+      );
       if (Number.isFinite(ci) && ci > 0) {
         const cy = y + dy + 7;
-        parts.push(`<line x1="${x(v - ci).toFixed(1)}" x2="${x(v + ci).toFixed(1)}" y1="${cy}" y2="${cy}" stroke="#222" stroke-width="1.5"/>`);
+        parts.push(
+          `<line x1="${x(v - ci).toFixed(1)}" x2="${x(v + ci).toFixed(1)}" y1="${cy}" y2="${cy}" stroke="#222" stroke-width="1.5"/>`,
+        );
       }
-      parts.push(`<text x="${(x(v + (Number.isFinite(ci) ? ci : 0)) + 6).toFixed(1)}" y="${y + dy + 12}" class="v">${v.toFixed(1)}</text>`);
+      parts.push(
+        `<text x="${(x(v + (Number.isFinite(ci) ? ci : 0)) + 6).toFixed(1)}" y="${y + dy + 12}" class="v">${v.toFixed(1)}</text>`,
+      );
     };
     bar(r.predicted.mean, r.predicted.ci95, 2, PRED, 'predicted mean');
     if (r.measured) bar(r.measured.mean, r.measured.ci95, 18, MEAS, 'measured mean');
@@ -54,19 +62,51 @@ function bars(rows: readonly ComparisonRow[]): string {
 function table(r: LabReport): string {
   const live = r.mode !== 'simulate';
   const head = [
-    'segment', 'strategy', 'load', 'workers', 'predicted mean', '± 95%', 'predicted p50', 'predicted p99',
-    ...(live ? ['measured mean', '± 95%', 'measured p50', 'measured p99', 'requests', 'errors', 'difference', 'tolerance', 'agree'] : []),
+    'segment',
+    'strategy',
+    'load',
+    'workers',
+    'predicted mean',
+    '± 95%',
+    'predicted p50',
+    'predicted p99',
+    ...(live
+      ? [
+          'measured mean',
+          '± 95%',
+          'measured p50',
+          'measured p99',
+          'requests',
+          'errors',
+          'difference',
+          'tolerance',
+          'agree',
+        ]
+      : []),
   ];
   const rows = r.rows.map((x) => {
     const m = x.measured;
     const cells = [
-      x.label, x.ran === x.strategy ? x.strategy : `${x.strategy} → ${x.ran}`, Number.isFinite(x.load) ? x.load.toFixed(2) : '–', x.workers,
-      `${f1(x.predicted.mean)}${x.steady ? '' : ' *'}`, f1(x.predicted.ci95), f1(x.predicted.p50), f1(x.predicted.p99),
+      x.label,
+      x.ran === x.strategy ? x.strategy : `${x.strategy} → ${x.ran}`,
+      Number.isFinite(x.load) ? x.load.toFixed(2) : '–',
+      x.workers,
+      `${f1(x.predicted.mean)}${x.steady ? '' : ' *'}`,
+      f1(x.predicted.ci95),
+      f1(x.predicted.p50),
+      f1(x.predicted.p99),
     ];
     if (live) {
       cells.push(
-        f1(m?.mean), f1(m?.ci95), f1(m?.p50), f1(m?.p99), String(m?.requests ?? '–'), String(m?.errors ?? '–'),
-        x.diffMs === undefined || !Number.isFinite(x.diffMs) ? '–' : `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(1)} ms (${x.diffPct! >= 0 ? '+' : ''}${x.diffPct!.toFixed(1)}%)`,
+        f1(m?.mean),
+        f1(m?.ci95),
+        f1(m?.p50),
+        f1(m?.p99),
+        String(m?.requests ?? '–'),
+        String(m?.errors ?? '–'),
+        x.diffMs === undefined || !Number.isFinite(x.diffMs)
+          ? '–'
+          : `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(1)} ms (${x.diffPct! >= 0 ? '+' : ''}${x.diffPct!.toFixed(1)}%)`,
         f1(x.toleranceMs),
         x.agrees === undefined ? '–' : x.agrees ? 'yes' : 'no',
       );
@@ -96,7 +136,11 @@ export function renderLabHtml(r: LabReport): string {
     ? `Prediction and measurement agree within tolerance in ${agree} of ${judged.length} judged rows.`
     : 'Prediction only (timbang simulate --scenario): run it live with timbang demo --scenario to compare.';
   const modeText =
-    r.mode === 'demo' ? 'live, with the demo’s own worker processes' : r.mode === 'client' ? 'live, against a running broker' : 'simulator only';
+    r.mode === 'demo'
+      ? 'live, with the demo’s own worker processes'
+      : r.mode === 'client'
+        ? 'live, against a running broker'
+        : 'simulator only';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(r.scenario.title)}</title><style>${CSS}</style></head>
@@ -110,7 +154,7 @@ ${r.scenario.actions.length > 0 ? `<h2>Timeline</h2><ul>${r.scenario.actions.map
 <p class="verdict" id="verdict">${escapeHtml(verdict)}</p>
 ${bars(r.rows)}
 ${table(r)}
-<p class="note">Latencies in ms of scaled time. * = transient prediction (load ≥ 1, no steady state). ${escapeHtml(r.method)}</p>
+<p class="note">Latencies in ms of scaled time. * = transient prediction (a worker overloaded, no steady state). ${escapeHtml(r.method)}</p>
 </body></html>
 `;
 }
