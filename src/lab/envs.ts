@@ -60,8 +60,10 @@ export class DemoEnv implements LiveEnv {
   private async spawn(w: WorkerState): Promise<DemoWorker> {
     const longMs = this.s.jobs.longMs / this.timeScale / w.speed;
     const shortMs = this.s.jobs.shortMs / this.timeScale / w.speed;
-    // Quiet workers: a lesson sends thousands of jobs; the report tells what happened.
-    const worker = await spawnWorker(w.id, 0, { longMs, shortMs, cores: 1, quiet: true }, () => {});
+    // Quiet workers (a lesson sends thousands of jobs); only their trouble is shown.
+    const worker = await spawnWorker(w.id, 0, { longMs, shortMs, cores: 1, quiet: true }, (line) => {
+      if (/error|cannot/i.test(line)) this.out(line);
+    });
     this.workers.set(w.id, worker);
     return worker;
   }
