@@ -4,6 +4,7 @@ import type { Backend } from '../balancer/types.js';
 import type { BrokerControl } from '../broker/control.js';
 import type { Exchange, Outcome } from '../broker/forward.js';
 import type { Broker } from '../broker/server.js';
+import { Recording } from './recording.js';
 import type {
   BackendView,
   EventView,
@@ -52,6 +53,8 @@ export class LiveStats {
   private readonly events: EventView[] = [];
   private pending: EventView[] = [];
   configFile: string | undefined = undefined;
+  /** The dashboard's Record: set between Start and the next Start (kept after Stop for the download). */
+  recording: Recording | undefined = undefined;
 
   attach(broker: Broker, control: BrokerControl): void {
     this.broker = broker;
@@ -70,6 +73,16 @@ export class LiveStats {
     this.requests++;
     if (ex.status >= 500) this.errors++;
     else if (ex.status > 0) this.all.record(performance.now(), ex.totalMs);
+    const rec = this.recording;
+    if (rec?.recording)
+      rec.finish(ex.strategyName, ex.backend?.id, ex.status > 0 && ex.status < 500, ex.totalMs);
+  }
+
+  startRecording(): Recording {
+    this.recording?.stop();
+    this.recording = new Recording();
+    this.event('admin', 'recording started');
+    return this.recording;
   }
 
   onRetry(): void {
@@ -154,6 +167,7 @@ export class LiveStats {
       s.rps = dt > 0 ? (b.total - s.totals[0]) / dt : 0;
     }
     for (const b of this.stats.keys()) if (!pool.includes(b)) this.stats.delete(b);
+    if (this.recording?.recording) this.recording.tick(pool);
     const state = this.state();
     const h = this.history;
     const n = this.all.collect(now - CHART_WINDOW_MS, this.scratch);

@@ -19,6 +19,7 @@ import type { LoadOptions, MixEntry, Protocol, RetryPolicy, Target } from '../cl
 import { isTimbangError, TimbangError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
 import { noiseNotes } from '../report/noise.js';
+import { resultsCsv } from '../report/results-csv.js';
 import { renderTable } from '../report/table.js';
 import { intOption, numberOption, portOption } from './options.js';
 
@@ -82,6 +83,7 @@ function isLoadRun(f: ClientFlags): boolean {
     f.seed !== undefined ||
     f.json !== undefined ||
     f.report !== undefined ||
+    f.csv !== undefined ||
     (f.strategy !== undefined && f.strategy.length > 1)
   );
 }
@@ -272,6 +274,10 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
       say(`results written to ${f.json}`);
     }
   }
+  if (f.csv !== undefined) {
+    await writeFile(f.csv, resultsCsv(report));
+    say(`CSV written to ${f.csv}`);
+  }
   if (f.report !== undefined) {
     await writeFile(f.report, renderHtmlReport(report));
     say(`report written to ${f.report}`);
@@ -421,6 +427,7 @@ export function clientCommand(): Command {
     )
     .option('--json <file>', "write the whole result as JSON ('-': stdout)")
     .option('--report <file>', 'write a self-contained HTML report with charts')
+    .option('--csv <file>', 'write the results as CSV, one row per strategy')
     .option(
       '--admin <host:port>',
       "the broker's admin API, to reset its counters before each strategy of a comparison (default: 127.0.0.1:8001 if it serves this broker; off: never)",

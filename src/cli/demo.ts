@@ -121,6 +121,7 @@ export function demoCommand(): Command {
         weights: flags.weights,
         requestTimeoutMs: flags.requestTimeout,
         json: flags.json,
+        csv: flags.csv,
         report: flags.report,
       });
     });

@@ -6,6 +6,7 @@ import { sendSingle } from '../client/single.js';
 import { mergeSettings } from '../config/settings.js';
 import { isTimbangError, TimbangError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
+import { resultsCsv } from '../report/results-csv.js';
 import { renderTable } from '../report/table.js';
 import type { RunReport, StrategyResult } from '../report/types.js';
 import { classroomScenario, type DemoRequest } from './scenario.js';
@@ -35,6 +36,7 @@ export interface DemoOptions {
   requestTimeoutMs: number;
   /** Write the results as JSON / an HTML report. */
   json: string | undefined;
+  csv?: string;
   report: string | undefined;
   out: (line: string) => void;
 }
@@ -173,6 +175,10 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<Strat
     if (o.json !== undefined) {
       await writeFile(o.json, `${JSON.stringify({ schema: 'timbang-demo/1', ...report }, null, 2)}\n`);
       o.out(`results written to ${o.json}`);
+    }
+    if (o.csv !== undefined) {
+      await writeFile(o.csv, resultsCsv(report));
+      o.out(`CSV written to ${o.csv}`);
     }
     if (o.report !== undefined) {
       await writeFile(o.report, renderHtmlReport(report));

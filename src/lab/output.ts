@@ -1,3 +1,4 @@
+import { csvCell } from '../report/csv-cell.js';
 import { agreement, type ComparisonRow } from './compare.js';
 import { describeAction, type Scenario } from './scenario.js';
 
@@ -165,11 +166,6 @@ export function labCsv(r: LabReport): string {
     );
   }
   return `${lines.join('\n')}\n`;
-}
-
-/** RFC 4180: quote a cell holding a comma, quote or newline; double the quotes. */
-export function csvCell(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 export function newLabReport(

@@ -76,6 +76,29 @@ describe('dashboard details', () => {
     expect(totals).toMatch(/tries/);
     expect(totals).toMatch(/not retried/);
     expect(await page.locator('[data-total="requests"]').getAttribute('title')).toMatch(/each once/);
+
+    // Record a live run and download it in the simulator's format.
+    await page.getByTestId('record').click();
+    await page.getByTestId('message').filter({ hasText: 'recording' }).waitFor();
+    await call('GET', `${url}/work?type=short&app=a`);
+    await page.getByTestId('record').click();
+    await page.getByTestId('download-jsonl').waitFor({ state: 'visible' });
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByTestId('download-jsonl').click(),
+    ]);
+    const text = await (await import('node:fs/promises')).readFile((await download.path())!, 'utf8');
+    const record = JSON.parse(text.trim());
+    expect(Object.keys(record)).toEqual([
+      'strategy',
+      'backends',
+      'requests',
+      'completed',
+      'throughputPerSec',
+      'latencyMs',
+      'perBackend',
+    ]);
+    expect(record.completed).toBe(1);
     await page.screenshot({ path: '/tmp/labux-dashboard.png' });
   });
 });

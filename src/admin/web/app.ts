@@ -329,6 +329,31 @@ export function dashboardApp(): void {
         button.disabled = false;
       });
   });
+  // Record: the broker keeps what it sees until Stop; the links download it as simulate --json does.
+  let recording = false;
+  $('record').addEventListener('click', () => {
+    const button = $<HTMLButtonElement>('record');
+    const action = recording ? 'stop' : 'start';
+    api('POST', '/api/record', { action }).then(
+      (r) => {
+        recording = !recording;
+        button.textContent = recording ? '■ Stop recording' : '● Record again';
+        button.className = recording ? 'on' : '';
+        $('dl-jsonl').hidden = recording;
+        $('dl-csv').hidden = recording;
+        const n = (r as { records: Array<{ completed: number }> }).records.reduce(
+          (a, x) => a + x.completed,
+          0,
+        );
+        say(
+          recording
+            ? 'recording: every request the broker answers from now on'
+            : `recorded ${n} request(s): download them with the links beside Record`,
+        );
+      },
+      (err: Error) => say(err.message, true),
+    );
+  });
   $<HTMLFormElement>('add').addEventListener('submit', (e) => {
     e.preventDefault();
     const form = e.target as HTMLFormElement;

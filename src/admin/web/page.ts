@@ -57,6 +57,7 @@ dt { color: var(--muted); } dd { margin: 0; white-space: nowrap; }
 #events { list-style: none; margin: 0; padding: 0; font: 12px/1.5 ui-monospace, monospace; max-height: 220px; overflow: auto; }
 .ev-lab { color: var(--accent); } .ev-bad { color: var(--down); } .ev-good { color: var(--up); }
 #totals div { cursor: help; }
+.record { display: inline-flex; gap: 8px; align-items: center; } #record.on { background: var(--down); color: #fff; border-color: var(--down); }
 `;
 
 const HTML = `<!doctype html>
@@ -74,6 +75,9 @@ const HTML = `<!doctype html>
 <section class="controls">
   <label>Strategy <select id="strategy" data-testid="strategy"></select></label>
   <button id="lab" class="primary" data-testid="lab">Send 10 Long / 10 Short</button>
+  <span class="record"><button id="record" data-testid="record" title="record what the broker sees, to download in the simulator's format">● Record</button>
+    <a id="dl-jsonl" href="/api/record?format=jsonl" download="timbang-live.jsonl" hidden data-testid="download-jsonl">JSON lines</a>
+    <a id="dl-csv" href="/api/record?format=csv" download="timbang-live.csv" hidden data-testid="download-csv">CSV</a></span>
   <form id="add" data-testid="add-form">
     <input name="address" placeholder="127.0.0.1:9005" aria-label="address" required>
     <input name="id" placeholder="id" aria-label="id">
