@@ -87,6 +87,7 @@ export function labTable(r: LabReport): string {
   lines.push(
     'latencies in ms (scaled time); * = transient prediction (a worker overloaded: no steady state)',
   );
+  for (const f of findings(r)) lines.push(f);
   if (live && r.calibration) {
     lines.push(
       `the prediction includes what one request costs on this machine, measured on the idle system: ${r.calibration.rttMs.toFixed(2)} ms through the broker, and ${r.calibration.workOverheadMs.toFixed(2)} ms of worker time beyond each job's nominal work`,
@@ -97,6 +98,42 @@ export function labTable(r: LabReport): string {
     lines.push(`prediction and measurement agree within tolerance in ${a.agree} of ${a.judged} judged rows`);
   }
   return lines.join('\n');
+}
+
+/** What this run found, per segment, in words: which strategy was fastest and by how much, predicted and measured. */
+export function findings(r: LabReport): string[] {
+  const out: string[] = [];
+  const segs = [...new Set(r.rows.map((x) => x.segment))];
+  for (const seg of segs) {
+    const rows = r.rows.filter((x) => x.segment === seg);
+    if (rows.length < 2 || new Set(rows.map((x) => x.ran)).size < 2) continue;
+    const by = (f: (x: ComparisonRow) => number | undefined) => {
+      const ok = rows.filter((x) => Number.isFinite(f(x)));
+      if (ok.length < 2) return undefined;
+      const sorted = [...ok].sort((a, b) => f(a)! - f(b)!);
+      return {
+        best: sorted[0],
+        worst: sorted[sorted.length - 1],
+        ratio: f(sorted[sorted.length - 1])! / f(sorted[0])!,
+      };
+    };
+    const p = by((x) => x.predicted.mean);
+    const m = by((x) => x.measured?.mean);
+    if (!p) continue;
+    let line = `${rows[0].label} (load ${rows[0].load.toFixed(2)}): the simulator predicts ${p.best.strategy} fastest, ${p.ratio.toFixed(2)}x below ${p.worst.strategy}`;
+    if (m) {
+      const same = m.best.strategy === p.best.strategy;
+      const overlap =
+        m.best.measured &&
+        m.worst.measured &&
+        Number.isFinite(m.best.measured.ci95) &&
+        Number.isFinite(m.worst.measured.ci95) &&
+        m.worst.measured.mean - m.best.measured.mean <= m.best.measured.ci95 + m.worst.measured.ci95;
+      line += `; measured, ${m.best.strategy} was fastest, ${m.ratio.toFixed(2)}x below ${m.worst.strategy}${same ? ', as predicted' : ', not as predicted'}${overlap ? " (within the runs' noise: more runs would tell)" : ''}`;
+    }
+    out.push(`${line}.`);
+  }
+  return out;
 }
 
 export function labJson(r: LabReport): string {

@@ -1,5 +1,5 @@
 import type { ComparisonRow } from '../lab/compare.js';
-import type { LabReport } from '../lab/output.js';
+import { findings, type LabReport } from '../lab/output.js';
 import { escapeHtml } from './html.js';
 
 /**
@@ -118,7 +118,7 @@ function table(r: LabReport): string {
 }
 
 const CSS = `
-body { font: 14px/1.5 system-ui, sans-serif; margin: 24px auto; max-width: 1100px; padding: 0 16px; color: #222; }
+body { font: 14px/1.5 system-ui, sans-serif; margin: 24px auto; max-width: 1400px; padding: 0 16px; color: #222; }
 h1 { font-size: 22px; margin-bottom: 2px; } h2 { font-size: 17px; margin-top: 26px; }
 .meta, .note { color: #666; } .note { font-size: 12px; } .lesson { white-space: pre-wrap; background: #f6f7f9; border-left: 4px solid #4e79a7; padding: 8px 12px; }
 .verdict { font-size: 16px; font-weight: 600; }
@@ -152,6 +152,10 @@ export function renderLabHtml(r: LabReport): string {
 ${r.scenario.actions.length > 0 ? `<h2>Timeline</h2><ul>${r.scenario.actions.map((a) => `<li>${escapeHtml(a)}</li>`).join('')}</ul>` : ''}
 <h2>Prediction beside measurement</h2>
 <p class="verdict" id="verdict">${escapeHtml(verdict)}</p>
+<ul id="findings">${findings(r)
+    .map((f) => `<li>${escapeHtml(f)}</li>`)
+    .join('')}</ul>
+${r.calibration ? `<p class="note">The prediction includes what one request costs on this machine, measured on the idle system before the runs: ${r.calibration.rttMs.toFixed(2)} ms through the broker and back, and ${r.calibration.workOverheadMs.toFixed(2)} ms of worker time beyond each job's nominal work (median of ${r.calibration.samples}).</p>` : ''}
 ${bars(r.rows)}
 ${table(r)}
 <p class="note">Latencies in ms of scaled time. * = transient prediction (a worker overloaded, no steady state). ${escapeHtml(r.method)}</p>
