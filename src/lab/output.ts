@@ -90,7 +90,7 @@ export function labTable(r: LabReport): string {
   for (const f of findings(r)) lines.push(f);
   if (live && r.calibration) {
     lines.push(
-      `the prediction includes what one request costs on this machine, measured on the idle system: ${r.calibration.rttMs.toFixed(2)} ms through the broker, and ${r.calibration.workOverheadMs.toFixed(2)} ms of worker time beyond each job's nominal work`,
+      `the prediction includes the round trip through the broker measured on the idle system, ${r.calibration.rttMs.toFixed(2)} ms; a job took ${r.calibration.workOverheadMs.toFixed(2)} ms beyond its nominal work there (reported, not added)`,
     );
   }
   if (live) {

@@ -55,7 +55,16 @@ export async function runLab(mode: LabMode, o: LabRunOptions): Promise<LabReport
       signal: o.signal,
     }));
   }
-  const predictions = predict(s, segs, strategies, timeScale, calibration);
+  // The round trip is added to every prediction; the worker's own overhead is only reported: measured
+  // one job at a time it is noisy, and added to every job it moves a busy segment's load (and latency)
+  // far more than it costs (see README "Lessons").
+  const predictions = predict(
+    s,
+    segs,
+    strategies,
+    timeScale,
+    calibration ? { rttMs: calibration.rttMs, workOverheadMs: 0 } : undefined,
+  );
   const rows = compare(segs, predictions, measurements);
   const report = newLabReport(
     s,

@@ -155,7 +155,7 @@ ${r.scenario.actions.length > 0 ? `<h2>Timeline</h2><ul>${r.scenario.actions.map
 <ul id="findings">${findings(r)
     .map((f) => `<li>${escapeHtml(f)}</li>`)
     .join('')}</ul>
-${r.calibration ? `<p class="note">The prediction includes what one request costs on this machine, measured on the idle system before the runs: ${r.calibration.rttMs.toFixed(2)} ms through the broker and back, and ${r.calibration.workOverheadMs.toFixed(2)} ms of worker time beyond each job's nominal work (median of ${r.calibration.samples}).</p>` : ''}
+${r.calibration ? `<p class="note">The prediction includes the round trip through the broker, measured on the idle system before the runs: ${r.calibration.rttMs.toFixed(2)} ms (median of ${r.calibration.samples}). A job alone took ${r.calibration.workOverheadMs.toFixed(2)} ms beyond its nominal work; that is reported, not added.</p>` : ''}
 ${bars(r.rows)}
 ${table(r)}
 <p class="note">Latencies in ms of scaled time. * = transient prediction (a worker overloaded, no steady state). ${escapeHtml(r.method)}</p>

@@ -65,4 +65,11 @@ describe('the demo explains its own result', () => {
       /At load 1\.30 the workers cannot keep up/,
     );
   });
+
+  it("gives the dashboard's lab room: 10 Long + 10 Short on the one worker left finish within the broker's timeout", () => {
+    // The classroom's 5 s and 1 s jobs at speed 1: 60 s of work on one core, 30 s on two (the old
+    // 30 s timeout cut exactly the Long jobs of the two-worker case).
+    const labWorkMs = 10 * 5000 + 10 * 1000;
+    expect(DEFAULT_DEMO_OPTIONS.requestTimeoutMs).toBeGreaterThan(labWorkMs);
+  });
 });
