@@ -24,7 +24,8 @@ const SIM_FLAGS_A_SCENARIO_SETS = [
 
 export async function simulateScenario(
   file: string,
-  f: { json: boolean; report?: string; seed: number; strategy: string[] },
+  // csv: simulate's --csv where the simulator has it (another branch adds it); the lesson's CSV then.
+  f: { json: boolean; report?: string; csv?: string; seed: number; strategy: string[] },
   cmd: Command,
 ): Promise<void> {
   const given = (flag: string) => cmd.getOptionValueSource(flag) === 'cli';
@@ -42,6 +43,7 @@ export async function simulateScenario(
       file,
       strategies: given('strategy') ? f.strategy : undefined,
       report: f.report,
+      csv: f.csv,
       out: (line) => {
         if (!quiet) process.stdout.write(`${line}\n`);
       },
