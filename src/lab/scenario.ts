@@ -125,7 +125,7 @@ export function parseScenario(text: string, source: string): Scenario {
     data = parseYaml(text);
   } catch (err) {
     throw new TimbangError(
-      'ERR_BAD_CONFIG',
+      'ERR_BAD_OPTION',
       `${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
     );
   }
@@ -133,33 +133,33 @@ export function parseScenario(text: string, source: string): Scenario {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = formatPath(issue.path);
-    throw new TimbangError('ERR_BAD_CONFIG', `${source}: ${where ? `${where}: ` : ''}${issue.message}`);
+    throw new TimbangError('ERR_BAD_OPTION', `${source}: ${where ? `${where}: ` : ''}${issue.message}`);
   }
   const s = parsed.data;
   const ids = new Set<string>();
   for (const w of s.workers) {
     if (ids.has(w.id))
-      throw new TimbangError('ERR_BAD_CONFIG', `${source}: worker '${w.id}' is listed twice`);
+      throw new TimbangError('ERR_BAD_OPTION', `${source}: worker '${w.id}' is listed twice`);
     ids.add(w.id);
   }
   const total = s.phases.reduce((a, p) => a + p.durationS, 0);
   for (const a of s.actions) {
     if (a.at >= total) {
       throw new TimbangError(
-        'ERR_BAD_CONFIG',
+        'ERR_BAD_OPTION',
         `${source}: an action at ${a.at} s comes after the last phase ends (${total} s)`,
       );
     }
     const target = a.slow?.worker ?? a.kill;
     if (target !== undefined && !ids.has(target)) {
       throw new TimbangError(
-        'ERR_BAD_CONFIG',
+        'ERR_BAD_OPTION',
         `${source}: an action at ${a.at} s names worker '${target}', which is not listed (or not added yet)`,
       );
     }
     if (a.add) {
       if (ids.has(a.add.id))
-        throw new TimbangError('ERR_BAD_CONFIG', `${source}: worker '${a.add.id}' is added twice`);
+        throw new TimbangError('ERR_BAD_OPTION', `${source}: worker '${a.add.id}' is added twice`);
       ids.add(a.add.id);
     }
   }

@@ -75,7 +75,7 @@ describe('scenario files', () => {
       parseScenario(text, 'x.yaml');
     } catch (err) {
       expect((err as Error).message).not.toMatch(/\n/);
-      expect((err as { code: string }).code).toBe('ERR_BAD_CONFIG');
+      expect((err as { code: string }).code).toBe('ERR_BAD_OPTION');
     }
   });
 
