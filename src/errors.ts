@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'ERR_CONNECT'
   | 'ERR_LISTEN'
   | 'ERR_TLS'
-  | 'ERR_INTERRUPTED';
+  | 'ERR_INTERRUPTED'
+  | 'ERR_ADMIN';
 
 export class TimbangError extends Error {
   readonly code: ErrorCode;

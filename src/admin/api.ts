@@ -32,6 +32,17 @@ const labBody = z
   .partial()
   .optional();
 
+const recordBody = z.strictObject({ action: z.enum(['start', 'stop'], { error: 'must be start or stop' }) });
+
+function recordingView(ctx: ApiContext) {
+  const rec = ctx.live.recording;
+  return {
+    recording: rec?.recording ?? false,
+    seconds: rec ? Math.round(((rec.stoppedAt ?? performance.now()) - rec.startedAt) / 100) / 10 : 0,
+    records: rec ? rec.records() : [],
+  };
+}
+
 type Handler = (
   ctx: ApiContext,
   req: IncomingMessage,
@@ -116,6 +127,63 @@ const ROUTES: Array<[RegExp, Record<string, Handler>]> = [
           );
         }
         sendJson(res, 200, await ctx.reload());
+      },
+    },
+  ],
+  [
+    /^\/api\/reset$/,
+    {
+      POST: (ctx, _req, res) => {
+        const inFlight = ctx.broker.balancer.pool.backends.reduce((n, b) => n + b.inFlight, 0);
+        if (inFlight > 0) {
+          throw new ApiError(
+            409,
+            `${inFlight} request(s) in flight: reset when the broker is idle, so no strategy starts mid-request`,
+            'ERR_BUSY',
+          );
+        }
+        ctx.broker.balancer.reset();
+        ctx.live.resetCounters();
+        ctx.live.event('admin', 'counters reset: totals, latency estimates and strategy state start afresh');
+        sendJson(res, 200, { reset: true, strategy: ctx.broker.balancer.strategyName });
+      },
+    },
+  ],
+  [
+    /^\/api\/record$/,
+    {
+      POST: async (ctx, req, res) => {
+        const body = validate(recordBody, await readJson(req), '{"action": "start"}');
+        if (body.action === 'start') ctx.live.startRecording();
+        else {
+          if (!ctx.live.recording)
+            throw new ApiError(409, 'nothing is being recorded: start first', 'ERR_NOT_RECORDING');
+          ctx.live.recording.stop();
+          ctx.live.event('admin', 'recording stopped');
+        }
+        sendJson(res, 200, recordingView(ctx));
+      },
+      GET: (ctx, req, res) => {
+        const rec = ctx.live.recording;
+        if (!rec)
+          throw new ApiError(
+            404,
+            'no recording: POST /api/record {"action": "start"} first',
+            'ERR_NOT_RECORDING',
+          );
+        const format = new URL(req.url ?? '/', 'http://x').searchParams.get('format') ?? 'json';
+        if (format === 'jsonl' || format === 'csv') {
+          const csv = format === 'csv';
+          const body = csv ? rec.csv() : rec.jsonLines();
+          res.writeHead(200, {
+            'content-type': csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+            'content-disposition': `attachment; filename="timbang-live.${csv ? 'csv' : 'jsonl'}"`,
+            'cache-control': 'no-store',
+          });
+          res.end(body);
+          return;
+        }
+        sendJson(res, 200, recordingView(ctx));
       },
     },
   ],

@@ -6,6 +6,7 @@ import type { Discovery } from '../broker/discovery.js';
 import type { Exchange, Outcome } from '../broker/forward.js';
 import type { ListenerSpec } from '../broker/options.js';
 import type { Broker } from '../broker/server.js';
+import { Recording } from './recording.js';
 import type {
   BackendView,
   EventView,
@@ -49,11 +50,15 @@ export class LiveStats {
   private requests = 0;
   private errors = 0;
   private retries = 0;
+  private retriesRefused = 0;
+  private refusedSinceTick = 0;
   private readonly history: HistoryView = { t: [], rps: [], inFlight: [], p50Ms: [], p99Ms: [] };
   private readonly events: EventView[] = [];
   private pending: EventView[] = [];
   configFile: string | undefined = undefined;
   discovery: Discovery | undefined = undefined;
+  /** The dashboard's Record: set between Start and the next Start (kept after Stop for the download). */
+  recording: Recording | undefined = undefined;
 
   attach(broker: Broker, control: BrokerControl): void {
     this.broker = broker;
@@ -74,19 +79,52 @@ export class LiveStats {
     if (ex.status >= 500) this.errors++;
     else if (ex.status === 101) this.all.record(performance.now(), ex.switchedAt - ex.startedAt);
     else if (ex.status > 0) this.all.record(performance.now(), ex.totalMs);
+    const rec = this.recording;
+    if (rec?.recording)
+      rec.finish(ex.strategyName, ex.backend?.id, ex.status > 0 && ex.status < 500, ex.totalMs);
+  }
+
+  startRecording(): Recording {
+    this.recording?.stop();
+    this.recording = new Recording();
+    this.event('admin', 'recording started');
+    return this.recording;
   }
 
   onRetry(): void {
     this.retries++;
   }
 
-  onTransition(b: Backend, state: 'up' | 'down', reason: string): void {
-    this.of(b).reason = reason;
-    this.event('health', `worker ${b.id} is ${state.toUpperCase()} (${reason})`);
+  /** POST /api/reset: the totals start again from 0 (the pool's own are reset by the balancer). */
+  resetCounters(): void {
+    this.requests = 0;
+    this.errors = 0;
+    this.retries = 0;
+    this.retriesRefused = 0;
+    for (const s of this.stats.values()) {
+      s.errors = 0;
+      s.totals.length = 0;
+      s.totalsAt.length = 0;
+    }
   }
 
-  event(kind: EventView['kind'], message: string): void {
-    const e = { t: Date.now(), kind, message };
+  onRetryRefused(): void {
+    this.retriesRefused++;
+    this.refusedSinceTick++;
+  }
+
+  onTransition(b: Backend, state: 'up' | 'down', reason: string): void {
+    this.of(b).reason = reason;
+    this.event(
+      'health',
+      `worker ${b.id} is ${state.toUpperCase()} (${reason})`,
+      state === 'up' ? 'good' : 'bad',
+    );
+  }
+
+  event(kind: EventView['kind'], message: string, level?: EventView['level']): void {
+    const e: EventView =
+      level === undefined ? { t: Date.now(), kind, message } : { t: Date.now(), kind, message, level };
     this.events.push(e);
     if (this.events.length > MAX_EVENTS) this.events.shift();
     this.pending.push(e);
@@ -112,6 +150,18 @@ export class LiveStats {
     const now = performance.now();
     // Slow-start ramps step on request starts; without traffic this keeps the weights shown current.
     this.broker?.balancer.pool.advance(now);
+    if (this.refusedSinceTick > 0) {
+      const o = this.broker?.options;
+      const budget = o
+        ? ` (retries may be ${o.retryBudgetPercent}% of the requests of the last 10 s, at least ${o.retryBudgetMin})`
+        : '';
+      this.event(
+        'retry',
+        `${this.refusedSinceTick} failed request(s) not retried: the retry budget is spent${budget}; they failed with 502/504`,
+        'bad',
+      );
+      this.refusedSinceTick = 0;
+    }
     const pool = this.broker?.balancer.pool.backends ?? [];
     for (const b of pool) {
       const s = this.of(b);
@@ -125,6 +175,7 @@ export class LiveStats {
       s.rps = dt > 0 ? (b.total - s.totals[0]) / dt : 0;
     }
     for (const b of this.stats.keys()) if (!pool.includes(b)) this.stats.delete(b);
+    if (this.recording?.recording) this.recording.tick(pool);
     const state = this.state();
     const h = this.history;
     const n = this.all.collect(now - CHART_WINDOW_MS, this.scratch);
@@ -195,6 +246,7 @@ export class LiveStats {
         tunnels: broker.http.tunnels.open,
         errors: this.errors,
         retries: this.retries,
+        retriesRefused: this.retriesRefused,
         rps: round(rps),
         p50Ms: roundOrNull(percentile(this.scratch, n, 50)),
         p99Ms: roundOrNull(percentile(this.scratch, n, 99)),

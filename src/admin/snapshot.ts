@@ -67,6 +67,8 @@ export interface StateView {
     tunnels: number;
     errors: number;
     retries: number;
+    /** Retries the retry budget refused: each of those requests failed. */
+    retriesRefused: number;
     rps: number;
     p50Ms: number | null;
     p99Ms: number | null;
@@ -91,8 +93,10 @@ export interface HistoryView {
 
 export interface EventView {
   t: number;
-  kind: 'health' | 'admin' | 'lab' | 'reload' | 'dns';
+  kind: 'health' | 'admin' | 'lab' | 'reload' | 'dns' | 'retry';
   message: string;
+  /** good (a worker came back), bad (down, failures, refused retries), else neutral. */
+  level?: 'good' | 'bad';
 }
 
 /** Sent once when a dashboard connects. */

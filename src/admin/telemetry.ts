@@ -22,6 +22,10 @@ export class Telemetry implements ForwardObserver {
     this.live.onRetry();
   }
 
+  onRetryRefused(): void {
+    this.live.onRetryRefused();
+  }
+
   onFinish(ex: Exchange): void {
     this.metrics.onFinish(ex);
     this.live.onFinish(ex);

@@ -39,6 +39,18 @@ export class Balancer {
     return s;
   }
 
+  /**
+   * A fresh start for a comparison: totals and latency estimates to 0, and every strategy created anew
+   * (cursors, schedules and heaps as on a new broker). Health, weights and in-flight counts are kept.
+   */
+  reset(): void {
+    const current = this.current.name;
+    for (const s of this.byName.values()) this.pool.detach(s);
+    this.byName.clear();
+    this.pool.resetCounters();
+    this.current = this.strategy(current);
+  }
+
   pick(strategy: Strategy, ctx: PickContext): Backend | undefined {
     return strategy.pick(this.pool, ctx);
   }

@@ -111,6 +111,28 @@ export class Pool implements PoolView {
     return b;
   }
 
+  /**
+   * Forgets what traffic taught: totals and latency estimates go to 0 and every strategy hears a change,
+   * as on a fresh pool. In-flight counts, states, weights and health are kept (the lab's reset).
+   */
+  resetCounters(): void {
+    for (const b of this.backends) {
+      b.total = 0;
+      b.ewmaMs = 0;
+      b.ewmaAt = 0;
+    }
+    this.changed();
+  }
+
+  /** Stops telling a strategy about starts, ends and changes. */
+  detach(strategy: Strategy): void {
+    const i = this.strategies.indexOf(strategy);
+    if (i < 0) return;
+    this.strategies.splice(i, 1);
+    this.startHooks = this.startHooks.filter((s) => s !== strategy);
+    this.endHooks = this.endHooks.filter((s) => s !== strategy);
+  }
+
   start(b: Backend, now: number): void {
     if (now >= this.nextRampStep) this.stepRamps(now);
     b.inFlight++;

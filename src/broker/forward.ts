@@ -122,10 +122,16 @@ export class Forwarder {
         this.health.requestEnded(b, false, reason);
         ex.tried.push(b);
         const kind: FailureKind = outcome === 'timeout' ? 'timeout' : 'bad-gateway';
-        if (ex.retriable && ex.retriesUsed < this.opts.retries && this.budget.tryRetry(now)) {
-          ex.retriesUsed++;
-          this.observer?.onRetry?.(ex);
-          return this.dispatch(ex, now, kind, reason);
+        if (ex.retriable && ex.retriesUsed < this.opts.retries) {
+          if (this.budget.tryRetry(now)) {
+            ex.retriesUsed++;
+            this.observer?.onRetry?.(ex);
+            return this.dispatch(ex, now, kind, reason);
+          }
+          // Said in the answer's body and on the dashboard: a failure a retry could have hidden.
+          this.observer?.onRetryRefused?.(ex);
+          ex.fail(kind, `${reason}; not retried: the retry budget is spent`);
+          return this.finish(ex, now);
         }
         ex.fail(kind, reason);
         return this.finish(ex, now);
@@ -174,5 +180,7 @@ export class Forwarder {
 export interface ForwardObserver {
   onTryEnd?(ex: Exchange, b: Backend, outcome: Outcome, status: number): void;
   onRetry?(ex: Exchange): void;
+  /** A retry the request was due was refused by the retry budget; the request fails. */
+  onRetryRefused?(ex: Exchange): void;
   onFinish?(ex: Exchange): void;
 }

@@ -5,6 +5,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveStrategy } from '../balancer/strategies/index.js';
+import { AdminClient, parseAdminAddress } from '../client/admin.js';
 import { ClassroomLog } from '../client/classroom-log.js';
 import { type ClientRunReport, runLoad } from '../client/load.js';
 import {
@@ -21,8 +22,10 @@ import { sendSingle } from '../client/single.js';
 import type { LengthDist, LoadOptions, MixEntry, Protocol, RetryPolicy, Target } from '../client/types.js';
 import { isTimbangError, TimbangError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
+import { noiseNotes } from '../report/noise.js';
+import { resultsCsv } from '../report/results-csv.js';
 import { renderTable } from '../report/table.js';
-import { intOption, portOption } from './options.js';
+import { intOption, numberOption, portOption } from './options.js';
 
 interface ClientFlags {
   host: string;
@@ -54,6 +57,12 @@ interface ClientFlags {
   tls?: boolean;
   ca?: string;
   insecure?: boolean;
+  admin?: string;
+  adminToken?: string;
+  scenario?: string;
+  repeats?: number;
+  timeScale?: number;
+  csv?: string;
 }
 
 const DEFAULT_MIX = 'long:1,short:4';
@@ -84,6 +93,7 @@ function isLoadRun(f: ClientFlags): boolean {
     f.seed !== undefined ||
     f.json !== undefined ||
     f.report !== undefined ||
+    f.csv !== undefined ||
     (f.strategy !== undefined && f.strategy.length > 1)
   );
 }
@@ -197,6 +207,37 @@ async function openLog(path: string | undefined): Promise<ClassroomLog | undefin
   return log;
 }
 
+/** The broker's default admin port, next to its default port 8000. */
+const DEFAULT_ADMIN_PORT = 8001;
+
+/**
+ * Where to reset the broker between strategies: --admin, else the broker's default admin address when
+ * it answers and says it serves this very broker port; `off` or nothing found: no reset.
+ */
+export async function findAdmin(f: ClientFlags): Promise<{ admin?: AdminClient; why: string }> {
+  if (f.admin?.trim().toLowerCase() === 'off') return { why: '--admin off' };
+  if (f.admin !== undefined) {
+    const at = parseAdminAddress(f.admin, f.host);
+    if (!at) throw badOption(`bad --admin '${f.admin}': expected host:port, :port or off`);
+    const admin = new AdminClient(at.host, at.port, f.adminToken);
+    const state = await admin.state();
+    if (state.listen.port !== f.port) {
+      throw badOption(
+        `the admin API at ${admin.url} serves a broker on port ${state.listen.port}, not ${f.port}`,
+      );
+    }
+    return { admin, why: '' };
+  }
+  const guess = new AdminClient(f.host, DEFAULT_ADMIN_PORT, f.adminToken);
+  try {
+    const state = await guess.state();
+    if (state.listen.port === f.port) return { admin: guess, why: '' };
+    return { why: `the admin API at ${guess.url} is another broker's (port ${state.listen.port})` };
+  } catch {
+    return { why: `no admin API at ${guess.url}` };
+  }
+}
+
 async function runLoadCommand(f: ClientFlags, type: string | undefined, strategyArg: string | undefined) {
   const opts = loadOptionsFrom(f, type, strategyArg);
   const appIds = f.appIds ?? DEFAULT_APP_IDS;
@@ -209,6 +250,23 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
       ? new BarProgress()
       : new PlainProgress();
   say(describeRun(opts, appIds));
+  const params = reportParams(opts, appIds);
+  let beforeStrategy: ((s: string | undefined) => Promise<void>) | undefined;
+  if (opts.strategies.length > 1) {
+    const { admin, why } = await findAdmin(f);
+    if (admin) {
+      params.stateBetweenStrategies = `reset before each strategy (POST ${admin.url}/api/reset)`;
+      beforeStrategy = () => admin.reset();
+      say(
+        `each strategy starts from the same broker state: counters and strategy state reset through ${admin.url} before each`,
+      );
+    } else {
+      params.stateBetweenStrategies = `carried over (${why}): later strategies see earlier ones' totals`;
+      say(
+        `warning: the broker's counters carry over from one strategy to the next (${why}); least-requests and the weighted strategies then depend on the order. Give --admin HOST:PORT to reset between strategies.`,
+      );
+    }
+  }
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -220,17 +278,25 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
   process.on('SIGINT', onSigint);
   let report: ClientRunReport;
   try {
-    report = await runLoad(opts, { log, progress, signal: abort.signal }, reportParams(opts, appIds));
+    report = await runLoad(opts, { log, progress, signal: abort.signal, beforeStrategy }, params);
   } finally {
     process.off('SIGINT', onSigint);
     await log?.close();
   }
   say('');
   say(renderTable(report.results).trimEnd());
+  for (const line of noiseNotes(report.results)) say(line);
+  let gaveUp = false;
   for (const r of report.results) {
     const kinds = Object.entries(r.errorKinds);
     if (kinds.length > 0)
       say(`errors under ${r.strategy}: ${kinds.map(([k, n]) => `${k} x${n}`).join(', ')}`);
+    if (kinds.some(([k]) => /^http 50[24]$|^ERROR/.test(k))) gaveUp = true;
+  }
+  if (gaveUp) {
+    say(
+      "502/504: the broker gave up on a backend (it failed, or took longer than the broker's --request-timeout) after its own retries; it does not retry when its retry budget is spent (the answer's body says so, and the dashboard counts them as 'not retried')",
+    );
   }
   if (f.json !== undefined) {
     const json = `${JSON.stringify({ schema: 'timbang-client/1', ...report }, null, 2)}\n`;
@@ -239,6 +305,10 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
       await writeFile(f.json, json);
       say(`results written to ${f.json}`);
     }
+  }
+  if (f.csv !== undefined) {
+    await writeFile(f.csv, resultsCsv(report));
+    say(`CSV written to ${f.csv}`);
   }
   if (f.report !== undefined) {
     await writeFile(f.report, renderHtmlReport(report));
@@ -253,6 +323,27 @@ async function runLoadCommand(f: ClientFlags, type: string | undefined, strategy
   if (report.results.length > 0 && report.results.every((r) => r.completed === 0 && r.requests > 0)) {
     throw new TimbangError('ERR_CONNECT', 'every request failed; see the errors above');
   }
+}
+
+async function runScenarioCommand(f: ClientFlags): Promise<void> {
+  const { admin, why } = await findAdmin(f);
+  if (!admin)
+    throw badOption(
+      `--scenario acts through the broker's admin API, and there is none (${why}): give --admin HOST:PORT`,
+    );
+  const { liveScenario } = await import('../lab/cli.js');
+  await liveScenario(
+    f.scenario!,
+    { kind: 'client', admin, target: { host: f.host, port: f.port } },
+    {
+      timeScale: f.timeScale,
+      repeats: f.repeats,
+      strategies: f.strategy,
+      json: f.json,
+      csv: f.csv,
+      report: f.report,
+    },
+  );
 }
 
 async function runSingleCommand(f: ClientFlags, type: string | undefined, strategyArg: string | undefined) {
@@ -370,8 +461,19 @@ export function clientCommand(): Command {
         .argParser(intOption(0, 100))
         .default(undefined, '2 for one request, 0 under load'),
     )
-    .option('--backoff <duration>', 'backoff base: try n waits up to base * 2^(n-1)', parseDuration, 100)
-    .option('--timeout <duration>', 'per-try timeout, e.g. 30s or 500ms', parseDuration, 30_000)
+    .addOption(
+      new Option(
+        '--backoff <duration>',
+        'backoff base: try n waits up to base * 2^(n-1); a bare number is seconds',
+      )
+        .argParser(parseDuration)
+        .default(100, '100ms'),
+    )
+    .addOption(
+      new Option('--timeout <duration>', 'per-try timeout, e.g. 30s or 500ms; a bare number is seconds')
+        .argParser(parseDuration)
+        .default(30_000, '30s'),
+    )
     .option('--no-keepalive', 'one connection per request (the classroom client); default: reuse connections')
     .option('--no-newline', "line protocol: send the message without '\\n', as the classroom client does")
     .option(
@@ -433,8 +535,23 @@ export function clientCommand(): Command {
     .optionsGroup('Output:')
     .option('--json <file>', "write the whole result as JSON ('-': stdout)")
     .option('--report <file>', 'write a self-contained HTML report with charts')
+    .option('--csv <file>', 'write the results as CSV, one row per strategy')
+    .option(
+      '--admin <host:port>',
+      "the broker's admin API, to reset its counters before each strategy of a comparison (default: 127.0.0.1:8001 if it serves this broker; off: never)",
+    )
+    .addOption(new Option('--admin-token <token>', 'bearer token for --admin').env('TIMBANG_ADMIN_TOKEN'))
     .option('-q, --quiet', 'no progress output', false)
+    .optionsGroup('Lessons (a scenario file against this broker, through its admin API):')
+    .option('--scenario <file>', 'play a lesson (examples/lessons/*.yaml) and compare it with the simulator')
+    .option('--repeats <n>', "runs per strategy (default: the scenario's)", intOption(1, 20))
+    .option(
+      '--time-scale <x>',
+      "divide job times and durations by x (default: the scenario's)",
+      numberOption(0.01, 1000),
+    )
     .action(async (type: string | undefined, strategyArg: string | undefined, f: ClientFlags) => {
+      if (f.scenario !== undefined) return runScenarioCommand(f);
       if (type !== undefined) parseTypeOrThrow(type);
       if (f.protocol === 'ws') {
         if (f.appIds !== undefined) parseAppIdsOrThrow(f.appIds);

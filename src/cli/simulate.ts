@@ -53,6 +53,7 @@ interface SimulateFlags {
   sweep?: SweepSpec;
   csv?: string;
   sessions?: number;
+  scenario?: string;
 }
 
 /** Past this many backends the table leaves out its per-backend columns (--json and --report have them). */
@@ -209,6 +210,7 @@ function traceSummary(trace: Trace, outcomes: readonly SimOutcome[]): string[] {
 }
 
 async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
+  if (f.scenario !== undefined) return (await import('../lab/cli.js')).simulateScenario(f.scenario, f, cmd);
   const given = (flag: string) => cmd.getOptionValueSource(flag) === 'cli';
   const trace = f.trace !== undefined ? await readTrace(f.trace) : undefined;
   const config = configFrom(f, given, trace);
@@ -452,5 +454,9 @@ export function simulateCommand(): Command {
     .option('--json', 'print one JSON object per strategy (JSON Lines)', false)
     .option('--csv <file>', 'write the results as CSV (and per backend beside it, <file>.backends.csv)')
     .option('--report <file>', 'write an HTML report')
+    .option(
+      '--scenario <file>',
+      'predict a lesson (examples/lessons/*.yaml) segment by segment; see README "Lessons"',
+    )
     .action(async (flags: SimulateFlags, cmd: Command) => simulate(flags, cmd));
 }

@@ -37,6 +37,7 @@ export async function runLoad(
     if (hooks.signal?.aborted) break;
     const label = strategy ?? DEFAULT_STRATEGY_LABEL;
     hooks.log?.event('Strategy', label);
+    await hooks.beforeStrategy?.(strategy);
     const run = new StrategyRun(opts, strategy, label, hooks);
     const result = await run.run();
     // Nobody listening: one clear line instead of a table of refused connections. (No probe before the

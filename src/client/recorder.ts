@@ -50,6 +50,8 @@ export class Recorder {
   private minUs = Number.POSITIVE_INFINITY;
   private maxUs = 0;
   private sumUs = 0;
+  /** Sum of squared latencies in ms², for the mean's confidence interval. */
+  private sumSqMs = 0;
   private sampledAt = 0;
   private completedAtSample = 0;
 
@@ -74,6 +76,7 @@ export class Recorder {
     if (us < this.minUs) this.minUs = us;
     if (us > this.maxUs) this.maxUs = us;
     this.sumUs += us;
+    this.sumSqMs += (us / 1000) * (us / 1000);
     this.completed++;
     this.bytes += bytes;
     this.lastDoneAt = now;
@@ -156,6 +159,7 @@ export class Recorder {
       },
       perBackend,
       latencyCdf,
+      meanCi95Ms: ci95(n, this.sumUs / 1000, this.sumSqMs),
       timeline: this.timeline,
       durationSec,
       bytesReceived: this.bytes,
@@ -165,4 +169,12 @@ export class Recorder {
       errorKinds: Object.fromEntries(this.errorKinds),
     };
   }
+}
+
+/** 1.96 standard errors of the mean, from n, the sum and the sum of squares; NaN below 2 samples. */
+export function ci95(n: number, sum: number, sumSq: number): number {
+  if (n < 2) return Number.NaN;
+  const mean = sum / n;
+  const variance = Math.max(0, (sumSq - n * mean * mean) / (n - 1));
+  return (1.96 * Math.sqrt(variance)) / Math.sqrt(n);
 }

@@ -25,6 +25,8 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Sees each request's final outcome (after its retries); the single request reads its reply here. */
   onOutcome?: (ex: Exchange) => void;
+  /** Runs before each strategy's run, e.g. a reset of the broker's counters through its admin API. */
+  beforeStrategy?: (strategy: string | undefined) => Promise<void>;
 }
 
 export class StrategyRun implements Sink {

@@ -4,6 +4,7 @@ export interface DemoReply {
   backend: string;
   latencyMs: number;
   ok: boolean;
+  type?: 'Long' | 'Short';
 }
 
 /**

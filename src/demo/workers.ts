@@ -12,6 +12,8 @@ export interface DemoWorker {
   readonly pid: number;
   /** SIGTERM (the worker drains), SIGKILL after a second; resolves when it has exited. */
   stop(): Promise<void>;
+  /** SIGKILL at once, as a learner's `kill -9`: resolves when it has exited. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface DemoWorker {
 export async function spawnWorker(
   id: string,
   port: number,
-  jobs: { longMs: number; shortMs: number },
+  jobs: { longMs: number; shortMs: number; cores?: number; quiet?: boolean },
   out: (line: string) => void,
 ): Promise<DemoWorker> {
   const args = [
@@ -34,16 +36,24 @@ export async function spawnWorker(
     String(jobs.longMs),
     '--short-ms',
     String(jobs.shortMs),
+    '--cores',
+    String(jobs.cores ?? 1),
     '--exit-with-stdin',
+    ...(jobs.quiet ? ['--quiet'] : []),
   ];
   const child: ChildProcess = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = once(child, 'exit');
   let listening: (() => void) | undefined;
+  let actualPort = port;
   const ready = new Promise<void>((resolve) => (listening = resolve));
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => {
       out(line);
-      if (/listening on/.test(line)) listening?.();
+      const m = /listening on .*:(\d+) /.exec(line);
+      if (m) {
+        actualPort = Number(m[1]); // port 0 asks for any free one: this is the one it got
+        listening?.();
+      }
     });
   }
   const failed = exited.then(([code]) => {
@@ -56,8 +66,13 @@ export async function spawnWorker(
   failed.catch(() => {}); // exits later are the normal end (or a learner's kill)
   return {
     id,
-    port,
+    port: actualPort,
     pid: child.pid!,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

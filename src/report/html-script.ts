@@ -39,6 +39,26 @@ export const REPORT_SCRIPT = `
     logX: data.cdfLogX, yRange: [0, 1], xDigits: 1, yDigits: 4 });
   draw('chart-throughput', data.throughput, { xLabel: 'time (s)', yLabel: 'completed requests/s', xDigits: 0, yDigits: 1 });
   draw('chart-inflight', data.inFlight, { xLabel: 'time (s)', yLabel: 'requests in flight', xDigits: 0, yDigits: 0 });
+  // Strategy toggles: series i of every chart is strategy i; the table rows follow.
+  var box = document.getElementById('toggles');
+  function apply() {
+    var inputs = box.querySelectorAll('input[data-series]');
+    var rows = document.querySelectorAll('#results tbody tr');
+    Array.prototype.forEach.call(inputs, function (input, i) {
+      var show = input.checked;
+      charts.forEach(function (u) { if (u.series[i + 1]) u.setSeries(i + 1, { show: show }); });
+      if (rows[i]) rows[i].className = show ? '' : 'off';
+    });
+  }
+  if (box) {
+    box.addEventListener('change', apply);
+    box.addEventListener('click', function (e) {
+      var all = e.target && e.target.getAttribute && e.target.getAttribute('data-all');
+      if (all === null || all === undefined) return;
+      Array.prototype.forEach.call(box.querySelectorAll('input[data-series]'), function (input) { input.checked = all === '1'; });
+      apply();
+    });
+  }
   var timer = 0;
   window.addEventListener('resize', function () {
     clearTimeout(timer);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cdfData, timelineData } from './chart-data.js';
 import { REPORT_SCRIPT } from './html-script.js';
+import { noiseNotes } from './noise.js';
 import { backendIds, tableRows } from './table.js';
 import type { RunReport, StrategyResult } from './types.js';
 
@@ -102,7 +103,12 @@ function backendBars(results: readonly StrategyResult[]): string {
 function htmlTable(results: readonly StrategyResult[]): string {
   const { header, rows } = tableRows(results);
   const th = header.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
-  const trs = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
+  const trs = rows
+    .map(
+      (r, i) =>
+        `<tr data-strategy="${escapeHtml(results[i]?.strategy ?? '')}">${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`,
+    )
+    .join('\n');
   return `<div class="scroll"><table id="results"><thead><tr>${th}</tr></thead><tbody>\n${trs}\n</tbody></table></div>`;
 }
 
@@ -117,7 +123,30 @@ th, td { padding: 4px 8px; border-bottom: 1px solid #ddd; text-align: right; whi
 th:first-child, td:first-child { text-align: left; }
 .chart { width: 100%; min-height: 340px; } .note { color: #666; font-size: 12px; }
 svg text { font-size: 13px; fill: #222; } svg text.in { fill: #fff; font-size: 12px; }
+#toggles { display: flex; flex-wrap: wrap; gap: 4px 14px; align-items: center; margin: 8px 0; padding: 8px 10px; border: 1px solid #ddd; border-radius: 6px; }
+#toggles label { white-space: nowrap; cursor: pointer; } #toggles i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
+#toggles button { font: inherit; padding: 1px 8px; }
+tr.off { display: none; } .noise { margin: 6px 0; padding-left: 18px; }
 `;
+
+/** One checkbox per strategy: a reader of nine strategies shows the few to compare in every chart and the table. */
+function toggles(results: readonly StrategyResult[]): string {
+  if (results.length < 2) return '';
+  const boxes = results
+    .map(
+      (r, i) =>
+        `<label><input type="checkbox" data-series="${i + 1}" checked><i style="background:${COLORS[i % COLORS.length]}"></i>${escapeHtml(r.strategy)}</label>`,
+    )
+    .join('');
+  return `<div id="toggles" role="group" aria-label="strategies shown"><b>Show:</b>${boxes}<button type="button" data-all="1">all</button><button type="button" data-all="0">none</button></div>`;
+}
+
+function noiseSection(results: readonly StrategyResult[]): string {
+  const notes = noiseNotes(results);
+  if (notes.length === 0) return '';
+  return `<h2>Which differences are noise</h2><ul class="noise" id="noise">${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
+<p class="note">From each strategy's mean latency and the 95% confidence interval of that mean (1.96 standard errors). Requests of one run share queues and are not independent, so the true intervals are wider: overlapping means are surely noise, separate ones may still be.</p>`;
+}
 
 export function renderHtmlReport(report: RunReport): string {
   const { js, css } = loadUplot();
@@ -149,8 +178,10 @@ export function renderHtmlReport(report: RunReport): string {
 <p class="meta">${report.source === 'simulate' ? 'Simulated run' : 'Measured against a live broker'}, generated ${escapeHtml(report.generatedAt)}.</p>
 <dl>${params}</dl>
 <h2>Results</h2>
+${toggles(report.results)}
 ${htmlTable(report.results)}
 <p class="note">spread = most / fewest requests over backends (1.00x is even); b:&lt;id&gt; = requests per backend.</p>
+${noiseSection(report.results)}
 <h2>Latency distribution (CDF)</h2>
 <div id="chart-cdf" class="chart"></div>
 <p class="note">Fraction of requests completed within a latency; further left and steeper is better.${data.cdfLogX ? ' Log scale.' : ''}</p>

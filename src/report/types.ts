@@ -30,6 +30,11 @@ export interface StrategyResult {
   perBackend: BackendResult[];
   /** Latency distribution for charts: points of the CDF, ascending. */
   latencyCdf: { ms: number; fraction: number }[];
+  /**
+   * Half-width of the 95% confidence interval of the mean latency, ms (1.96 sd / sqrt(n)), when the run
+   * knows it (the client does). Requests of one run are not independent, so read it as a lower bound.
+   */
+  meanCi95Ms?: number;
   /** Per-second series for charts (seconds since start; simulated seconds in the simulator). */
   timeline: { t: number; throughputPerSec: number; inFlight: number }[];
 }

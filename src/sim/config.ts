@@ -40,6 +40,11 @@ export interface SimConfig {
   hashFactor: number;
   /** Measure the queue-length profile (SimOutcome.queueProfile); off by default, it costs a tenth of a run. */
   profile?: boolean;
+  /**
+   * Per backend, its speed (work multiplier 1 / speed), apart from its weight: a lab scenario's slowed or
+   * bigger worker. Absolute, not normalised; absent: the weights are the speeds (normalised to a mean of 1).
+   */
+  speeds?: number[];
   /** With arrival 'trace': the arrivals and jobs to replay. */
   trace?: Trace;
   /**

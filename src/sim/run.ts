@@ -175,9 +175,11 @@ class Simulation {
     let weightSum = 0;
     for (let i = 0; i < n; i++) weightSum += backends[i].weight;
     // Equal weights (the usual case) skip the per-backend scale, and its cache line, on every arrival.
-    this.weighted = backends.some((b) => b.weight !== backends[0].weight);
+    this.weighted = backends.some((b) => b.weight !== backends[0].weight) || c.speeds !== undefined;
     for (let i = 0; i < n; i++) {
-      this.per[i * STRIDE + WORK_SCALE] = weightSum / (n * backends[i].weight);
+      // Explicit speeds (a lab scenario: a slowed worker keeps its weight) are absolute, not normalised.
+      this.per[i * STRIDE + WORK_SCALE] =
+        c.speeds !== undefined ? 1 / c.speeds[i] : weightSum / (n * backends[i].weight);
       this.per[i * STRIDE + BUSY_SINCE] = Number.NaN;
     }
     this.bank = new SharingBank(n, c.cores, c.capacity);

@@ -7,6 +7,8 @@ export interface HttpContext {
   readonly id: string;
   readonly runner: JobRunner;
   readonly draining: boolean;
+  /** The lab's "this worker dies": cut every connection and stop, as --crash-after does. */
+  crash?(): void;
 }
 
 class HttpTicket extends JobTicket {
@@ -33,6 +35,7 @@ export class HttpWork implements JobSink {
       const draining = this.ctx.draining;
       return send(res, draining ? 503 : 200, draining ? '{"status":"draining"}' : '{"status":"ok"}');
     }
+    if (path.startsWith('/control/')) return this.control(req.method ?? 'GET', path, url, q, res);
     if (path !== '/work') return send(res, 404, JSON.stringify({ error: 'not found', path }));
     const params = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     const typeText = params.get('type') ?? '';
@@ -47,6 +50,29 @@ export class HttpWork implements JobSink {
     res.on('close', onResponseClose);
     this.ctx.runner.submit(ticket);
   };
+
+  /**
+   * The lab's controls (a scenario's actions): `POST /control/slowdown?factor=3` makes new jobs take
+   * three times their work, `POST /control/crash` ends the worker as --crash-after does.
+   */
+  private control(method: string, path: string, url: string, q: number, res: ServerResponse): void {
+    if (method !== 'POST') return send(res, 405, '{"error":"use POST"}');
+    if (path === '/control/slowdown') {
+      const factor = Number(new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('factor'));
+      if (!(factor > 0 && factor <= 1000)) {
+        return send(res, 400, '{"error":"factor must be a number above 0, at most 1000"}');
+      }
+      this.ctx.runner.slowdown = factor;
+      return send(res, 200, JSON.stringify({ worker: this.ctx.id, slowdown: factor }));
+    }
+    if (path === '/control/crash' && this.ctx.crash) {
+      send(res, 200, JSON.stringify({ worker: this.ctx.id, crashing: true }));
+      const crash = this.ctx.crash.bind(this.ctx);
+      setImmediate(crash);
+      return;
+    }
+    return send(res, 404, JSON.stringify({ error: 'not found', path }));
+  }
 
   jobDone(ticket: JobTicket, ok: boolean): void {
     const res = (ticket as HttpTicket).res;

@@ -49,6 +49,8 @@ export class JobRunner {
   private stopped = false;
   completed = 0;
   failed = 0;
+  /** The lab's "this worker slows down": new jobs carry this many times their work (1 = normal). */
+  slowdown = 1;
 
   constructor(private readonly opts: JobRunnerOptions) {
     this.server = new SharingServer<JobTicket>(opts.cores, opts.capacity);
@@ -71,7 +73,7 @@ export class JobRunner {
   }
 
   submit(ticket: JobTicket): void {
-    const work = ticket.type === 'long' ? this.opts.longMs : this.opts.shortMs;
+    const work = (ticket.type === 'long' ? this.opts.longMs : this.opts.shortMs) * this.slowdown;
     ticket.job = this.server.add(work, ticket, this.now());
     this.opts.onStart?.(ticket);
     this.schedule();

@@ -3,7 +3,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { sniffProtocol } from '../broker/sniff.js';
 import { listenError } from '../errors.js';
-import { HttpWork } from './http-handler.js';
+import { type HttpContext, HttpWork } from './http-handler.js';
 import { JobRunner, type JobTicket } from './jobs.js';
 import { type LineContext, LineSession } from './line-session.js';
 import { displayType } from './messages.js';
@@ -78,12 +78,20 @@ export async function startWorker(options: Partial<WorkerOptions> = {}): Promise
       }
     },
   });
-  const ctx: LineContext = {
+  const ctx: LineContext & HttpContext = {
     id: o.id,
     runner,
     lineSilenceMs: o.lineSilenceMs,
     get draining() {
       return draining;
+    },
+    crash: () => {
+      if (crashing) return;
+      crashing = true;
+      log?.(`${tag} crashing: asked to by POST /control/crash`);
+      if (o.onCrash) return o.onCrash();
+      draining = true;
+      closing ??= shutDown(0);
     },
   };
   const httpWork = new HttpWork(ctx);

@@ -31,6 +31,8 @@ const result = z.strictObject({
   retries: z.number().int().nonnegative(),
   dropped: z.number().int().nonnegative(),
   errorKinds: z.record(z.string(), z.number().int().positive()),
+  // NaN (null in JSON) below two completed requests.
+  meanCi95Ms: z.number().nonnegative().nullable(),
 });
 
 export const clientJsonSchema = z.strictObject({

@@ -19,7 +19,12 @@ export function dashboardApp(): void {
   const uPlot = (window as unknown as { uPlot: typeof UPlot }).uPlot;
   const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
   const cards = new Map<string, { el: HTMLElement; total: number }>();
-  const hook = { ticks: 0, state: undefined as StateView | undefined, connected: false };
+  const hook = {
+    ticks: 0,
+    state: undefined as StateView | undefined,
+    connected: false,
+    charts: {} as Record<string, UPlot>,
+  };
   (window as unknown as { __timbang: typeof hook }).__timbang = hook;
   let history: HistoryView = { t: [], rps: [], inFlight: [], p50Ms: [], p99Ms: [] };
   let rateChart: UPlot | undefined;
@@ -67,7 +72,7 @@ export function dashboardApp(): void {
       <div class="flight"><span class="big" data-field="inFlight">0</span><small>in flight</small>
         <div class="bar" title="its share of all requests in flight"><i data-field="bar"></i></div><div class="hits" data-field="hits"></div></div>
       <dl>
-        <dt>total</dt><dd data-field="total"></dd><dt>req/s</dt><dd data-field="rps"></dd>
+        <dt title="tries started on this worker, retries included">tries</dt><dd data-field="total"></dd><dt title="tries started per second">tries/s</dt><dd data-field="rps"></dd>
         <dt>p50</dt><dd data-field="p50"></dd><dt>p99</dt><dd data-field="p99"></dd>
         <dt>errors</dt><dd data-field="errors"></dd><dt>weight</dt><dd data-field="weightText"></dd>
         <dt>tunnels</dt><dd data-field="tunnels"></dd>
@@ -155,18 +160,36 @@ export function dashboardApp(): void {
     if (document.activeElement !== select) select.value = state.strategy;
     const t = state.totals;
     $('totals').innerHTML = '';
-    const items: Array<[string, string]> = [
-      ['requests', String(t.requests)],
-      ['in flight', String(t.inFlight)],
-      ['tunnels', String(t.tunnels)],
-      ['req/s', fmtRate(t.rps)],
-      ['p50', fmtMs(t.p50Ms)],
-      ['p99', fmtMs(t.p99Ms)],
-      ['errors', String(t.errors)],
-      ['retries', String(t.retries)],
+    const tries = state.backends.reduce((n, b) => n + b.total, 0);
+    // Requests count each client request once (as timbang client does); tries add the retries.
+    const items: Array<[string, string, string]> = [
+      [
+        'requests',
+        String(t.requests),
+        'client requests answered, each once whatever its retries (what timbang client counts)',
+      ],
+      [
+        'tries',
+        String(tries),
+        'tries started on the workers: requests plus retries (the cards add up to this)',
+      ],
+      ['in flight', String(t.inFlight), 'requests in flight now (an open tunnel is one)'],
+      ['tunnels', String(t.tunnels), 'open WebSocket and other Upgrade tunnels'],
+      ['tries/s', fmtRate(t.rps), 'tries started per second'],
+      ['p50', fmtMs(t.p50Ms), 'median time of a whole request, last 30 s'],
+      ['p99', fmtMs(t.p99Ms), '99th percentile of a whole request, last 30 s'],
+      ['errors', String(t.errors), 'requests that failed (after their retries)'],
+      ['retries', String(t.retries), 'extra tries the broker made'],
+      [
+        'not retried',
+        String(t.retriesRefused ?? 0),
+        'failed requests the retry budget did not let the broker retry',
+      ],
     ];
-    for (const [label, value] of items) {
+    for (const [label, value, title] of items) {
       const div = document.createElement('div');
+      div.title = title;
+      div.dataset.total = label;
       div.innerHTML = '<b></b><small></small>';
       (div.firstChild as HTMLElement).textContent = value;
       (div.lastChild as HTMLElement).textContent = label;
@@ -179,7 +202,7 @@ export function dashboardApp(): void {
     const list = $('events');
     for (const e of events) {
       const li = document.createElement('li');
-      li.className = `ev-${e.kind}`;
+      li.className = `ev-${e.kind}${e.level ? ` ev-${e.level}` : ''}`;
       li.textContent = `${new Date(e.t).toLocaleTimeString()}  ${e.message}`;
       list.insertBefore(li, list.firstChild);
     }
@@ -199,16 +222,24 @@ export function dashboardApp(): void {
       values: (_u, splits) => splits.map((v) => new Date(v * 1000).toLocaleTimeString()),
     };
     const axes = (label: string): UPlot.Axis[] => [time, { label, stroke: '#889', size: 56 }];
+    // The cards' unit: ms below a second, seconds above, on the axis and in the legend alike.
+    const msAxis: UPlot.Axis = {
+      label: 'latency',
+      stroke: '#889',
+      size: 64,
+      values: (_u, splits) => splits.map((v) => fmtMs(v)),
+    };
+    const msValue = (_u: UPlot, v: number | null): string => fmtMs(v);
     rateChart = new uPlot(
       {
         width: chartWidth('chart-rate'),
         height: 220,
         series: [
           {},
-          { label: 'req/s', stroke: '#3b82f6', width: 2, points: { show: false } },
+          { label: 'tries/s', stroke: '#3b82f6', width: 2, points: { show: false } },
           { label: 'in flight', stroke: '#f59e0b', width: 2, points: { show: false } },
         ],
-        axes: axes('req/s · in flight'),
+        axes: axes('tries/s · in flight'),
         legend: { live: false },
       },
       [history.t, history.rps, history.inFlight],
@@ -220,15 +251,17 @@ export function dashboardApp(): void {
         height: 220,
         series: [
           {},
-          { label: 'p50 ms', stroke: '#10b981', width: 2, spanGaps: true, points: { show: false } },
-          { label: 'p99 ms', stroke: '#ef4444', width: 2, spanGaps: true, points: { show: false } },
+          // No line across a gap: a tick without requests has no latency (null), and says so.
+          { label: 'p50', stroke: '#10b981', width: 2, spanGaps: false, value: msValue, points: { size: 5 } },
+          { label: 'p99', stroke: '#ef4444', width: 2, spanGaps: false, value: msValue, points: { size: 5 } },
         ],
-        axes: axes('ms'),
+        axes: [time, msAxis],
         legend: { live: false },
       },
       [history.t, history.p50Ms, history.p99Ms] as UPlot.AlignedData,
       $('chart-latency'),
     );
+    hook.charts = { rate: rateChart, latency: latencyChart };
     window.addEventListener('resize', () => {
       rateChart?.setSize({ width: chartWidth('chart-rate'), height: 220 });
       latencyChart?.setSize({ width: chartWidth('chart-latency'), height: 220 });
@@ -298,6 +331,31 @@ export function dashboardApp(): void {
       .finally(() => {
         button.disabled = false;
       });
+  });
+  // Record: the broker keeps what it sees until Stop; the links download it as simulate --json does.
+  let recording = false;
+  $('record').addEventListener('click', () => {
+    const button = $<HTMLButtonElement>('record');
+    const action = recording ? 'stop' : 'start';
+    api('POST', '/api/record', { action }).then(
+      (r) => {
+        recording = !recording;
+        button.textContent = recording ? '■ Stop recording' : '● Record again';
+        button.className = recording ? 'on' : '';
+        $('dl-jsonl').hidden = recording;
+        $('dl-csv').hidden = recording;
+        const n = (r as { records: Array<{ completed: number }> }).records.reduce(
+          (a, x) => a + x.completed,
+          0,
+        );
+        say(
+          recording
+            ? 'recording: every request the broker answers from now on'
+            : `recorded ${n} request(s): download them with the links beside Record`,
+        );
+      },
+      (err: Error) => say(err.message, true),
+    );
   });
   $<HTMLFormElement>('add').addEventListener('submit', (e) => {
     e.preventDefault();

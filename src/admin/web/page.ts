@@ -55,7 +55,9 @@ dt { color: var(--muted); } dd { margin: 0; white-space: nowrap; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 12px; margin-bottom: 16px; }
 .charts > div { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px; }
 #events { list-style: none; margin: 0; padding: 0; font: 12px/1.5 ui-monospace, monospace; max-height: 220px; overflow: auto; }
-.ev-health { color: var(--down); } .ev-lab { color: var(--accent); }
+.ev-lab { color: var(--accent); } .ev-bad { color: var(--down); } .ev-good { color: var(--up); }
+#totals div { cursor: help; }
+.record { display: inline-flex; gap: 8px; align-items: center; } #record.on { background: var(--down); color: #fff; border-color: var(--down); }
 `;
 
 const HTML = `<!doctype html>
@@ -73,6 +75,9 @@ const HTML = `<!doctype html>
 <section class="controls">
   <label>Strategy <select id="strategy" data-testid="strategy"></select></label>
   <button id="lab" class="primary" data-testid="lab">Send 10 Long / 10 Short</button>
+  <span class="record"><button id="record" data-testid="record" title="record what the broker sees, to download in the simulator's format">● Record</button>
+    <a id="dl-jsonl" href="/api/record?format=jsonl" download="timbang-live.jsonl" hidden data-testid="download-jsonl">JSON lines</a>
+    <a id="dl-csv" href="/api/record?format=csv" download="timbang-live.csv" hidden data-testid="download-csv">CSV</a></span>
   <form id="add" data-testid="add-form">
     <input name="address" placeholder="127.0.0.1:9005" aria-label="address" required>
     <input name="id" placeholder="id" aria-label="id">
@@ -84,8 +89,8 @@ const HTML = `<!doctype html>
 <section id="totals" data-testid="totals"></section>
 <section id="cards" class="cards" data-testid="cards"></section>
 <section class="charts">
-  <div><h2>Requests/s and in flight</h2><div id="chart-rate"></div></div>
-  <div><h2>Latency, last 5 s (ms)</h2><div id="chart-latency"></div></div>
+  <div><h2>Tries/s (retries included) and requests in flight</h2><div id="chart-rate"></div></div>
+  <div><h2>Latency of whole requests, over the last 5 s (gaps: no requests)</h2><div id="chart-latency"></div></div>
 </section>
 <section><h2>Events</h2><ol id="events" data-testid="events"></ol></section>
 </main>

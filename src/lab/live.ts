@@ -1,0 +1,221 @@
+import http from 'node:http';
+import { StrategyRun } from '../client/strategy-run.js';
+import type { ClientStrategyResult, LoadOptions } from '../client/types.js';
+import {
+  describeAction,
+  type Scenario,
+  type ScenarioAction,
+  type Segment,
+  type WorkerState,
+} from './scenario.js';
+
+/**
+ * A scenario played against a real broker: for each strategy and repeat, a fresh start (env.prepare),
+ * then the segments' Poisson arrivals on their schedule, and the actions at their times through the
+ * environment (the admin API, the workers' controls, or the demo's own processes).
+ */
+
+/** Where a live run happens: the demo's own processes, or a running broker (timbang client --scenario). */
+export interface LiveEnv {
+  /** Start the run from the state the scenario starts in, with `strategy` as the broker's strategy. */
+  prepare(strategy: string): Promise<{ host: string; port: number }>;
+  slow(worker: string, factor: number): Promise<void>;
+  kill(worker: string): Promise<void>;
+  add(worker: WorkerState): Promise<void>;
+  setStrategy(strategy: string): Promise<void>;
+  /** After a run: whatever it started that must not outlive it. */
+  finish(): Promise<void>;
+}
+
+/** One run's measurement of one segment. */
+export interface SegmentMeasurement {
+  segment: number;
+  strategy: string;
+  repeat: number;
+  result: ClientStrategyResult;
+}
+
+/** The first share of each segment's arrivals is sent but not measured, as the simulator's warm-up is. */
+export const LIVE_WARMUP = 0.1;
+
+export interface LiveOptions {
+  repeats: number;
+  timeScale: number;
+  out: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * What a job costs on this machine beyond its nominal work, measured one request at a time on the idle
+ * system before the first run: `rttMs` is the broker round trip without work (GET /health through
+ * the broker, answered by a worker), `workOverheadMs` what a job adds beyond its nominal time (the
+ * worker's timer fires late, on a busy machine by a millisecond or more). The prediction adds both.
+ */
+export interface Calibration {
+  rttMs: number;
+  workOverheadMs: number;
+  samples: number;
+}
+
+export async function runLive(
+  s: Scenario,
+  segs: readonly Segment[],
+  strategies: readonly string[],
+  env: LiveEnv,
+  o: LiveOptions,
+): Promise<{ measurements: SegmentMeasurement[]; calibration: Calibration }> {
+  const out: SegmentMeasurement[] = [];
+  let calibration: Calibration = { rttMs: 0, workOverheadMs: 0, samples: 0 };
+  for (const strategy of strategies) {
+    for (let repeat = 0; repeat < o.repeats; repeat++) {
+      if (o.signal?.aborted) return { measurements: out, calibration };
+      const target = await env.prepare(strategy);
+      if (calibration.samples === 0) {
+        calibration = await calibrate(target, s, o.timeScale);
+        o.out(
+          `calibration: a request through the broker takes ${calibration.rttMs.toFixed(2)} ms without work, and a job ${calibration.workOverheadMs.toFixed(2)} ms more than its nominal time (median of ${calibration.samples})`,
+        );
+      }
+      o.out(`live: ${strategy}, run ${repeat + 1} of ${o.repeats}`);
+      try {
+        out.push(...(await playRun(s, segs, strategy, repeat, target, env, o)));
+      } finally {
+        await env.finish();
+      }
+    }
+  }
+  return { measurements: out, calibration };
+}
+
+/** One GET at a time through the broker: time of the exchange, ms. */
+function timed(target: { host: string; port: number }, path: string): Promise<number> {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: target.host, port: target.port, path, agent: false }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(performance.now() - t));
+    });
+    req.once('error', reject);
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+async function calibrate(
+  target: { host: string; port: number },
+  s: Scenario,
+  timeScale: number,
+): Promise<Calibration> {
+  // The first requests pay for JIT and connection set-up everywhere: warm up, then measure.
+  for (let i = 0; i < 5; i++) await timed(target, '/health');
+  const rtt: number[] = [];
+  for (let i = 0; i < 15; i++) rtt.push(await timed(target, '/health'));
+  const rttMs = median(rtt);
+  const over: number[] = [];
+  const shortMs = s.jobs.shortMs / timeScale;
+  for (let i = 0; i < 15; i++)
+    over.push((await timed(target, `/work?type=short&app=calibration`)) - shortMs - rttMs);
+  return { rttMs, workOverheadMs: Math.max(0, median(over)), samples: over.length };
+}
+
+async function playRun(
+  s: Scenario,
+  segs: readonly Segment[],
+  strategy: string,
+  repeat: number,
+  target: { host: string; port: number },
+  env: LiveEnv,
+  o: LiveOptions,
+): Promise<SegmentMeasurement[]> {
+  const t0 = performance.now();
+  const timers: NodeJS.Timeout[] = [];
+  const at = (ms: number, fn: () => Promise<unknown>): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      timers.push(setTimeout(() => fn().then(resolve, reject), Math.max(0, t0 + ms - performance.now())));
+    });
+  const pending: Array<Promise<unknown>> = [];
+  const measured: Array<Promise<SegmentMeasurement>> = [];
+  for (const seg of segs) {
+    for (const a of seg.actions) {
+      pending.push(
+        at(seg.startMs, async () => {
+          o.out(`  ${describeAction(a)}`);
+          await apply(env, a);
+        }),
+      );
+    }
+    if (seg.workers.length === 0 || seg.durationMs <= 0) continue;
+    const warmMs = seg.durationMs * LIVE_WARMUP;
+    const seed = s.seed * 1_000_003 + seg.index * 7919 + repeat * 104_729;
+    pending.push(
+      at(seg.startMs, () =>
+        new StrategyRun(loadOptions(s, seg, target, warmMs, seed), undefined, 'warm-up', {}).run(),
+      ),
+    );
+    measured.push(
+      at(seg.startMs + warmMs, async () => {
+        const run = new StrategyRun(
+          loadOptions(s, seg, target, seg.durationMs - warmMs, seed + 1),
+          undefined,
+          strategy,
+          { signal: o.signal },
+        );
+        const result = await run.run();
+        return { segment: seg.index, strategy, repeat, result };
+      }) as Promise<SegmentMeasurement>,
+    );
+  }
+  try {
+    const results = await Promise.all(measured);
+    await Promise.all(pending);
+    return results;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+  }
+}
+
+function apply(env: LiveEnv, a: ScenarioAction): Promise<void> {
+  if (a.slow) return env.slow(a.slow.worker, a.slow.factor);
+  if (a.kill !== undefined) return env.kill(a.kill);
+  if (a.add)
+    return env.add({ id: a.add.id, weight: a.add.weight, speed: a.add.speed, address: a.add.address });
+  return env.setStrategy(a.strategy!);
+}
+
+function loadOptions(
+  s: Scenario,
+  seg: Segment,
+  target: { host: string; port: number },
+  durationMs: number,
+  seed: number,
+): LoadOptions {
+  return {
+    target: {
+      host: target.host,
+      port: target.port,
+      protocol: 'http',
+      // Long enough for any queue a lesson builds; a lesson never waits on a timeout by design.
+      timeoutMs: Math.max(60_000, (s.jobs.longMs / 1) * 10),
+      keepAlive: true,
+      newline: true,
+      replyIdleMs: 200,
+    },
+    retry: { retries: 0, baseMs: 100, capMs: 1000 },
+    strategies: [],
+    mix: [
+      { type: 'Long', weight: seg.mix.long },
+      { type: 'Short', weight: seg.mix.short },
+    ],
+    appIds: ['App1', 'App2', 'App3', 'App4'],
+    mode: 'open',
+    requests: undefined,
+    concurrency: 512,
+    rate: seg.ratePerSec,
+    durationMs,
+    maxInFlight: 10_000,
+    seed: seed >>> 0,
+  };
+}
