@@ -1,13 +1,15 @@
 import type { BackendSpec } from '../balancer/types.js';
+import type { H2Limits } from './h2-front.js';
 
 export type HealthCheckKind = 'none' | 'tcp' | 'http';
 export type LogFormat = 'human' | 'json' | 'none';
 
 /**
  * What a listener speaks. 'http': HTTP/1.1 and the classroom line protocol on one port, told apart by
- * the first bytes (broker/sniff.ts). Further modes (raw TCP, TLS) plug in here.
+ * the first bytes (broker/sniff.ts). 'h2c': cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3).
+ * Further modes (raw TCP, TLS) plug in here.
  */
-export type ListenerMode = 'http';
+export type ListenerMode = 'http' | 'h2c';
 
 /** One listening socket: an address and what it speaks. */
 export interface ListenerSpec {
@@ -69,6 +71,8 @@ export interface BrokerOptions {
   lineSilenceMs: number;
   drainTimeoutMs: number;
   logFormat: LogFormat;
+  /** HTTP/2 limits beyond the defaults (h2-front.ts DEFAULT_H2_LIMITS); tests lower them. */
+  h2Limits?: Partial<H2Limits>;
 }
 
 export const DEFAULT_BACKENDS: BackendSpec[] = [

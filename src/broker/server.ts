@@ -5,6 +5,7 @@ import type { Backend, BackendSpec } from '../balancer/types.js';
 import { listenError } from '../errors.js';
 import { type BrokerLog, createBrokerLog } from './access-log.js';
 import { Forwarder, type ForwardObserver } from './forward.js';
+import { H2Front } from './h2-front.js';
 import { HealthMonitor } from './health-monitor.js';
 import { HttpFront } from './http-front.js';
 import { HttpProxy, REQUEST_WATCHED } from './http-proxy.js';
@@ -31,6 +32,8 @@ export interface Broker {
   readonly forwarder: Forwarder;
   readonly health: HealthMonitor;
   readonly http: HttpProxy;
+  /** The HTTP/2 front end (h2c listeners; TLS listeners hand it connections whose ALPN is h2). */
+  readonly h2: H2Front;
   readonly log: BrokerLog;
   /** Open client connections, both protocols. */
   readonly connections: number;
@@ -79,6 +82,8 @@ export async function startBroker(
     (conn) => httpProxy.handle(conn),
   );
 
+  const h2 = new H2Front(httpProxy, { idleTimeoutMs: opts.clientIdleTimeoutMs, limits: opts.h2Limits });
+
   const sniffTargets: SniffTargets = {
     http: (socket, head) => front.accept(socket, head),
     line: (socket, head, ended) => lineProxy.handle(socket, head, ended),
@@ -86,6 +91,7 @@ export async function startBroker(
   /** What a new connection on a listener of each mode goes to. */
   const accept: Record<ListenerMode, (socket: net.Socket) => void> = {
     http: (socket) => sniffConnection(socket, sniffTargets, opts.lineSilenceMs, opts.headersTimeoutMs),
+    h2c: (socket) => h2.accept(socket),
   };
 
   const specs: ListenerSpec[] = [{ host: opts.host, port: opts.port, mode: 'http' }, ...opts.listeners];
@@ -114,6 +120,7 @@ export async function startBroker(
       health.stop();
       const deadline = Date.now() + opts.drainTimeoutMs;
       front.drain();
+      h2.drain();
       while (sockets.size > 0 && Date.now() < deadline) {
         front.closeIdle();
         lineProxy.drain();
@@ -121,6 +128,7 @@ export async function startBroker(
       }
       for (const s of sockets) s.destroy();
       front.close();
+      await h2.close();
       await httpProxy.close();
       log.flush();
     })();
@@ -136,6 +144,7 @@ export async function startBroker(
     forwarder,
     health,
     http: httpProxy,
+    h2,
     log,
     get connections() {
       return sockets.size;
@@ -144,7 +153,10 @@ export async function startBroker(
   };
 }
 
-const MODE_NAMES: Record<ListenerMode, string> = { http: 'HTTP and line protocol' };
+const MODE_NAMES: Record<ListenerMode, string> = {
+  http: 'HTTP and line protocol',
+  h2c: 'HTTP/2 cleartext',
+};
 
 /** Binds one listener; its connections are counted in `sockets` (for draining) and handed to `onSocket`. */
 async function listen(
@@ -153,7 +165,9 @@ async function listen(
   sockets: Set<net.Socket>,
 ): Promise<net.Server> {
   // allowHalfOpen: a classroom client may send its message and half-close; it still wants the reply.
-  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+  // HTTP/2 has its own end of stream: a connection the client ends is over.
+  const allowHalfOpen = spec.mode !== 'h2c';
+  const server = net.createServer({ noDelay: true, allowHalfOpen }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     onSocket(socket);

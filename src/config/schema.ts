@@ -41,7 +41,7 @@ export const weightSchema = z
 /** A listener besides the main one: its address and what it speaks. */
 export const listenerSchema = z.strictObject({
   listen: listenAddress,
-  mode: z.enum(['http'], { error: 'must be http' }).optional(),
+  mode: z.enum(['http', 'h2c'], { error: 'must be http or h2c' }).optional(),
 });
 
 /** One backend, in the config file and in `POST /api/backends`. */

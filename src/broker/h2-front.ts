@@ -1,0 +1,171 @@
+import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import { type H2Peer, H2Exchange } from './h2-proxy.js';
+import type { HttpProxy } from './http-proxy.js';
+
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+/**
+ * What one HTTP/2 connection may do. Node's own defaults are unlimited where it matters (it advertises
+ * 4,294,967,295 concurrent streams), so every limit is set here, near nginx's and HAProxy's.
+ */
+export interface H2Limits {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS (nginx http2_max_concurrent_streams 128, HAProxy 100). */
+  maxConcurrentStreams: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE: a request whose header fields exceed it is reset (nginx: 32 KiB buffers). */
+  maxHeaderListBytes: number;
+  /** Header fields per request, pseudo-headers included. */
+  maxHeaderListPairs: number;
+  /**
+   * Streams the client may reset before their response ended within resetWindowMs; one more and the
+   * connection gets GOAWAY(ENHANCE_YOUR_CALM) and is closed (CVE-2023-44487, rapid reset).
+   */
+  maxResetsPerWindow: number;
+  resetWindowMs: number;
+  /** Frames that break the protocol before the session is closed (Node's maxSessionInvalidFrames). */
+  maxInvalidFrames: number;
+  /** Streams refused for exceeding maxConcurrentStreams before the session is closed. */
+  maxRejectedStreams: number;
+  /** SETTINGS frames (and entries) in flight; more is a flood. */
+  maxSettings: number;
+  /** nghttp2's memory for one session (header tables, queued frames), MB; past it new streams are refused. */
+  maxSessionMemoryMb: number;
+}
+
+export const DEFAULT_H2_LIMITS: H2Limits = {
+  maxConcurrentStreams: 100,
+  maxHeaderListBytes: 32 * 1024,
+  maxHeaderListPairs: 128,
+  maxResetsPerWindow: 200,
+  resetWindowMs: 10_000,
+  maxInvalidFrames: 100,
+  maxRejectedStreams: 100,
+  maxSettings: 32,
+  maxSessionMemoryMb: 10,
+};
+
+export interface H2FrontOptions {
+  /** A connection with no frame for this long is closed (after its streams, if any, end). */
+  idleTimeoutMs: number;
+  limits?: Partial<H2Limits>;
+}
+
+/**
+ * The HTTP/2 front end: connections already accepted (and, for TLS, already through the handshake with
+ * ALPN h2) become node:http2 sessions; each stream is an H2Exchange on the one Forwarder, sent to the
+ * backends as HTTP/1.1 through the HTTP proxy's keep-alive pools. nghttp2 does the framing, HPACK, flow
+ * control and most of RFC 9113's validation; this adds the limits Node leaves to the application.
+ */
+export class H2Front {
+  readonly limits: H2Limits;
+  private readonly sessions = new Set<H2Connection>();
+  private readonly sessionOptions: http2.ServerOptions;
+  private draining = false;
+
+  constructor(
+    readonly proxy: HttpProxy,
+    readonly opts: H2FrontOptions,
+  ) {
+    const l = { ...DEFAULT_H2_LIMITS, ...opts.limits };
+    this.limits = l;
+    this.sessionOptions = {
+      settings: {
+        maxConcurrentStreams: l.maxConcurrentStreams,
+        maxHeaderListSize: l.maxHeaderListBytes,
+        enablePush: false,
+      },
+      maxHeaderListPairs: l.maxHeaderListPairs,
+      maxSessionInvalidFrames: l.maxInvalidFrames,
+      maxSessionRejectedStreams: l.maxRejectedStreams,
+      maxSettings: l.maxSettings,
+      maxSessionMemory: l.maxSessionMemoryMb,
+    };
+  }
+
+  /** Open HTTP/2 connections. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Takes an established connection (TLS, if any, already done) and speaks HTTP/2 on it. */
+  accept(socket: net.Socket | tls.TLSSocket): void {
+    const session = http2.performServerHandshake(socket, this.sessionOptions);
+    const conn = new H2Connection(this, session, socket);
+    this.sessions.add(conn);
+    session.once('close', () => this.sessions.delete(conn));
+    if (this.draining) session.close();
+  }
+
+  /** GOAWAY on every connection: no new streams, the open ones finish, then each connection closes. */
+  drain(): void {
+    this.draining = true;
+    for (const c of this.sessions) c.session.close();
+  }
+
+  /** Closes every connection now; resolves when all have closed. */
+  async close(): Promise<void> {
+    this.draining = true;
+    const closing = [...this.sessions].map(
+      (c) => new Promise<void>((resolve) => (c.session.closed ? resolve() : c.session.once('close', resolve))),
+    );
+    for (const c of this.sessions) c.session.destroy();
+    await Promise.all(closing);
+  }
+}
+
+/** One HTTP/2 connection: what its streams share (the client's address, the forwarding fields) and its reset count. */
+class H2Connection implements H2Peer {
+  readonly clientIp: string;
+  readonly scheme: string;
+  readonly forwardingFields: string;
+  private resets = 0;
+  private windowStart = 0;
+
+  constructor(
+    private readonly front: H2Front,
+    readonly session: ServerHttp2Session,
+    socket: net.Socket | tls.TLSSocket,
+  ) {
+    const a = socket.remoteAddress ?? '';
+    this.clientIp = a.startsWith('::ffff:') && net.isIPv4(a.slice(7)) ? a.slice(7) : a;
+    this.scheme = socket instanceof tls.TLSSocket ? 'https' : 'http';
+    this.forwardingFields = `x-forwarded-for: ${this.clientIp}\r\nx-forwarded-proto: ${this.scheme}\r\nvia: 2 timbang\r\n`;
+    session.on('error', () => {}); // 'close' follows
+    // The 'stream' event also passes the raw header list (typed with three arguments in @types/node).
+    session.on('stream', (...args: unknown[]) => {
+      const [stream, headers, flags, raw] = args as [
+        ServerHttp2Stream,
+        http2.IncomingHttpHeaders,
+        number,
+        string[],
+      ];
+      stream.on('error', () => {}); // a reset or a broken session; 'close' follows
+      H2Exchange.start(
+        front.proxy,
+        this,
+        stream,
+        headers,
+        raw,
+        (flags & NGHTTP2_FLAG_END_STREAM) !== 0,
+      );
+    });
+    session.setTimeout(front.opts.idleTimeoutMs, () => session.close());
+  }
+
+  onStreamCancelled(): void {
+    const session = this.session;
+    if (session.destroyed || session.closed) return;
+    const now = performance.now();
+    const { maxResetsPerWindow, resetWindowMs } = this.front.limits;
+    if (now - this.windowStart > resetWindowMs) {
+      this.windowStart = now;
+      this.resets = 0;
+    }
+    if (++this.resets <= maxResetsPerWindow) return;
+    // Rapid reset (CVE-2023-44487): each stream cost a pick and a backend request the client never meant
+    // to read. Tell it why, and stop reading it.
+    session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+}
