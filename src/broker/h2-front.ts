@@ -2,7 +2,7 @@ import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:htt
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import { type H2Peer, H2Exchange } from './h2-proxy.js';
+import { H2Exchange, type H2Peer } from './h2-proxy.js';
 import type { HttpProxy } from './http-proxy.js';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
@@ -63,6 +63,22 @@ export class H2Front {
   private readonly sessions = new Set<H2Connection>();
   private readonly sessionOptions: http2.ServerOptions;
   private draining = false;
+  /** Exchanges read in this round of I/O, started together once it is over (see begin). */
+  private ready: H2Exchange[] = [];
+  private spare: H2Exchange[] = [];
+  private flushScheduled = false;
+  /** Rounds of I/O flushed so far: a connection counts the streams it opened in the current one. */
+  turn = 0;
+  private readonly flush = (): void => {
+    this.turn++;
+    const batch = this.ready;
+    this.ready = this.spare;
+    this.spare = batch;
+    this.flushScheduled = false;
+    const forwarder = this.proxy.forwarder;
+    for (let i = 0; i < batch.length; i++) if (!batch[i].cancelled) forwarder.begin(batch[i]);
+    batch.length = 0;
+  };
 
   constructor(
     readonly proxy: HttpProxy,
@@ -98,6 +114,19 @@ export class H2Front {
     if (this.draining) session.close();
   }
 
+  /**
+   * Starts an exchange once the reads in hand are processed (setImmediate: the same turn of the event loop,
+   * after I/O), not as its HEADERS frame is read: a stream whose RST_STREAM came in the same reads (rapid
+   * reset, CVE-2023-44487) is then never picked, counted or sent to a backend. One timer per turn, not per request.
+   */
+  begin(ex: H2Exchange): void {
+    this.ready.push(ex);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
   /** GOAWAY on every connection: no new streams, the open ones finish, then each connection closes. */
   drain(): void {
     this.draining = true;
@@ -108,7 +137,8 @@ export class H2Front {
   async close(): Promise<void> {
     this.draining = true;
     const closing = [...this.sessions].map(
-      (c) => new Promise<void>((resolve) => (c.session.closed ? resolve() : c.session.once('close', resolve))),
+      (c) =>
+        new Promise<void>((resolve) => (c.session.closed ? resolve() : c.session.once('close', resolve))),
     );
     for (const c of this.sessions) c.session.destroy();
     await Promise.all(closing);
@@ -120,8 +150,12 @@ class H2Connection implements H2Peer {
   readonly clientIp: string;
   readonly scheme: string;
   readonly forwardingFields: string;
+  readonly maxHeaderListBytes: number;
   private resets = 0;
   private windowStart = 0;
+  /** Streams started in front.turn: more than maxConcurrentStreams means the client reset them as it sent them. */
+  private opened = 0;
+  private openedTurn = -1;
 
   constructor(
     private readonly front: H2Front,
@@ -131,6 +165,7 @@ class H2Connection implements H2Peer {
     const a = socket.remoteAddress ?? '';
     this.clientIp = a.startsWith('::ffff:') && net.isIPv4(a.slice(7)) ? a.slice(7) : a;
     this.scheme = socket instanceof tls.TLSSocket ? 'https' : 'http';
+    this.maxHeaderListBytes = front.limits.maxHeaderListBytes;
     this.forwardingFields = `x-forwarded-for: ${this.clientIp}\r\nx-forwarded-proto: ${this.scheme}\r\nvia: 2 timbang\r\n`;
     session.on('error', () => {}); // 'close' follows
     // The 'stream' event also passes the raw header list (typed with three arguments in @types/node).
@@ -142,30 +177,42 @@ class H2Connection implements H2Peer {
         string[],
       ];
       stream.on('error', () => {}); // a reset or a broken session; 'close' follows
-      H2Exchange.start(
-        front.proxy,
-        this,
-        stream,
-        headers,
-        raw,
-        (flags & NGHTTP2_FLAG_END_STREAM) !== 0,
-      );
+      if (this.session.destroyed) return;
+      H2Exchange.start(front.proxy, this, stream, headers, raw, (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
     });
     session.setTimeout(front.opts.idleTimeoutMs, () => session.close());
   }
 
   onStreamCancelled(): void {
     const session = this.session;
-    if (session.destroyed || session.closed) return;
+    if (session.destroyed) return;
     const now = performance.now();
     const { maxResetsPerWindow, resetWindowMs } = this.front.limits;
     if (now - this.windowStart > resetWindowMs) {
       this.windowStart = now;
       this.resets = 0;
     }
-    if (++this.resets <= maxResetsPerWindow) return;
-    // Rapid reset (CVE-2023-44487): each stream cost a pick and a backend request the client never meant
-    // to read. Tell it why, and stop reading it.
-    session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
+    if (++this.resets > maxResetsPerWindow) this.calm();
+  }
+
+  begin(ex: H2Exchange): void {
+    const front = this.front;
+    if (this.openedTurn !== front.turn) {
+      this.openedTurn = front.turn;
+      this.opened = 0;
+    }
+    // No response goes out before the turn ends (begin defers to it), so no stream can have ended since it
+    // began: more streams than may be open at once were reset by the client as fast as it sent them.
+    if (++this.opened > front.limits.maxConcurrentStreams) return this.calm();
+    front.begin(ex);
+  }
+
+  /**
+   * Rapid reset (CVE-2023-44487): each stream cost a stream object, a parse and maybe a backend request that
+   * the client never meant to read. Tell it why with GOAWAY(ENHANCE_YOUR_CALM), and stop reading it.
+   */
+  private calm(): void {
+    // (destroy(undefined, code) would send NO_ERROR: the code is only used along with an error.)
+    this.session.destroy(new Error('too many stream resets'), NGHTTP2_ENHANCE_YOUR_CALM);
   }
 }

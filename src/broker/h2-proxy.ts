@@ -45,8 +45,15 @@ export interface H2Peer {
   readonly scheme: string;
   /** The forwarding fields for a request that brought none, made once per connection. */
   readonly forwardingFields: string;
+  /**
+   * The largest header list (RFC 9113 §6.5.2 size: name + value + 32 per field). nghttp2 enforces the
+   * advertised SETTINGS_MAX_HEADER_LIST_SIZE only once the client has acknowledged it, so it is checked here too.
+   */
+  readonly maxHeaderListBytes: number;
   /** The client reset a stream before its response ended (rapid reset accounting). */
   onStreamCancelled(): void;
+  /** Starts the exchange on the forwarder, at the end of this round of reads (H2Front.begin). */
+  begin(ex: H2Exchange): void;
 }
 
 /** Why a request was refused before it was forwarded: answered 400 (or 501) on its stream. */
@@ -126,10 +133,12 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
     let via: string | undefined;
     let cookie: string | undefined;
     let contentLength = -1;
+    let listSize = 0;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
-      if (name.charCodeAt(0) === 58 /* : */) continue;
       const value = raw[i + 1];
+      listSize += name.length + value.length + 32;
+      if (name.charCodeAt(0) === 58 /* : */) continue;
       if (BAD_VALUE.test(value)) throw new BadRequest(400, `bad value of ${name}`);
       if (!NOT_RELAYED.has(name)) {
         if (name === 'content-length') {
@@ -157,6 +166,7 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
       else if (name === 'expect' && value.toLowerCase() === '100-continue' && !endStream)
         stream.additionalHeaders({ ':status': 100 });
     }
+    if (listSize > peer.maxHeaderListBytes) throw new BadRequest(431, 'request header fields too large');
     if (cookie !== undefined) head += `cookie: ${cookie}\r\n`;
     const clientIp = peer.clientIp;
     head +=
@@ -211,7 +221,12 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
       if (isTimbangError(err)) return refuse(stream, 400, err.message);
       throw err;
     }
-    if (ex.bodyChunks === undefined) proxy.forwarder.begin(ex);
+    if (ex.bodyChunks === undefined) peer.begin(ex);
+  }
+
+  /** The client reset the stream (or left) before its response ended. */
+  get cancelled(): boolean {
+    return this.clientGone;
   }
 
   private onBufferedBody(): void {
@@ -269,7 +284,12 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
       this.responded = false;
       this.done = true;
       this.status = 502;
-      respondText(this.stream, 502, `invalid response from backend for HTTP/2 (${(err as Error).message})\n`, 'bad-gateway');
+      respondText(
+        this.stream,
+        502,
+        `invalid response from backend for HTTP/2 (${(err as Error).message})\n`,
+        'bad-gateway',
+      );
       this.settle('broken', 'response not valid in HTTP/2');
     }
   }

@@ -32,7 +32,11 @@ const END_TO_END: ReadonlySet<string> = new Set(['', 'close', 'keep-alive', 'hos
 /** The head's lines left out, as [start, end) pairs in head order; reused (an exchange is made synchronously). */
 const dropped: number[] = [];
 /** The status a failure is answered with, for every HTTP front end. */
-export const FAILURE_STATUS: Record<FailureKind, number> = { 'no-backend': 503, 'bad-gateway': 502, timeout: 504 };
+export const FAILURE_STATUS: Record<FailureKind, number> = {
+  'no-backend': 503,
+  'bad-gateway': 502,
+  timeout: 504,
+};
 const TEXT = 'content-type: text/plain; charset=utf-8\r\n';
 
 /** May be sent again after it reached a backend (RFC 9110 §9.2.2; PUT and DELETE only when told). */
@@ -46,7 +50,9 @@ export function isIdempotent(method: string, opts: BrokerOptions): boolean {
 }
 
 /** The classroom job a request target names (`/work?type=long&app=App1`), for the log and trace replay. */
-export function classroomJob(path: string): { type: string | undefined; app: string | undefined } | undefined {
+export function classroomJob(
+  path: string,
+): { type: string | undefined; app: string | undefined } | undefined {
   if (!path.startsWith('/work?')) return undefined;
   const q = new URLSearchParams(path.slice(6));
   return { type: q.get('type') ?? undefined, app: q.get('app') ?? undefined };

@@ -25,7 +25,11 @@ async function session(port: number): Promise<http2.ClientHttp2Session> {
   return s;
 }
 
-function run(cmd: string, args: string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs = 20_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
@@ -67,7 +71,11 @@ describe('HTTP/2 front end (h2c listener)', () => {
     const s = await session(port);
     const seen: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const r = await h2Request(s, { ':path': '/', 'x-timbang-strategy': 'round-robin', cookie: ['x=1', 'y=2'] });
+      const r = await h2Request(s, {
+        ':path': '/',
+        'x-timbang-strategy': 'round-robin',
+        cookie: ['x=1', 'y=2'],
+      });
       seen.push(String(r.headers['x-timbang-backend']));
     }
     expect(new Set(seen)).toEqual(new Set(['1', '2']));
@@ -203,11 +211,25 @@ describe('HTTP/2 front end (h2c listener)', () => {
     const cases: Array<Array<[string, string]>> = [
       [...base, [':path', '/x y']], // a space would split the HTTP/1.1 request line
       [...base, [':path', '/ok'], ['x-evil', 'a\r\nx-injected: 1']],
-      [[':method', 'GET'], [':scheme', 'http'], [':authority', 'a b'], [':path', '/']],
-      [[':method', 'G ET'], [':scheme', 'http'], [':authority', 'a'], [':path', '/']],
+      [
+        [':method', 'GET'],
+        [':scheme', 'http'],
+        [':authority', 'a b'],
+        [':path', '/'],
+      ],
+      [
+        [':method', 'G ET'],
+        [':scheme', 'http'],
+        [':authority', 'a'],
+        [':path', '/'],
+      ],
       [...base, [':path', '/'], ['connection', 'close']],
       [...base, [':path', '/'], ['transfer-encoding', 'chunked']],
-      [[':method', 'GET'], [':scheme', 'http'], [':authority', 'a']], // no :path
+      [
+        [':method', 'GET'],
+        [':scheme', 'http'],
+        [':authority', 'a'],
+      ], // no :path
       [...base, [':path', '/'], ['Upper', 'x']],
       [...base, [':path', 'no-slash']],
     ];
@@ -217,7 +239,9 @@ describe('HTTP/2 front end (h2c listener)', () => {
       id += 2;
     }
     // Then a good one on the same connection.
-    raw.write(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, id, hpack([...base, [':path', '/good']])));
+    raw.write(
+      frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, id, hpack([...base, [':path', '/good']])),
+    );
     await waitFor(
       () => raw.frames.some((f) => f.stream === id && f.type === FRAME.HEADERS),
       5_000,
@@ -230,9 +254,9 @@ describe('HTTP/2 front end (h2c listener)', () => {
     // Each bad stream got an answer of its own: a 400 or a stream reset, never a forwarded request.
     for (let s = 1; s < id; s += 2) {
       if (s === 3) continue;
-      expect(raw.frames.some((f) => f.stream === s && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM))).toBe(
-        true,
-      );
+      expect(
+        raw.frames.some((f) => f.stream === s && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM)),
+      ).toBe(true);
     }
     expect(raw.closed).toBe(false);
   });
@@ -259,8 +283,23 @@ describe('HTTP/2 front end (h2c listener)', () => {
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
     const made = await run('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert,
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
     ]);
     expect(made.code).toBe(0);
     const web = await httpBackend(stack, 'w');
@@ -287,7 +326,13 @@ describe('HTTP/2 with the standard tools', () => {
   it('curl --http2-prior-knowledge, nghttp and h2load get answers through an h2c listener', async () => {
     const web = await httpBackend(stack, 'w');
     const { port } = await h2Broker([web.port]);
-    const curl = await run('curl', ['-sS', '--http2-prior-knowledge', '-D', '-', `http://127.0.0.1:${port}/curl`]);
+    const curl = await run('curl', [
+      '-sS',
+      '--http2-prior-knowledge',
+      '-D',
+      '-',
+      `http://127.0.0.1:${port}/curl`,
+    ]);
     expect(curl.code).toBe(0);
     expect(curl.stdout).toMatch(/^HTTP\/2 200/);
     expect(curl.stdout).toMatch(/x-timbang-backend: 1/);
@@ -296,7 +341,15 @@ describe('HTTP/2 with the standard tools', () => {
     expect(nghttp.code).toBe(0);
     expect(web.requests.some((r) => r.url === '/nghttp')).toBe(true);
 
-    const h2load = await run('h2load', ['-n', '2000', '-c', '4', '-m', '10', `http://127.0.0.1:${port}/load`]);
+    const h2load = await run('h2load', [
+      '-n',
+      '2000',
+      '-c',
+      '4',
+      '-m',
+      '10',
+      `http://127.0.0.1:${port}/load`,
+    ]);
     expect(h2load.code).toBe(0);
     expect(h2load.stdout).toMatch(/2000 succeeded, 0 failed, 0 errored/);
     expect(h2load.stdout).toMatch(/status codes: 2000 2xx/);

@@ -21,7 +21,9 @@ export function h2Request(
       got = h;
     });
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve({ status: Number(got[':status']), headers: got, body: Buffer.concat(chunks) }));
+    req.on('end', () =>
+      resolve({ status: Number(got[':status']), headers: got, body: Buffer.concat(chunks) }),
+    );
     req.on('error', reject);
     if (body !== undefined) req.end(body);
   });
@@ -53,7 +55,12 @@ export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
 export const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, GOAWAY: 7, CONTINUATION: 9 } as const;
 export const FLAG = { END_STREAM: 1, ACK: 1, END_HEADERS: 4 } as const;
 
-export function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+export function frame(
+  type: number,
+  flags: number,
+  stream: number,
+  payload: Buffer = Buffer.alloc(0),
+): Buffer {
   const h = Buffer.alloc(9);
   h.writeUIntBE(payload.length, 0, 3);
   h[3] = type;
@@ -123,7 +130,8 @@ export class RawH2 {
     const m = new Map<number, number>();
     for (const f of this.frames) {
       if (f.type !== FRAME.SETTINGS || (f.flags & FLAG.ACK) !== 0) continue;
-      for (let i = 0; i + 6 <= f.payload.length; i += 6) m.set(f.payload.readUInt16BE(i), f.payload.readUInt32BE(i + 2));
+      for (let i = 0; i + 6 <= f.payload.length; i += 6)
+        m.set(f.payload.readUInt16BE(i), f.payload.readUInt32BE(i + 2));
     }
     return m;
   }
