@@ -50,6 +50,7 @@ interface BrokerFlags {
   admin: HostPort | false;
   adminToken?: string;
   procs: number;
+  h2c?: HostPort;
 }
 
 /**
@@ -83,6 +84,7 @@ export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => bo
     else Object.assign(admin, { enabled: true, host: f.admin.host, port: f.admin.port });
   }
   if (given('adminToken')) admin.token = f.adminToken;
+  if (given('h2c') && f.h2c) b.listeners = [{ host: f.h2c.host, port: f.h2c.port, mode: 'h2c' }];
   return { broker: { ...b, healthCheck: hc }, admin };
 }
 
@@ -178,6 +180,12 @@ export function brokerCommand(): Command {
         .default({ host: DA.host, port: DA.port }, `${DA.host}:${DA.port}`),
     )
     .option('--no-admin', 'run without the admin listener')
+    .addOption(
+      new Option(
+        '--h2c <host:port>',
+        "also serve cleartext HTTP/2 (prior knowledge, e.g. curl --http2-prior-knowledge) on this address; replaces the file's listeners",
+      ).argParser(listenOption),
+    )
     .option(
       '--procs <n>',
       'broker processes sharing the port (node:cluster); each balances on its own (see README)',

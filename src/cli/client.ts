@@ -31,6 +31,7 @@ interface ClientFlags {
   keepalive: boolean;
   newline: boolean;
   replyIdle: number;
+  h2Connections: number;
   requests?: number;
   concurrency?: number;
   rate?: number;
@@ -53,8 +54,8 @@ const DEFAULT_CONCURRENCY = 10;
 const DEFAULT_OPEN_DURATION_MS = 10_000;
 
 function parseProtocol(value: string): Protocol {
-  if (value !== 'line' && value !== 'http')
-    throw new InvalidArgumentError(`expected line or http, got '${value}'`);
+  if (value !== 'line' && value !== 'http' && value !== 'h2')
+    throw new InvalidArgumentError(`expected line, http or h2, got '${value}'`);
   return value;
 }
 
@@ -87,6 +88,7 @@ function targetFrom(f: ClientFlags): Target {
     keepAlive: f.keepalive,
     newline: f.newline,
     replyIdleMs: f.replyIdle,
+    h2Connections: f.h2Connections,
   };
 }
 
@@ -243,7 +245,7 @@ async function runSingleCommand(f: ClientFlags, type: string | undefined, strate
       log,
     });
     const tries = out.tries > 1 ? ` after ${out.tries} tries` : '';
-    const status = f.protocol === 'http' && out.status >= 400 ? `HTTP ${out.status} ` : '';
+    const status = f.protocol !== 'line' && out.status >= 400 ? `HTTP ${out.status} ` : '';
     process.stdout.write(`[Client] Received${tries}: ${status}${out.reply}\n`);
     if (!out.ok) process.exitCode = 1;
   } finally {
@@ -261,7 +263,10 @@ export function clientCommand(): Command {
     .option('--host <host>', 'broker address', '127.0.0.1')
     .option('-p, --port <port>', 'broker port', portOption, 8000)
     .addOption(
-      new Option('--protocol <protocol>', 'line (AppID:Long:strategy) or http (GET /work?type=long)')
+      new Option(
+        '--protocol <protocol>',
+        'line (AppID:Long:strategy), http (GET /work?type=long) or h2 (the same over HTTP/2, prior knowledge)',
+      )
         .default('line')
         .argParser(parseProtocol),
     )
@@ -275,6 +280,12 @@ export function clientCommand(): Command {
     .option('--timeout <duration>', 'per-try timeout, e.g. 30s or 500ms', parseDuration, 30_000)
     .option('--no-keepalive', 'one connection per request (the classroom client); default: reuse connections')
     .option('--no-newline', "line protocol: send the message without '\\n', as the classroom client does")
+    .option(
+      '--h2-connections <n>',
+      'h2: connections to spread the requests in flight over (streams per connection = concurrency / n)',
+      intOption(1, 10_000),
+      1,
+    )
     .option(
       '--reply-idle <duration>',
       'line protocol: a reply with no newline ends after this silence',

@@ -1,6 +1,6 @@
 import type { StrategyResult } from '../report/types.js';
 
-export type Protocol = 'line' | 'http';
+export type Protocol = 'line' | 'http' | 'h2';
 
 /** One request type of the mix, e.g. Long with weight 1. */
 export interface MixEntry {
@@ -22,6 +22,8 @@ export interface Target {
   newline: boolean;
   /** Line protocol: a reply with no newline is complete after this much silence, ms. */
   replyIdleMs: number;
+  /** h2: connections to spread the streams in flight over (default 1). */
+  h2Connections?: number;
 }
 
 export interface RetryPolicy {
