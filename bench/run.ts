@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { backendsConf, haproxyConf, NGINX_STREAM_MODULE, nginxProxyConf } from './configs.js';
 import { type CoreRow, coreBench, coreTable } from './core.js';
 import { brokerArgs } from './fixtures.js';
+import { h2Bench, h2Checks, h2Section } from './h2.js';
 import { runLineLoad } from './line-load.js';
 import {
   benchFlags,
@@ -44,6 +45,7 @@ const flags = benchFlags({
   procs: { type: 'string', default: '2' },
   'no-write': { type: 'boolean', default: false },
   'skip-line': { type: 'boolean', default: false },
+  'skip-h2': { type: 'boolean', default: false },
 });
 const DURATION = Number(flags.duration);
 const ROUNDS = Number(flags.rounds);
@@ -402,6 +404,16 @@ async function main(): Promise<void> {
     lineRows = await interleaved(lineTargets, runLineLoad, 'line');
   }
 
+  let h2Rows: Row[] = [];
+  if (!flags['skip-h2']) {
+    if (versionOf('h2load', ['--version']) === undefined)
+      console.log('HTTP/2: skipped (no h2load: apt-get install nghttp2-client)');
+    else {
+      console.log('HTTP/2 (h2load -t1, 10 streams per connection)');
+      h2Rows = await h2Bench(dir, httpPorts, ROUNDS, DURATION);
+    }
+  }
+
   console.log('RSS with 1,000 keep-alive clients');
   const rss = await rssUnderLoad(httpTargets[1], 10);
   console.log(
@@ -416,17 +428,10 @@ async function main(): Promise<void> {
   const core = coreBench(300);
 
   const checkList = checks(httpRows, lineRows, rss.peakMb, core);
-  const report = renderReport(
-    facts,
-    loadBefore,
-    loadAfter,
-    httpRows,
-    lineRows,
-    rss,
-    core,
-    checkList,
-    withProcs,
-  );
+  checkList.push(...h2Checks(h2Rows));
+  const report =
+    renderReport(facts, loadBefore, loadAfter, httpRows, lineRows, rss, core, checkList, withProcs) +
+    h2Section(h2Rows);
   console.log(`\n${report}`);
   if (!flags['no-write']) {
     mkdirSync(path.dirname(RESULTS), { recursive: true });
