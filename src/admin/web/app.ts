@@ -161,6 +161,7 @@ export function dashboardApp(): void {
       ['p99', fmtMs(t.p99Ms)],
       ['errors', String(t.errors)],
       ['retries', String(t.retries)],
+      ['HTTP/1 · HTTP/2 · line', `${t.protocols.h1} · ${t.protocols.h2} · ${t.protocols.line}`],
     ];
     for (const [label, value] of items) {
       const div = document.createElement('div');
