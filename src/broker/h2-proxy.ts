@@ -311,6 +311,10 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
       this.done = true;
       if (!this.noBody && !this.clientGone) this.stream.end();
     }
+    // The backend answered before reading the whole upload: RST_STREAM(NO_ERROR), after the response,
+    // tells the client to stop sending it (RFC 9113 §8.1).
+    if (this.upstreamBody === this.stream && !this.stream.readableEnded && !this.clientGone)
+      this.stream.close(NGHTTP2_NO_ERROR);
     this.settle('ok', '');
   }
 

@@ -355,3 +355,94 @@ describe('HTTP/2 with the standard tools', () => {
     expect(h2load.stdout).toMatch(/status codes: 2000 2xx/);
   });
 });
+
+describe('HTTP/2 uploads against a slow or early-answering backend', () => {
+  it('holds a large upload to the pace of the backend (flow control, bounded memory)', async () => {
+    let received = 0;
+    let arrived = false;
+    let release: () => void = () => {};
+    const slow = http.createServer((req, res) => {
+      req.pause();
+      arrived = true;
+      release = () => {
+        req.on('data', (c: Buffer) => {
+          received += c.length;
+        });
+        req.on('end', () => res.end('done'));
+        req.resume();
+      };
+    });
+    const slowPort = await listen(slow);
+    stack.add(() => closeServer(slow));
+    const { port } = await h2Broker([slowPort]);
+    const s = await session(port);
+    const size = 64 * 1024 * 1024;
+    const req = s.request({ ':method': 'POST', ':path': '/up' });
+    req.on('error', () => {});
+    let written = 0;
+    const piece = Buffer.alloc(256 * 1024, 'u');
+    const pump = () => {
+      while (written < size) {
+        written += piece.length;
+        if (!req.write(piece)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+    await waitFor(() => arrived, 5_000, 'the backend to get the request');
+    await new Promise((r) => setTimeout(r, 300));
+    // The backend reads nothing yet: the client has been held to windows and socket buffers, not 64 MB.
+    expect(written - req.bufferSize).toBeLessThan(24 * 1024 * 1024);
+    release();
+    const [headers] = (await once(req, 'response')) as [http2.IncomingHttpHeaders];
+    expect(headers[':status']).toBe(200);
+    req.resume();
+    await once(req, 'end');
+    expect(received).toBe(size);
+  });
+
+  it('an early answer to an upload reaches the client, and the rest of the upload is stopped', async () => {
+    const early = http.createServer((req, res) => {
+      // Answered at once; Node's server then reads and discards the rest of the body.
+      res.writeHead(413, { 'content-type': 'text/plain' });
+      res.end('too large\n');
+    });
+    const earlyPort = await listen(early);
+    stack.add(() => closeServer(early));
+    const { port } = await h2Broker([earlyPort]);
+    const s = await session(port);
+    const req = s.request({ ':method': 'POST', ':path': '/up' });
+    req.on('error', () => {});
+    req.write(Buffer.alloc(256 * 1024, 'x'));
+    const [headers] = (await once(req, 'response')) as [http2.IncomingHttpHeaders];
+    expect(headers[':status']).toBe(413);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    await once(req, 'close');
+    expect(Buffer.concat(chunks).toString()).toBe('too large\n');
+    // The connection still serves.
+    const web = await httpBackend(stack, 'w');
+    const { port: p2 } = await h2Broker([web.port]);
+    expect((await h2Request(await session(p2), { ':path': '/' })).status).toBe(200);
+    expect((await h2Request(s, { ':path': '/again' })).status).toBe(413);
+  });
+});
+
+describe('configuring an h2c listener', () => {
+  it('reads mode h2c from the config file and --h2c from the command line', async () => {
+    const { parseConfigText } = await import('../../src/config/load.js');
+    const { configToPatch } = await import('../../src/config/schema.js');
+    const { mergeSettings } = await import('../../src/config/settings.js');
+    const { flagPatch } = await import('../../src/cli/broker.js');
+    const file = parseConfigText('listeners:\n  - { listen: 127.0.0.1:8443, mode: h2c }\n', 'timbang.yaml');
+    expect(mergeSettings(configToPatch(file)).broker.listeners).toEqual([
+      { host: '127.0.0.1', port: 8443, mode: 'h2c' },
+    ]);
+    expect(() => parseConfigText('listeners:\n  - { listen: 8443, mode: h3 }\n', 'timbang.yaml')).toThrow(
+      /listeners\[0\]\.mode: must be http or h2c/,
+    );
+    const flags = { h2c: { host: '127.0.0.1', port: 9443 } } as Parameters<typeof flagPatch>[0];
+    const patch = flagPatch(flags, (f) => f === 'h2c');
+    expect(patch.broker?.listeners).toEqual([{ host: '127.0.0.1', port: 9443, mode: 'h2c' }]);
+  });
+});
