@@ -402,7 +402,7 @@ describe('HTTP/2 uploads against a slow or early-answering backend', () => {
   });
 
   it('an early answer to an upload reaches the client, and the rest of the upload is stopped', async () => {
-    const early = http.createServer((req, res) => {
+    const early = http.createServer((_req, res) => {
       // Answered at once; Node's server then reads and discards the rest of the body.
       res.writeHead(413, { 'content-type': 'text/plain' });
       res.end('too large\n');
