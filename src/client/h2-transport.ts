@@ -1,4 +1,5 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import net from 'node:net';
 import type { Exchange, MessageSpec, Sink, Transport } from './exchange.js';
 import { backendFromJson, describeError, isRetryableStatus, UNKNOWN_BACKEND } from './reply.js';
 import type { Target } from './types.js';
@@ -27,6 +28,8 @@ export interface H2TransportOptions {
  */
 class H2Call {
   stream: ClientHttp2Stream | undefined = undefined;
+  /** performance.now() when sent, for the transport's timeout sweep. */
+  sentAt = 0;
   chunks: Buffer[] = [];
   timedOut = false;
   finished = false;
@@ -90,9 +93,8 @@ class H2Call {
   private finish(): void {
     this.finished = true;
     this.chunks = [];
-    const stream = this.stream;
     this.stream = undefined;
-    stream?.setTimeout(0);
+    this.t.active.delete(this);
     this.t.sink.done(this.ex);
   }
 }
@@ -108,6 +110,9 @@ export class H2Transport implements Transport {
   private readonly texts: string[][];
   private readonly strategy: string | undefined;
   private readonly authority: string;
+  /** Requests in flight; one sweep timer times them out (a timer per stream costs more than the request). */
+  readonly active = new Set<H2Call>();
+  private sweeper: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     opts: H2TransportOptions,
@@ -156,7 +161,12 @@ export class H2Transport implements Transport {
     stream.on('end', call.onEnd);
     stream.on('error', call.onError);
     stream.on('close', call.onClose);
-    stream.setTimeout(this.target.timeoutMs, call.onTimeout);
+    call.sentAt = performance.now();
+    this.active.add(call);
+    this.sweeper ??= setInterval(
+      () => this.sweep(),
+      Math.max(10, Math.min(1_000, this.target.timeoutMs / 4)),
+    );
     if (!session.connecting) this.sink.sent(ex);
     else session.once('connect', () => this.sink.sent(ex));
   }
@@ -166,15 +176,23 @@ export class H2Transport implements Transport {
     return `GET ${path} (HTTP/2)${this.strategy ? ` (X-Timbang-Strategy: ${this.strategy})` : ''}`;
   }
 
+  private sweep(): void {
+    const oldest = performance.now() - this.target.timeoutMs;
+    for (const call of this.active) if (call.sentAt <= oldest && !call.timedOut) call.onTimeout();
+  }
+
   /** The sessions in turn, each opened on first use and again after it closed. */
   private session(): ClientHttp2Session {
     const i = this.next;
     this.next = (i + 1) % this.maxSessions;
     const s = this.sessions[i];
     if (s !== undefined && !s.closed && !s.destroyed) return s;
+    const { host, port } = this.target;
     const session = http2.connect(`http://${this.authority}`, {
       peerMaxConcurrentStreams: 1000,
       settings: { enablePush: false },
+      // Nagle off, as the HTTP/1.1 transport: small frames must not wait for the peer's delayed ACK.
+      createConnection: () => net.connect({ host, port, noDelay: true }),
     });
     session.on('error', () => {}); // each stream reports it
     session.once('connect', () => this.onConnect?.());
@@ -190,6 +208,8 @@ export class H2Transport implements Transport {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     const open = this.sessions.filter((s): s is ClientHttp2Session => s !== undefined && !s.destroyed);
     this.sessions.fill(undefined);
     await Promise.all(
