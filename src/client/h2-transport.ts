@@ -53,6 +53,8 @@ class H2Call {
 
   readonly onEnd = (): void => {
     const ex = this.ex;
+    // A stream cancelled or cut off before its response also ends its readable side: 'close' reports it.
+    if (this.timedOut || ex.status === 0) return;
     const body = this.chunks.length > 0 ? Buffer.concat(this.chunks).toString('utf8') : '';
     if (this.t.keepReply) ex.reply = body.trimEnd();
     if (ex.backend === '') ex.backend = body === '' ? UNKNOWN_BACKEND : backendFromJson(body);

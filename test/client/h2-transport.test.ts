@@ -1,9 +1,11 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Broker, startBroker } from '../../src/broker/server.js';
 import { runLoad } from '../../src/client/load.js';
 import type { LoadOptions } from '../../src/client/types.js';
 import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
-import { deadPort } from '../helpers/net.js';
+import { waitFor } from '../helpers/backends.js';
+import { deadPort, listen } from '../helpers/net.js';
 import { runCli } from './run-cli.js';
 
 /** `timbang client --protocol h2`: streams over HTTP/2 sessions to the broker's h2c listener. */
@@ -81,6 +83,28 @@ describe('client over HTTP/2', () => {
     const port = await deadPort();
     const report = runLoad(options(port, { requests: 5, concurrency: 2 }), {}, {});
     await expect(report).rejects.toThrow(/cannot connect to broker .*connection refused/);
+  });
+
+  it('times a request out when no answer comes, and cancels its stream', async () => {
+    const silent = net.createServer((s) => s.on('error', () => {}));
+    const silentPort = await listen(silent);
+    broker = await startBroker({
+      port: 0,
+      listeners: [{ host: '127.0.0.1', port: 0, mode: 'h2c' }],
+      backends: [{ id: '1', address: `127.0.0.1:${silentPort}` }],
+      logFormat: 'none',
+    });
+    const port = broker.listeners[1].port;
+    try {
+      const o = options(port, { requests: 3, concurrency: 3 });
+      o.target.timeoutMs = 300;
+      const report = await runLoad(o, {}, {});
+      expect(report.results[0].errorKinds).toEqual({ timeout: 3 });
+      // The cancelled streams ended their backend requests too.
+      await waitFor(() => broker!.balancer.pool.backends[0].inFlight === 0, 5_000, 'the tries to end');
+    } finally {
+      silent.close();
+    }
   });
 
   it('timbang client --protocol h2 sends one request and prints the reply', async () => {
