@@ -24,6 +24,11 @@ export interface H2Limits {
    */
   maxResetsPerWindow: number;
   resetWindowMs: number;
+  /**
+   * Streams the client may reset in the same reads that opened them (before any could be answered): a
+   * browser never does this; a rapid-reset attack does nothing else.
+   */
+  maxQuickResets: number;
   /** Frames that break the protocol before the session is closed (Node's maxSessionInvalidFrames). */
   maxInvalidFrames: number;
   /** Streams refused for exceeding maxConcurrentStreams before the session is closed. */
@@ -40,6 +45,7 @@ export const DEFAULT_H2_LIMITS: H2Limits = {
   maxHeaderListPairs: 128,
   maxResetsPerWindow: 200,
   resetWindowMs: 10_000,
+  maxQuickResets: 10,
   maxInvalidFrames: 100,
   maxRejectedStreams: 100,
   maxSettings: 32,
@@ -67,6 +73,9 @@ export class H2Front {
   private ready: H2Exchange[] = [];
   private spare: H2Exchange[] = [];
   private flushScheduled = false;
+  /** performance.now() as of the last sweep: idle stamps cost no clock read per stream. */
+  now = performance.now();
+  private readonly sweeper: NodeJS.Timeout;
   /** Rounds of I/O flushed so far: a connection counts the streams it opened in the current one. */
   turn = 0;
   private readonly flush = (): void => {
@@ -98,6 +107,17 @@ export class H2Front {
       maxSettings: l.maxSettings,
       maxSessionMemory: l.maxSessionMemoryMb,
     };
+    // One sweep closes idle connections for all (not session.setTimeout: Node keeps that timer, and the
+    // destroyed session with it, until it fires, which under a connection flood is a leak in all but name).
+    const period = Math.max(20, Math.min(1_000, opts.idleTimeoutMs / 4));
+    this.sweeper = setInterval(() => this.sweep(), period).unref();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    this.now = now;
+    const limit = this.opts.idleTimeoutMs;
+    for (const c of this.sessions) if (c.openStreams === 0 && now - c.idleSince >= limit) c.session.close();
   }
 
   /** Open HTTP/2 connections. */
@@ -107,6 +127,7 @@ export class H2Front {
 
   /** Takes an established connection (TLS, if any, already done) and speaks HTTP/2 on it. */
   accept(socket: net.Socket | tls.TLSSocket): void {
+    if (socket.destroyed) return;
     const session = http2.performServerHandshake(socket, this.sessionOptions);
     const conn = new H2Connection(this, session, socket);
     this.sessions.add(conn);
@@ -136,9 +157,10 @@ export class H2Front {
   /** Closes every connection now; resolves when all have closed. */
   async close(): Promise<void> {
     this.draining = true;
+    clearInterval(this.sweeper);
     const closing = [...this.sessions].map(
       (c) =>
-        new Promise<void>((resolve) => (c.session.closed ? resolve() : c.session.once('close', resolve))),
+        new Promise<void>((resolve) => (c.session.destroyed ? resolve() : c.session.once('close', resolve))),
     );
     for (const c of this.sessions) c.session.destroy();
     await Promise.all(closing);
@@ -153,15 +175,25 @@ class H2Connection implements H2Peer {
   readonly maxHeaderListBytes: number;
   private resets = 0;
   private windowStart = 0;
-  /** Streams started in front.turn: more than maxConcurrentStreams means the client reset them as it sent them. */
+  /** Streams opened in front.turn: more than maxConcurrentStreams means the client reset them as it sent them. */
   private opened = 0;
+  /** Streams of front.turn already closed when the next one arrived: reset in the very reads that opened them. */
+  private quickResets = 0;
+  private lastStream: ServerHttp2Stream | undefined = undefined;
   private openedTurn = -1;
+  /** Streams not yet closed, and since when there were none (front.now): for the idle sweep. */
+  openStreams = 0;
+  idleSince: number;
+  private readonly onStreamClose = (): void => {
+    if (--this.openStreams === 0) this.idleSince = this.front.now;
+  };
 
   constructor(
     private readonly front: H2Front,
     readonly session: ServerHttp2Session,
     socket: net.Socket | tls.TLSSocket,
   ) {
+    this.idleSince = front.now;
     const a = socket.remoteAddress ?? '';
     this.clientIp = a.startsWith('::ffff:') && net.isIPv4(a.slice(7)) ? a.slice(7) : a;
     this.scheme = socket instanceof tls.TLSSocket ? 'https' : 'http';
@@ -177,10 +209,11 @@ class H2Connection implements H2Peer {
         string[],
       ];
       stream.on('error', () => {}); // a reset or a broken session; 'close' follows
-      if (this.session.destroyed) return;
+      this.openStreams++;
+      stream.once('close', this.onStreamClose);
+      if (this.session.destroyed || this.rapidReset(stream)) return;
       H2Exchange.start(front.proxy, this, stream, headers, raw, (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
     });
-    session.setTimeout(front.opts.idleTimeoutMs, () => session.close());
   }
 
   onStreamCancelled(): void {
@@ -196,15 +229,29 @@ class H2Connection implements H2Peer {
   }
 
   begin(ex: H2Exchange): void {
+    this.front.begin(ex);
+  }
+
+  /**
+   * A new stream, before anything is spent on it: is the client resetting streams as fast as it opens
+   * them? No response goes out before the turn ends (requests start then), so within one turn no stream
+   * can have ended but by the client's reset. More streams opened in one turn than may be open at once,
+   * or more than a few already reset when the next arrives, and the connection is closed (calm).
+   */
+  private rapidReset(stream: ServerHttp2Stream): boolean {
     const front = this.front;
     if (this.openedTurn !== front.turn) {
       this.openedTurn = front.turn;
       this.opened = 0;
+      this.quickResets = 0;
+      this.lastStream = undefined;
     }
-    // No response goes out before the turn ends (begin defers to it), so no stream can have ended since it
-    // began: more streams than may be open at once were reset by the client as fast as it sent them.
-    if (++this.opened > front.limits.maxConcurrentStreams) return this.calm();
-    front.begin(ex);
+    if (this.lastStream?.closed === true) this.quickResets++;
+    this.lastStream = stream;
+    if (++this.opened <= front.limits.maxConcurrentStreams && this.quickResets <= front.limits.maxQuickResets)
+      return false;
+    this.calm();
+    return true;
   }
 
   /**

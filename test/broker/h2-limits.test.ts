@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BrokerOptions } from '../../src/broker/options.js';
 import { brokerFor, httpBackend, Stack, waitFor } from '../helpers/backends.js';
+import { rssMb, runCli } from '../helpers/cli.js';
 import {
   closeSession,
   FLAG,
@@ -155,15 +156,33 @@ describe('HTTP/2 limits', () => {
     expect(web.requests.map((r) => r.url)).toEqual(['/small']);
   });
 
-  it('closes a rapid-reset connection with GOAWAY(ENHANCE_YOUR_CALM) while others are served', async () => {
+  it('closes rapid-reset connections while others are served, p99 within 2x and memory bounded', async () => {
     const web = await httpBackend(stack, 'w');
-    const { broker, port } = await h2Broker([web.port]);
-    const quiet = await latencies(broker.port, 1_000);
-    const rssBefore = process.memoryUsage().rss;
+    // The broker in its own process, as in production: what the attack costs it shows in its own event
+    // loop, not in the test's (where the backend and the well-behaved client run).
+    const broker = runCli([
+      'broker',
+      '--port',
+      '0',
+      '--h2c',
+      '127.0.0.1:0',
+      '--backends',
+      `127.0.0.1:${web.port}`,
+      '--log-format',
+      'none',
+      '--no-admin',
+    ]);
+    stack.add(() => broker.stop());
+    const m = await broker.waitFor(
+      /listening on 127\.0\.0\.1:(\d+) \(HTTP and line protocol\), 127\.0\.0\.1:(\d+) \(HTTP\/2/,
+    );
+    const [httpPort, port] = [Number(m[1]), Number(m[2])];
+    const quiet = await latencies(httpPort, 1_000);
+    const rssBefore = await rssMb(broker.child.pid!);
 
-    // The attack, from its own process (so the broker's thread is not also the attacker's), niced as if it ran
-    // on its own machine (on a 2-core box an unthrottled loop takes a core from the broker): HEADERS then
-    // RST_STREAM(CANCEL) in a loop, on one connection after another, for 3 s.
+    // The attack, from its own process, niced as if it ran on its own machine (on a 2-core box an
+    // unthrottled loop takes a core from the broker): HEADERS then RST_STREAM(CANCEL) in a loop, on one
+    // connection after another, for 3 s.
     const attacker = execFile(
       'nice',
       ['-n', '19', process.execPath, '-e', RAPID_RESET, String(port), '3000'],
@@ -177,51 +196,67 @@ describe('HTTP/2 limits', () => {
       out += c.toString();
     });
     const attacked = once(attacker, 'exit');
-    const loaded = await latencies(broker.port, 3_000);
+    const loaded = await latencies(httpPort, 3_000);
     await attacked;
     const { connections, goaways, streams } = JSON.parse(out) as Record<string, number>;
-    const rssAfter = process.memoryUsage().rss;
+    const rssAfter = await rssMb(broker.child.pid!);
+    // The quiet figure from both sides of the attack, so a change in the machine's load over the test
+    // does not pass for the attack's effect.
+    const quietAfter = await latencies(httpPort, 1_000);
 
-    // Every attacking connection was cut off, with the reason, long before nghttp2's own limit (1,000).
+    // Every attacking connection was cut off (the attacker reconnects only when it is).
     expect(connections).toBeGreaterThan(1);
     // (The GOAWAY often does not reach it: the kernel drops it with the unread attack bytes, as a reset.)
     expect(goaways).toBeLessThanOrEqual(connections);
-    const begun = broker.balancer.pool.backends[0].total - quiet.length - loaded.length;
-    expect(begun / connections).toBeLessThan(400);
+    // Attack streams are started at the end of their turn, by which time the client has reset them: at
+    // most a stream split across two reads may reach the backend, never the 200 resets allowed.
+    const begun = web.requests.length - quiet.length - loaded.length - quietAfter.length;
+    expect(begun / connections).toBeLessThan(50);
     expect(streams).toBeGreaterThan(begun);
-    // The well-behaved client kept being served, p99 within 2x of its quiet figure (a 5 ms floor for
-    // a quiet figure too small to double on a busy machine), and memory stayed bounded.
-    const quietP99 = p99(quiet);
-    expect(p99(loaded)).toBeLessThan(Math.max(2 * quietP99, 5));
-    expect(rssAfter - rssBefore).toBeLessThan(100 * 1024 * 1024);
+    // The well-behaved client kept being served, p99 within 2x of its quiet figure (a 10 ms floor for
+    // a quiet figure too small to double on a busy machine), and the broker's memory stayed bounded.
+    const quietP99 = p99([...quiet, ...quietAfter]);
+    expect(p99(loaded)).toBeLessThan(Math.max(2 * quietP99, 10));
+    expect(rssAfter - rssBefore).toBeLessThan(100);
   });
 
-  it('closes a connection that floods CONTINUATION frames, and serves others meanwhile', async () => {
+  it('closes connections that flood CONTINUATION frames, and serves others meanwhile', async () => {
     const web = await httpBackend(stack, 'w');
     const { broker, port } = await h2Broker([web.port]);
     const quiet = await latencies(broker.port, 500);
-    const r = raw(port);
-    // HEADERS without END_HEADERS, then CONTINUATION frames that never end the block.
-    r.write(frame(FRAME.HEADERS, 0, 1, hpack(GET)));
+    // HEADERS without END_HEADERS, then CONTINUATION frames that never end the block; again on a new
+    // connection each time one is closed, for 1.5 s.
     const piece = frame(FRAME.CONTINUATION, 0, 1, hpack([['x-flood', 'y'.repeat(1000)]]));
-    const start = performance.now();
-    let sent = 0;
+    const batch = Buffer.concat([
+      frame(FRAME.HEADERS, 0, 1, hpack(GET)),
+      ...Array.from({ length: 64 }, () => piece),
+    ]);
+    const end = performance.now() + 1_500;
+    let connections = 0;
+    let goaways = 0;
     const flood = (async () => {
-      while (!r.closed && performance.now() - start < 3_000) {
-        const batch = Buffer.concat(Array.from({ length: 64 }, () => piece));
-        sent += 64;
-        if (!r.write(batch)) await new Promise((res) => setTimeout(res, 1));
-        else await new Promise((res) => setImmediate(res));
+      while (performance.now() < end) {
+        const r = new RawH2(port);
+        connections++;
+        while (!r.closed && performance.now() < end) {
+          r.write(batch);
+          await new Promise((res) => setTimeout(res, 1));
+        }
+        if (r.goaway() !== undefined) goaways++;
+        r.socket.destroy();
       }
     })();
-    const loaded = await latencies(broker.port, 1_000);
+    const loaded = await latencies(broker.port, 1_500);
     await flood;
-    await waitFor(() => r.closed, 5_000, 'the flooding connection to close');
-    expect(performance.now() - start).toBeLessThan(3_000);
-    expect(r.goaway()).toBeDefined();
-    expect(web.requests.filter((x) => x.url === '/')).toHaveLength(quiet.length + loaded.length);
-    expect(p99(loaded)).toBeLessThan(Math.max(2 * p99(quiet), 5));
-    expect(sent).toBeGreaterThan(0);
+    const quietAfter = await latencies(broker.port, 500);
+    // Each flooding connection was closed (the loop only moves on when it is), with a GOAWAY when the
+    // kernel did not drop it along with the unread flood; no request came of it.
+    expect(connections).toBeGreaterThan(5);
+    expect(goaways).toBeGreaterThan(0);
+    expect(web.requests.filter((x) => x.url === '/')).toHaveLength(
+      quiet.length + loaded.length + quietAfter.length,
+    );
+    expect(p99(loaded)).toBeLessThan(Math.max(2 * p99([...quiet, ...quietAfter]), 10));
   });
 
   it('closes a connection after the configured number of resets', async () => {

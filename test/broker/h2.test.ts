@@ -261,6 +261,18 @@ describe('HTTP/2 front end (h2c listener)', () => {
     expect(raw.closed).toBe(false);
   });
 
+  it('closes a connection idle past the idle timeout, but not one whose stream is still running', async () => {
+    const web = await httpBackend(stack, 'w');
+    const { broker, port } = await h2Broker([web.port], { clientIdleTimeoutMs: 200 });
+    const idle = await session(port);
+    const busy = await session(port);
+    const slow = h2Request(busy, { ':path': '/slow?delay=600' });
+    await once(idle, 'goaway');
+    expect((await slow).status).toBe(200);
+    await waitFor(() => idle.destroyed || idle.closed, 2_000, 'the idle session to close');
+    await waitFor(() => broker.h2.size === 0, 3_000, 'both connections to close once idle');
+  });
+
   it('drains: GOAWAY, open streams finish, no new ones', async () => {
     const web = await httpBackend(stack, 'w');
     const { broker, port } = await h2Broker([web.port]);
