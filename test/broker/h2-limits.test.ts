@@ -83,6 +83,27 @@ async function h2Broker(ports: number[], options: Partial<BrokerOptions> = {}) {
   return { broker, port: broker.listeners[1].port };
 }
 
+/** A broker in its own process, as in production: what an attack costs shows in its own event loop. */
+async function brokerProcess(backendPort: number) {
+  const broker = runCli([
+    'broker',
+    '--port',
+    '0',
+    '--h2c',
+    '127.0.0.1:0',
+    '--backends',
+    `127.0.0.1:${backendPort}`,
+    '--log-format',
+    'none',
+    '--no-admin',
+  ]);
+  stack.add(() => broker.stop());
+  const m = await broker.waitFor(
+    /listening on 127\.0\.0\.1:(\d+) \(HTTP and line protocol\), 127\.0\.0\.1:(\d+) \(HTTP\/2/,
+  );
+  return { broker, httpPort: Number(m[1]), port: Number(m[2]) };
+}
+
 function raw(port: number): RawH2 {
   const r = new RawH2(port);
   stack.add(async () => void r.socket.destroy());
@@ -160,23 +181,7 @@ describe('HTTP/2 limits', () => {
     const web = await httpBackend(stack, 'w');
     // The broker in its own process, as in production: what the attack costs it shows in its own event
     // loop, not in the test's (where the backend and the well-behaved client run).
-    const broker = runCli([
-      'broker',
-      '--port',
-      '0',
-      '--h2c',
-      '127.0.0.1:0',
-      '--backends',
-      `127.0.0.1:${web.port}`,
-      '--log-format',
-      'none',
-      '--no-admin',
-    ]);
-    stack.add(() => broker.stop());
-    const m = await broker.waitFor(
-      /listening on 127\.0\.0\.1:(\d+) \(HTTP and line protocol\), 127\.0\.0\.1:(\d+) \(HTTP\/2/,
-    );
-    const [httpPort, port] = [Number(m[1]), Number(m[2])];
+    const { broker, httpPort, port } = await brokerProcess(web.port);
     const quiet = await latencies(httpPort, 1_000);
     const rssBefore = await rssMb(broker.child.pid!);
 
@@ -222,8 +227,8 @@ describe('HTTP/2 limits', () => {
 
   it('closes connections that flood CONTINUATION frames, and serves others meanwhile', async () => {
     const web = await httpBackend(stack, 'w');
-    const { broker, port } = await h2Broker([web.port]);
-    const quiet = await latencies(broker.port, 500);
+    const { httpPort, port } = await brokerProcess(web.port);
+    const quiet = await latencies(httpPort, 500);
     // HEADERS without END_HEADERS, then CONTINUATION frames that never end the block; again on a new
     // connection each time one is closed, for 1.5 s.
     const piece = frame(FRAME.CONTINUATION, 0, 1, hpack([['x-flood', 'y'.repeat(1000)]]));
@@ -246,9 +251,9 @@ describe('HTTP/2 limits', () => {
         r.socket.destroy();
       }
     })();
-    const loaded = await latencies(broker.port, 1_500);
+    const loaded = await latencies(httpPort, 1_500);
     await flood;
-    const quietAfter = await latencies(broker.port, 500);
+    const quietAfter = await latencies(httpPort, 500);
     // Each flooding connection was closed (the loop only moves on when it is), with a GOAWAY when the
     // kernel did not drop it along with the unread flood; no request came of it.
     expect(connections).toBeGreaterThan(5);
@@ -257,6 +262,25 @@ describe('HTTP/2 limits', () => {
       quiet.length + loaded.length + quietAfter.length,
     );
     expect(p99(loaded)).toBeLessThan(Math.max(2 * p99([...quiet, ...quietAfter]), 10));
+  });
+
+  it.each([
+    ['PING flood, never reading the ACKs', frame(6, 0, 0, Buffer.alloc(8))],
+    ['SETTINGS flood', frame(FRAME.SETTINGS, 0, 0, Buffer.from([0, 3, 0, 0, 0, 100]))],
+    ['WINDOW_UPDATE on a stream never opened (invalid frames)', frame(8, 0, 1, Buffer.from([0, 0, 0, 1]))],
+  ])('closes a connection sending a %s', async (_what, f) => {
+    const web = await httpBackend(stack, 'w');
+    const { port } = await h2Broker([web.port]);
+    const r = raw(port);
+    r.socket.pause(); // never read: whatever the broker answers piles up on its side
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => f));
+    const start = performance.now();
+    while (!r.closed && performance.now() - start < 4_000) {
+      r.write(batch);
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    expect(r.closed).toBe(true);
+    expect(web.requests).toHaveLength(0);
   });
 
   it('closes a connection after the configured number of resets', async () => {
