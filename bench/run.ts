@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { backendsConf, haproxyConf, NGINX_STREAM_MODULE, nginxProxyConf } from './configs.js';
 import { type CoreRow, coreBench, coreTable } from './core.js';
 import { brokerArgs } from './fixtures.js';
+import { h2Bench, h2Checks, h2Section } from './h2.js';
 import { appendHistory, currentCommit, type HistoryEntry, historyTable, readHistory } from './history.js';
 import { runLineLoad } from './line-load.js';
 import {
@@ -50,6 +51,7 @@ const flags = benchFlags({
   'skip-line': { type: 'boolean', default: false },
   'skip-tls': { type: 'boolean', default: false },
   'skip-tcp': { type: 'boolean', default: false },
+  'skip-h2': { type: 'boolean', default: false },
 });
 const DURATION = Number(flags.duration);
 const ROUNDS = Number(flags.rounds);
@@ -466,6 +468,15 @@ async function main(): Promise<void> {
     console.log('raw TCP (keep-alive, long connections)');
     tcp = await tcpBench({ dir, backends: httpPorts, rounds: ROUNDS, seconds: DURATION });
   }
+  let h2Rows: Row[] = [];
+  if (!flags['skip-h2']) {
+    if (versionOf('h2load', ['--version']) === undefined)
+      console.log('HTTP/2: skipped (no h2load: apt-get install nghttp2-client)');
+    else {
+      console.log('HTTP/2 (h2load -t1, 10 streams per connection)');
+      h2Rows = await h2Bench(dir, httpPorts, ROUNDS, DURATION);
+    }
+  }
 
   console.log('RSS with 1,000 keep-alive clients');
   const rss = await rssUnderLoad(httpTargets[1], 10);
@@ -489,6 +500,7 @@ async function main(): Promise<void> {
   const history = flags['no-write'] ? [...readHistory(HISTORY), entry] : appendHistory(HISTORY, entry);
   if (tls) checkList.push(...tlsChecks(tls));
   if (tcp) checkList.push(...tcp.checks);
+  checkList.push(...h2Checks(h2Rows));
   let report = renderReport(
     facts,
     loadBefore,
@@ -503,6 +515,7 @@ async function main(): Promise<void> {
     tcp,
   );
   if (tls) report += `\n${tls.markdown}`;
+  report += h2Section(h2Rows);
   console.log(`\n${report}`);
   if (!flags['no-write']) {
     mkdirSync(path.dirname(RESULTS), { recursive: true });

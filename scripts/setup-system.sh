@@ -5,9 +5,10 @@ set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-# TLS tests make a test CA at test time with openssl, and drive the broker with curl.
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# HTTP/2 tests: nghttp and h2load (nghttp2-client), curl --http2-prior-knowledge, openssl for a test certificate.
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup-system: missing ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

@@ -52,6 +52,8 @@ export class LiveStats {
   private retries = 0;
   private retriesRefused = 0;
   private refusedSinceTick = 0;
+  /** Requests answered, by the protocol they came in (the dashboard's protocol mix). */
+  private readonly protocols = { h1: 0, h2: 0, line: 0 };
   private readonly history: HistoryView = { t: [], rps: [], inFlight: [], p50Ms: [], p99Ms: [] };
   private readonly events: EventView[] = [];
   private pending: EventView[] = [];
@@ -76,6 +78,9 @@ export class LiveStats {
 
   onFinish(ex: Exchange): void {
     this.requests++;
+    if (ex.protocol === 'line') this.protocols.line++;
+    else if (ex.h2 === true) this.protocols.h2++;
+    else this.protocols.h1++;
     if (ex.status >= 500) this.errors++;
     else if (ex.status === 101) this.all.record(performance.now(), ex.switchedAt - ex.startedAt);
     else if (ex.status > 0) this.all.record(performance.now(), ex.totalMs);
@@ -250,6 +255,7 @@ export class LiveStats {
         rps: round(rps),
         p50Ms: roundOrNull(percentile(this.scratch, n, 50)),
         p99Ms: roundOrNull(percentile(this.scratch, n, 99)),
+        protocols: { ...this.protocols },
       },
       settings: {
         retries: o.retries,

@@ -47,6 +47,8 @@ export class BrokerMetrics {
   private readonly requestCells = new Map<string, Map<string, Map<number, Cell>>>();
   private readonly attemptCells = new Map<string, Map<Outcome, Cell>>();
   private readonly durations = new Map<string, Buckets>();
+  /** Requests answered by the protocol they came in. */
+  private readonly protocols = { h1: 0, h2: 0, line: 0 };
 
   constructor() {
     const registers = [this.registry];
@@ -76,6 +78,16 @@ export class BrokerMetrics {
         for (const [backend, byOutcome] of self.attemptCells) {
           for (const [outcome, cell] of byOutcome) this.inc({ backend, outcome }, cell.n);
         }
+      },
+    });
+    new Counter({
+      name: 'timbang_requests_by_protocol_total',
+      help: 'Client requests answered, by the protocol they came in: h1 (HTTP/1.x), h2 (HTTP/2) or line.',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [protocol, n] of Object.entries(self.protocols)) this.inc({ protocol }, n);
       },
     });
     // prom-client's Histogram cannot be filled from outside: this one speaks its registry's protocol.
@@ -274,6 +286,9 @@ export class BrokerMetrics {
 
   // Written out rather than through a get-or-create helper: a helper would take a closure per request.
   onFinish(ex: Exchange): void {
+    if (ex.protocol === 'line') this.protocols.line++;
+    else if (ex.h2 === true) this.protocols.h2++;
+    else this.protocols.h1++;
     const id = ex.backend?.id ?? 'none';
     const status = ex.status === 0 ? 499 : ex.status;
     let byStrategy = this.requestCells.get(id);

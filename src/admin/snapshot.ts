@@ -72,6 +72,8 @@ export interface StateView {
     rps: number;
     p50Ms: number | null;
     p99Ms: number | null;
+    /** Requests answered by the protocol they came in: HTTP/1.x, HTTP/2, the line protocol. */
+    protocols: { h1: number; h2: number; line: number };
   };
   settings: {
     retries: number;

@@ -5,6 +5,8 @@ import type { LogFormat } from './options.js';
 /** What the log reads of a finished request; both front ends' exchanges implement it. */
 export interface RequestRecord {
   readonly protocol: 'http' | 'line' | 'tcp';
+  /** An HTTP request that came over HTTP/2 (the front end's protocol; backends are spoken to in HTTP/1.1). */
+  readonly h2?: boolean;
   readonly client: string;
   readonly strategyName: string;
   /** The backend that answered, or the last one tried. */

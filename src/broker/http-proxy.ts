@@ -34,8 +34,32 @@ export const REQUEST_WATCHED: readonly string[] = [
 const END_TO_END: ReadonlySet<string> = new Set(['', 'close', 'keep-alive', 'host', 'content-length']);
 /** The head's lines left out, as [start, end) pairs in head order; reused (an exchange is made synchronously). */
 const dropped: number[] = [];
-const FAILURE_STATUS: Record<FailureKind, number> = { 'no-backend': 503, 'bad-gateway': 502, timeout: 504 };
+/** The status a failure is answered with, for every HTTP front end. */
+export const FAILURE_STATUS: Record<FailureKind, number> = {
+  'no-backend': 503,
+  'bad-gateway': 502,
+  timeout: 504,
+};
 const TEXT = 'content-type: text/plain; charset=utf-8\r\n';
+
+/** May be sent again after it reached a backend (RFC 9110 §9.2.2; PUT and DELETE only when told). */
+export function isIdempotent(method: string, opts: BrokerOptions): boolean {
+  return (
+    method === 'GET' ||
+    method === 'HEAD' ||
+    method === 'OPTIONS' ||
+    (opts.retryPutDelete && (method === 'PUT' || method === 'DELETE'))
+  );
+}
+
+/** The classroom job a request target names (`/work?type=long&app=App1`), for the log and trace replay. */
+export function classroomJob(
+  path: string,
+): { type: string | undefined; app: string | undefined } | undefined {
+  if (!path.startsWith('/work?')) return undefined;
+  const q = new URLSearchParams(path.slice(6));
+  return { type: q.get('type') ?? undefined, app: q.get('app') ?? undefined };
+}
 
 /**
  * HTTP proxying: a thin adapter from the front end's requests (http-front.ts) to the shared forwarding
@@ -214,11 +238,7 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
 
     this.strategy = proxy.forwarder.balancer.strategy(strategyName); // throws ERR_UNKNOWN_STRATEGY -> 400
 
-    const idempotent =
-      this.method === 'GET' ||
-      this.method === 'HEAD' ||
-      this.method === 'OPTIONS' ||
-      (opts.retryPutDelete && (this.method === 'PUT' || this.method === 'DELETE'));
+    const idempotent = isIdempotent(this.method, opts);
     const hasBody = chunked || contentLength > 0;
     if (!hasBody) {
       this.retriable = idempotent;
@@ -233,11 +253,9 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
     }
 
     // The classroom job, when it is one: for the log and for trace replay.
-    if (this.path.startsWith('/work?')) {
-      const q = new URLSearchParams(this.path.slice(6));
-      this.type = q.get('type') ?? undefined;
-      this.app = q.get('app') ?? undefined;
-    }
+    const job = classroomJob(this.path);
+    this.type = job?.type;
+    this.app = job?.app;
     // consistent-hash key: the client's own choice, else the classroom app id, else its address.
     this.key = hashKey ?? this.app ?? clientIp;
   }

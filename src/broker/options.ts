@@ -1,4 +1,5 @@
 import type { BackendSpec } from '../balancer/types.js';
+import type { H2Limits } from './h2-front.js';
 
 export type HealthCheckKind = 'none' | 'tcp' | 'http';
 export type LogFormat = 'human' | 'json' | 'none';
@@ -6,9 +7,10 @@ export type LogFormat = 'human' | 'json' | 'none';
 /**
  * What a listener speaks. 'http': HTTP/1.1 and the classroom line protocol on one port, told apart by
  * the first bytes (broker/sniff.ts). 'tcp': raw TCP, whole connections balanced and relayed byte for
- * byte (broker/tcp-proxy.ts). Further modes (TLS) plug in here.
+ * byte (broker/tcp-proxy.ts). 'h2c': cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3). TLS is not
+ * a mode: an http listener with `tls` speaks HTTPS, and ALPN picks HTTP/1.1 or HTTP/2.
  */
-export type ListenerMode = 'http' | 'tcp';
+export type ListenerMode = 'http' | 'tcp' | 'h2c';
 
 /**
  * A listener's TLS: paths to PEM files. `cert`/`key` are the default certificate; `sni` adds one per
@@ -124,6 +126,8 @@ export interface BrokerOptions {
   /** Upgrade tunnels open at once; an upgrade request beyond gets 503. */
   maxTunnels: number;
   logFormat: LogFormat;
+  /** HTTP/2 limits beyond the defaults (h2-front.ts DEFAULT_H2_LIMITS); tests lower them. */
+  h2Limits?: Partial<H2Limits>;
   /** Slow start window: a backend that joins or comes back up ramps to its full weight over this (0 = off). */
   slowStartMs: number;
   /** Backends from DNS (`dns://`, `srv://` entries of `backends`): how names are resolved and re-resolved. */

@@ -8,6 +8,7 @@ import { listenError, TimbangError } from '../errors.js';
 import { type BrokerLog, createBrokerLog } from './access-log.js';
 import { BackendTls } from './backend-tls.js';
 import type { Forwarder, ForwardObserver } from './forward.js';
+import { H2Front } from './h2-front.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { HttpFront } from './http-front.js';
 import { HttpProxy, REQUEST_WATCHED } from './http-proxy.js';
@@ -37,6 +38,8 @@ export interface Broker {
   readonly forwarder: Forwarder;
   readonly health: HealthMonitor;
   readonly http: HttpProxy;
+  /** The HTTP/2 front end (h2c listeners; TLS listeners hand it connections whose ALPN is h2). */
+  readonly h2: H2Front;
   readonly log: BrokerLog;
   /** Each listener's pool, in the order of `listeners`: the main one unless it names its own backends. */
   readonly listenerServices: readonly Service[];
@@ -61,10 +64,7 @@ export interface BrokerDeps {
   observer?: ForwardObserver;
   /** Health transitions (active checks and passive ejections), for metrics and the dashboard. */
   onTransition?: (b: Backend, state: 'up' | 'down', reason: string) => void;
-  /**
-   * HTTP/2 HOOK: a TLS connection whose ALPN chose 'h2' (the handshake done) goes here; the HTTP/2 front
-   * end (H2Front.accept) is wired in at merge. TLS listeners offer 'h2' in ALPN only when this is set.
-   */
+  /** Where a TLS connection whose ALPN chose 'h2' goes instead of the HTTP/2 front end (tests). */
   onH2?: (socket: tls.TLSSocket) => void;
 }
 
@@ -96,6 +96,8 @@ export async function startBroker(
     (conn) => httpProxy.handle(conn),
   );
 
+  const h2 = new H2Front(httpProxy, { idleTimeoutMs: opts.clientIdleTimeoutMs, limits: opts.h2Limits });
+
   const sniffTargets: SniffTargets = {
     http: (socket, head) => front.accept(socket, head),
     line: (socket, head, ended) => lineProxy.handle(socket, head, ended),
@@ -121,6 +123,10 @@ export async function startBroker(
       const proxy = tcpFront(spec);
       return (socket) => proxy.accept(socket);
     },
+    h2c: () => {
+      services.push(main);
+      return (socket) => h2.accept(socket);
+    },
   };
 
   const mainSpec: ListenerSpec = { host: opts.host, port: opts.port, mode: opts.mode };
@@ -137,12 +143,14 @@ export async function startBroker(
   const stores = specs.map((l) => (l.tls === undefined ? undefined : new CertStore(l.tls)));
 
   // HTTPS: the TLS handshake first, then HTTP by ALPN (no line protocol: a TLS listener speaks HTTP).
-  const alpn = deps.onH2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'];
+  // ALPN: HTTP/2 first, as nginx and HAProxy offer it; deps.onH2 replaces the h2 front end in tests.
+  const alpn = ['h2', 'http/1.1'];
+  const onH2 = deps.onH2 ?? ((socket: tls.TLSSocket) => h2.accept(socket));
   let tlsHandshakeErrors = 0;
   const onSecure = (socket: tls.TLSSocket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (socket.alpnProtocol === 'h2' && deps.onH2 !== undefined) deps.onH2(socket);
+    if (socket.alpnProtocol === 'h2') onH2(socket);
     else front.accept(socket, undefined);
   };
   const onTlsError = (_err: Error, socket: tls.TLSSocket): void => {
@@ -285,6 +293,7 @@ export async function startBroker(
       for (const t of own) t.service.health.stop();
       const deadline = Date.now() + opts.drainTimeoutMs;
       front.drain();
+      h2.drain();
       httpProxy.tunnels.drain(); // no new upgrades; open tunnels end by themselves or at the deadline
       redirectFront?.drain();
       while (sockets.size > 0 && Date.now() < deadline) {
@@ -295,6 +304,7 @@ export async function startBroker(
       for (const t of tcp) t.closeAll();
       for (const s of sockets) s.destroy();
       front.close();
+      await h2.close();
       redirectFront?.close();
       await httpProxy.close();
       log.flush();
@@ -311,6 +321,7 @@ export async function startBroker(
     forwarder,
     health,
     http: httpProxy,
+    h2,
     log,
     listenerServices: services,
     tcp,
@@ -325,7 +336,11 @@ export async function startBroker(
   };
 }
 
-const MODE_NAMES: Record<ListenerMode, string> = { http: 'HTTP and line protocol', tcp: 'raw TCP' };
+const MODE_NAMES: Record<ListenerMode, string> = {
+  http: 'HTTP and line protocol',
+  tcp: 'raw TCP',
+  h2c: 'HTTP/2 cleartext',
+};
 
 function describeListener(l: ListenerSpec, alpn: readonly string[]): string {
   if (l.tls !== undefined) return `HTTPS, ALPN ${alpn.join(' ')}`;
@@ -340,7 +355,9 @@ async function listen(
   sockets: Set<net.Socket>,
 ): Promise<net.Server> {
   // allowHalfOpen: a classroom client may send its message and half-close; it still wants the reply.
-  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+  // HTTP/2 has its own end of stream: a connection the client ends is over.
+  const allowHalfOpen = spec.mode !== 'h2c';
+  const server = net.createServer({ noDelay: true, allowHalfOpen }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     onSocket(socket);

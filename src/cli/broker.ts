@@ -66,6 +66,7 @@ interface BrokerFlags {
   backendCa?: string;
   backendInsecure?: boolean;
   watchCerts?: boolean;
+  h2c?: HostPort;
 }
 
 function durationOption(value: string): number {
@@ -139,6 +140,7 @@ export function flagPatch(f: BrokerFlags, given: (flag: keyof BrokerFlags) => bo
   if (given('backendCa')) b.backendTls = { ...b.backendTls, ca: f.backendCa };
   if (given('backendInsecure')) b.backendTls = { ...b.backendTls, insecure: f.backendInsecure === true };
   if (given('watchCerts')) b.watchCertificatesMs = f.watchCerts === true ? 2_000 : 0;
+  if (given('h2c') && f.h2c) b.listeners = [{ host: f.h2c.host, port: f.h2c.port, mode: 'h2c' }];
   return { broker: { ...b, healthCheck: hc, dns }, admin };
 }
 
@@ -259,6 +261,12 @@ export function brokerCommand(): Command {
         .default({ host: DA.host, port: DA.port }, `${DA.host}:${DA.port}`),
     )
     .option('--no-admin', 'run without the admin listener')
+    .addOption(
+      new Option(
+        '--h2c <host:port>',
+        "also serve cleartext HTTP/2 (prior knowledge, e.g. curl --http2-prior-knowledge) on this address; replaces the file's listeners",
+      ).argParser(listenOption),
+    )
     .addOption(
       new Option(
         '--slow-start <duration>',

@@ -41,6 +41,7 @@ interface ClientFlags {
   keepalive: boolean;
   newline: boolean;
   replyIdle: number;
+  h2Connections: number;
   requests?: number;
   concurrency?: number;
   rate?: number;
@@ -72,8 +73,8 @@ const DEFAULT_CONCURRENCY = 10;
 const DEFAULT_OPEN_DURATION_MS = 10_000;
 
 function parseProtocol(value: string): Protocol | 'ws' {
-  if (value !== 'line' && value !== 'http' && value !== 'ws')
-    throw new InvalidArgumentError(`expected line, http or ws, got '${value}'`);
+  if (value !== 'line' && value !== 'http' && value !== 'h2' && value !== 'ws')
+    throw new InvalidArgumentError(`expected line, http, h2 or ws, got '${value}'`);
   return value;
 }
 
@@ -109,6 +110,7 @@ function targetFrom(f: ClientFlags): Target {
     newline: f.newline,
     replyIdleMs: f.replyIdle,
     tls: f.tls === true || f.ca !== undefined || f.insecure === true ? clientTls(f) : undefined,
+    h2Connections: f.h2Connections,
   };
 }
 
@@ -447,7 +449,7 @@ export function clientCommand(): Command {
     .addOption(
       new Option(
         '--protocol <protocol>',
-        'line (AppID:Long:strategy), http (GET /work?type=long) or ws (long-lived WebSocket sessions on /ws)',
+        'line (AppID:Long:strategy), http (GET /work?type=long), h2 (the same over HTTP/2, prior knowledge) or ws (long-lived WebSocket sessions on /ws)',
       )
         .default('line')
         .argParser(parseProtocol),
@@ -476,6 +478,12 @@ export function clientCommand(): Command {
     )
     .option('--no-keepalive', 'one connection per request (the classroom client); default: reuse connections')
     .option('--no-newline', "line protocol: send the message without '\\n', as the classroom client does")
+    .option(
+      '--h2-connections <n>',
+      'h2: connections to spread the requests in flight over (streams per connection = concurrency / n)',
+      intOption(1, 10_000),
+      1,
+    )
     .option(
       '--reply-idle <duration>',
       'line protocol: a reply with no newline ends after this silence',

@@ -2,6 +2,7 @@ import { createRandom } from '../balancer/random.js';
 import { backoffMs } from './backoff.js';
 import type { ClassroomLog } from './classroom-log.js';
 import { Exchange, type MessageSpec, type Sink, type Transport } from './exchange.js';
+import { H2Transport } from './h2-transport.js';
 import { HttpTransport } from './http-transport.js';
 import { LineTransport } from './line-transport.js';
 import type { Progress } from './progress.js';
@@ -64,7 +65,18 @@ export class StrategyRun implements Sink {
             { target: opts.target, spec, keepReply, onConnect, connections: opts.concurrency },
             this,
           )
-        : new LineTransport({ target: opts.target, spec, keepReply, onConnect }, this);
+        : opts.target.protocol === 'h2'
+          ? new H2Transport(
+              {
+                target: opts.target,
+                spec,
+                keepReply,
+                onConnect,
+                connections: opts.target.h2Connections ?? 1,
+              },
+              this,
+            )
+          : new LineTransport({ target: opts.target, spec, keepReply, onConnect }, this);
   }
 
   async run(): Promise<ClientStrategyResult> {

@@ -1,6 +1,6 @@
 import type { StrategyResult } from '../report/types.js';
 
-export type Protocol = 'line' | 'http';
+export type Protocol = 'line' | 'http' | 'h2';
 
 /** A WebSocket session's length (`--session-length`): fixed, uniform between two, or exponential. */
 export type LengthDist =
@@ -30,6 +30,8 @@ export interface Target {
   replyIdleMs: number;
   /** Speak TLS to the broker (HTTPS with the http protocol): tls.connect's options, less host and port. */
   tls?: import('node:tls').ConnectionOptions;
+  /** h2: connections to spread the streams in flight over (default 1). */
+  h2Connections?: number;
 }
 
 export interface RetryPolicy {

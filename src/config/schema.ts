@@ -91,7 +91,7 @@ export const tlsSchema = z.strictObject({
     .optional(),
 });
 
-const modeSchema = z.enum(['http', 'tcp'], { error: 'must be http or tcp' });
+const modeSchema = z.enum(['http', 'tcp', 'h2c'], { error: 'must be http, tcp or h2c' });
 
 /** One backend, in the config file and in `POST /api/backends`. */
 export const backendSchema = z.strictObject({
@@ -153,11 +153,11 @@ export const listenerSchema = z
         message: 'a listener with tls cannot redirect to https; put redirect on a cleartext listener',
       });
     }
-    if (l.mode === 'tcp' && (l.tls !== undefined || l.redirect !== undefined)) {
+    if (l.mode !== undefined && l.mode !== 'http' && (l.tls !== undefined || l.redirect !== undefined)) {
       ctx.addIssue({
         code: 'custom',
         path: [l.tls !== undefined ? 'tls' : 'redirect'],
-        message: 'a tcp listener relays bytes: tls and redirect are for http listeners',
+        message: `tls and redirect are for http listeners (an http listener with tls serves HTTP/2 too, by ALPN), not ${l.mode}`,
       });
     }
     const ownPool = l.backends !== undefined || l.strategy !== undefined || l.healthCheck !== undefined;

@@ -490,7 +490,7 @@ describe('raw TCP configuration', () => {
       ),
     ).toThrow(/listeners\[0\]\.healthCheck\.kind: an http health check cannot check a raw TCP pool/);
     expect(bad('listeners:\n  - listen: 5433\n    mode: udp\n')).toThrow(
-      /listeners\[0\]\.mode: must be http or tcp/,
+      /listeners\[0\]\.mode: must be http, tcp or h2c/,
     );
     expect(bad('mode: tcp\nhealthCheck: { kind: http }\n')).toThrow(
       /healthCheck\.kind: an http health check cannot check a raw TCP pool/,

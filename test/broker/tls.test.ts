@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
@@ -154,21 +155,34 @@ describe('HTTPS listener', () => {
     expect(res.status).toBe(200);
   });
 
-  it('offers h2 in ALPN only when the HTTP/2 hook is set, and hands h2 connections to it', async () => {
+  it('offers h2 and http/1.1 in ALPN, serves HTTP/2 over TLS, and hands h2 connections to a hook if one is set', async () => {
     const web = await httpBackend(stack, 'w');
     const tlsFiles = { cert: main.cert, key: main.key };
-    // No hook: an h2-only client finds no common protocol (alert 120); HTTP/1.1 clients are served.
-    const { broker: h1only } = await brokerFor(stack, [web.port], { tls: tlsFiles });
-    await expect(
-      handshake(h1only.port, { ca, servername: 'localhost', ALPNProtocols: ['h2'] }),
-    ).rejects.toThrow(/no application protocol/);
-    const both = await handshake(h1only.port, {
-      ca,
-      servername: 'localhost',
-      ALPNProtocols: ['h2', 'http/1.1'],
+    // An h2-only client gets h2, and an HTTP/2 request goes through to the HTTP/1.1 backend as https.
+    const { broker: served } = await brokerFor(stack, [web.port], { tls: tlsFiles });
+    const h2only = await handshake(served.port, { ca, servername: 'localhost', ALPNProtocols: ['h2'] });
+    expect(h2only.alpn).toBe('h2');
+    h2only.socket.destroy();
+    const session = http2.connect(`https://127.0.0.1:${served.port}`, { ca, servername: 'localhost' });
+    session.on('error', () => {});
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = session.request({ ':path': '/over-h2', ':authority': 'localhost' });
+      let status = 0;
+      let body = '';
+      req.on('response', (h) => {
+        status = Number(h[':status']);
+      });
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => resolve({ status, body }));
+      req.on('error', reject);
+      req.end();
     });
-    expect(both.alpn).toBe('http/1.1');
-    both.socket.destroy();
+    session.close();
+    expect(answer.status).toBe(200);
+    expect(web.requests.at(-1)?.url).toBe('/over-h2');
+    expect(web.requests.at(-1)?.headers['x-forwarded-proto']).toBe('https');
 
     const handed: tls.TLSSocket[] = [];
     const broker = await startBroker(

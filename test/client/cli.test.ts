@@ -33,7 +33,7 @@ describe('bad flags: one line, exit 2, nothing sent', () => {
     ['zero concurrency', ['-c', '0'], /expected a whole number from 1/],
     ['a bad duration', ['-r', '10', '-d', 'soon'], /bad duration 'soon'/],
     ['an app id with a colon', ['--app-ids', 'a:b', '-n', '1'], /bad app id 'a:b'/],
-    ['a bad protocol', ['--protocol', 'udp'], /expected line, http or ws/],
+    ['a bad protocol', ['--protocol', 'udp'], /expected line, http, h2 or ws/],
     ['a type and a mix', ['Long', '--mix', 'short:1'], /a request type or --mix, not both/],
   ];
   it.each(cases)('%s', async (_name, args, message) => {

@@ -115,7 +115,9 @@ describe('the classroom programs against timbang', () => {
       python('worker002.py', [String(i + 1)], { PORT: String(port), TIME_SCALE: '0.05' }),
     );
     await Promise.all(procs.map((p) => waitOutput(p, /Listening on port/)));
-    const { broker } = await brokerFor(stack, ports, { strategy: 'round-robin' });
+    // A long ejection backoff: on a loaded machine four python clients can take longer than the default
+    // 1 s, after which the dead worker would be let back (up) until a request tries it again.
+    const { broker } = await brokerFor(stack, ports, { strategy: 'round-robin', ejectBaseMs: 30_000 });
     procs[0].child.kill('SIGKILL');
     await procs[0].done;
     for (let i = 0; i < 4; i++) {

@@ -185,6 +185,11 @@ export function dashboardApp(): void {
         String(t.retriesRefused ?? 0),
         'failed requests the retry budget did not let the broker retry',
       ],
+      [
+        'HTTP/1 · HTTP/2 · line',
+        `${t.protocols.h1} · ${t.protocols.h2} · ${t.protocols.line}`,
+        'requests answered, by the protocol they came in (backends are always spoken to in HTTP/1.1)',
+      ],
     ];
     for (const [label, value, title] of items) {
       const div = document.createElement('div');
