@@ -45,6 +45,11 @@ export abstract class MessageReader {
   private partial: Buffer | undefined = undefined;
   /** feed() returns right after a head, so the caller can act on it before any body byte is read. */
   protected stopAfterHead = false;
+  /**
+   * Empty lines before a head are skipped, as RFC 9112 §2.2 asks of a server (a client may send a CRLF
+   * after a POST body, or between pipelined requests).
+   */
+  protected skipEmptyLines = false;
 
   constructor(private readonly maxHead: number) {}
 
@@ -186,11 +191,23 @@ export abstract class MessageReader {
   }
 
   private readHead(data: Buffer, pos: number, end: number): number {
+    if (this.skipEmptyLines && (data[pos] === CR || data[pos] === LF)) {
+      while (pos < end && (data[pos] === LF || (data[pos] === CR && data[pos + 1] === LF)))
+        pos += data[pos] === LF ? 1 : 2;
+      if (pos === end) return end;
+      if (data[pos] === CR && pos + 1 === end) {
+        this.partial = Buffer.from(data.subarray(pos, end));
+        return end;
+      }
+    }
     const headEnd = findHeadEnd(data, pos, Math.min(end, pos + this.maxHead + 4));
     if (headEnd < 0) {
       if (end - pos > this.maxHead) {
         this.headTooLarge = true;
         this.error = 'head too large';
+      } else if (hasBareLf(data, pos, end)) {
+        // A head whose lines end in LF alone would never end in CRLFCRLF: refuse it now, not at a timeout.
+        this.error = 'line ending in LF without CR';
       } else {
         this.partial = Buffer.from(data.subarray(pos, end));
       }
@@ -230,6 +247,13 @@ export abstract class MessageReader {
   }
 }
 
+/** An LF in data[pos, end) without a CR before it (only on a head still incomplete: rare). */
+function hasBareLf(data: Buffer, pos: number, end: number): boolean {
+  for (let lf = data.indexOf(LF, pos); lf >= 0 && lf < end; lf = data.indexOf(LF, lf + 1))
+    if (lf === pos || data[lf - 1] !== CR) return true;
+  return false;
+}
+
 /**
  * Where CRLFCRLF starts in data[pos, end), or -1. A skip search: a byte that is neither CR nor LF cannot
  * be one of the four, so the next candidate end is four bytes on; most bytes of a head are such bytes.
@@ -247,17 +271,11 @@ function findHeadEnd(data: Buffer, pos: number, end: number): number {
   return -1;
 }
 
-/** A Content-Length value: digits, or a list of equal digit strings (RFC 9110 §8.6); -1 when neither. */
-export function parseContentLength(value: string): number {
-  if (/^\d{1,15}$/.test(value)) return Number(value);
-  const parts = value.split(',');
-  const first = parts[0].trim();
-  if (!/^\d{1,15}$/.test(first)) return -1;
-  for (let i = 1; i < parts.length; i++) if (parts[i].trim() !== first) return -1;
-  return Number(first);
-}
-
-/** The last transfer coding is chunked (RFC 9112 §6.1). */
-export function endsChunked(value: string): boolean {
-  return /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
+/**
+ * The Transfer-Encoding value (whitespace around it already trimmed) is exactly `chunked`, in any case.
+ * Any other coding before it (`gzip, chunked`: a proxy that drops the gzip hands on a body nobody can
+ * read), `chunked, chunked` or `chunked, identity` is not framing a proxy may guess at (RFC 9112 §6.1).
+ */
+export function isChunked(value: string): boolean {
+  return value.length === 7 && value.toLowerCase() === 'chunked';
 }

@@ -8,6 +8,8 @@ import type { UpstreamPool } from './pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './types.js';
 
 const CRLF = '\r\n';
+const afterOneTurn = (c: UpstreamConnection): void => c.turned(false);
+const afterTwoTurns = (c: UpstreamConnection): void => c.turned(true);
 /** Every upstream read lands here; the callback consumes it before the next read can happen. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const LAST_CHUNK = '0\r\n\r\n';
@@ -53,6 +55,9 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   private readonly connectTimer: NodeJS.Timeout;
   private requestTimer: NodeJS.Timeout | undefined = undefined;
   private closed = false;
+  /** Inside the read callback: a response that ends here may have more bytes right behind it. */
+  reading = false;
+  private waitingForPoll = false;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -145,7 +150,9 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     // describes the resource and is relayed.
     const length = this.framing === Framing.Length || this.framing === Framing.None;
     const dropped = this.dropped;
-    if (!length && this.lengthStart >= 0)
+    // A 204 has no body and may not say a length (RFC 9110 §8.6): a client that believed it would read
+    // the next response as this one's body.
+    if ((!length || this.status === 204) && this.lengthStart >= 0)
       this.drops = insertRange(dropped, this.drops, this.lengthStart, this.lengthEnd);
     if (this.connectionOptions !== '')
       this.drops = dropNamedFields(
@@ -186,8 +193,35 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 
   private onRead(n: number, _buf: Uint8Array): boolean {
+    this.reading = true;
     this.onData(READ_BUFFER, n);
+    this.reading = false;
     return true;
+  }
+
+  /**
+   * The pool wanted this connection for another request while it was still in the read that ended its
+   * last response (a pipelined client, a waiting request). Bytes right behind that response (a body the
+   * response said it did not have, a second response nobody asked for) would then be read as the next
+   * request's answer, so it is handed on only after the event loop has polled the socket once more:
+   * anything that came meanwhile closes it (onData), never reaching another request.
+   */
+  handOverLater(): void {
+    if (this.waitingForPoll) return;
+    this.waitingForPoll = true;
+    setImmediate(afterOneTurn, this);
+  }
+
+  /** Called twice by setImmediate: the first turn lets the loop poll the socket, the second hands it on. */
+  turned(second: boolean): void {
+    if (!second) {
+      setImmediate(afterTwoTurns, this);
+      return;
+    }
+    this.waitingForPoll = false;
+    if (this.closed || this.ex !== undefined) return;
+    this.pool.unidle(this);
+    this.pool.release(this);
   }
 
   /** Bytes data[0, n) from the backend. */
@@ -331,6 +365,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
 
   private readonly onBodyData = (chunk: Buffer): void => {
     const socket = this.socket;
+    // The backend timer is an idle timer in both directions: a slow upload is not a silent backend.
+    this.requestTimer?.refresh();
     let ok: boolean;
     if (this.chunkedBody) {
       socket.cork();
@@ -348,6 +384,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   };
 
   private readonly onSocketDrain = (): void => {
+    this.requestTimer?.refresh();
     this.streamedBody?.resume();
   };
 
