@@ -5,6 +5,8 @@
  * passing on subarrays, never copies. Only a head or a chunk-size line split across reads is copied.
  */
 
+import { isFieldValue, isToken, skipSpace } from './syntax.js';
+
 const CR = 0x0d;
 const LF = 0x0a;
 /** Longest chunk-size or trailer line accepted. */
@@ -225,15 +227,21 @@ export abstract class MessageReader {
       else this.partial = Buffer.from(data.subarray(pos, end));
       return end;
     }
-    const lineEnd = lf > pos && data[lf - 1] === CR ? lf - 1 : lf;
+    // CRLF only, as in heads: a lone LF or CR is a line end to some parsers and not to others.
+    if (lf === pos || data[lf - 1] !== CR) {
+      this.error = 'malformed chunked body';
+      return end;
+    }
+    const lineEnd = lf - 1;
     if (this.state === ReadState.Trailers) {
       if (lineEnd === pos) this.state = ReadState.Done;
+      else if (!isTrailerField(data, pos, lineEnd)) {
+        this.error = 'malformed trailer field';
+        return end;
+      }
       return lf + 1;
     }
-    const line = data.toString('latin1', pos, lineEnd);
-    const semi = line.indexOf(';');
-    const digits = semi < 0 ? line : line.slice(0, semi).trimEnd();
-    const size = /^[0-9a-fA-F]{1,12}$/.test(digits) ? Number.parseInt(digits, 16) : -1;
+    const size = chunkSize(data, pos, lineEnd);
     if (size < 0) {
       this.error = 'malformed chunked body';
       return end;
@@ -245,6 +253,60 @@ export abstract class MessageReader {
     }
     return lf + 1;
   }
+}
+
+/**
+ * The size of a chunk-size line b[pos, end) (its CRLF excluded), or -1: 1 to 12 hex digits (no sign, no
+ * 0x, no space first), then only chunk extensions, `;` name [`=` token or quoted string] with optional
+ * spaces around the `;` and `=` (RFC 9112 §7.1.1). Nothing else: no CR, no empty extension.
+ */
+function chunkSize(b: Buffer, pos: number, end: number): number {
+  let size = 0;
+  let i = pos;
+  for (; i < end && i - pos <= 12; i++) {
+    const c = b[i];
+    const d =
+      c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1;
+    if (d < 0) break;
+    size = size * 16 + d;
+  }
+  if (i === pos || i - pos > 12) return -1;
+  while (i < end) {
+    // Spaces only before a `;` (BWS): not at the end of the line.
+    i = skipSpace(b, i, end);
+    if (i === end || b[i] !== 0x3b) return -1; // ;
+    i = skipSpace(b, i + 1, end);
+    const name = i;
+    while (i < end && isToken(b, i, i + 1)) i++;
+    if (i === name) return -1;
+    const afterName = skipSpace(b, i, end);
+    if (afterName < end && b[afterName] === 0x3d) {
+      // =
+      i = skipSpace(b, afterName + 1, end);
+      if (i < end && b[i] === 0x22) {
+        // A quoted string: qdtext and quoted pairs, then the closing quote.
+        i++;
+        while (i < end && b[i] !== 0x22) {
+          if (b[i] === 0x5c) i++;
+          if (i >= end || (b[i] < 0x20 && b[i] !== 0x09) || b[i] === 0x7f) return -1;
+          i++;
+        }
+        if (i >= end) return -1;
+        i++;
+      } else {
+        const value = i;
+        while (i < end && isToken(b, i, i + 1)) i++;
+        if (i === value) return -1;
+      }
+    } else i = afterName;
+  }
+  return size;
+}
+
+/** A trailer line: a field name that is a token, a colon, a value without controls. */
+function isTrailerField(b: Buffer, pos: number, end: number): boolean {
+  const colon = b.indexOf(0x3a, pos);
+  return colon > pos && colon < end && isToken(b, pos, colon) && isFieldValue(b, colon + 1, end);
 }
 
 /** An LF in data[pos, end) without a CR before it (only on a head still incomplete: rare). */

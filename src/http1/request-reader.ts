@@ -94,6 +94,13 @@ export class RequestReader extends MessageReader {
       this.error = 'unknown method';
       return;
     }
+    if (this.method === 'CONNECT') {
+      // A tunnel, not a request to relay: what follows its head is not HTTP (llhttp reads it so), and a
+      // reverse proxy has nothing to connect it to (nginx refuses it too).
+      this.errorStatus = 501;
+      this.error = 'CONNECT is not supported';
+      return;
+    }
     let connection = '';
     let hosts = 0;
     let encoded = false;
@@ -170,7 +177,8 @@ export class RequestReader extends MessageReader {
     if (!isToken(b, at, at + sp1)) return false;
     for (let i = at + sp1 + 1; i < at + sp2; i++) {
       const c = b[i];
-      if (c <= 0x20 || c === 0x7f) return false;
+      // Visible ASCII only: raw UTF-8 is not a URI (RFC 3986 §2), and Node backends refuse it.
+      if (c <= 0x20 || c >= 0x7f) return false;
     }
     if (!head.startsWith('HTTP/', sp2 + 1) || head.charCodeAt(sp2 + 7) !== 0x2e) return false;
     const major = head.charCodeAt(sp2 + 6) - 0x30;

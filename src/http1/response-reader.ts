@@ -62,6 +62,7 @@ export abstract class ResponseReader extends MessageReader {
     this.noBody = false;
     this.upgradeAsked = false;
     this.interim = 0;
+    this.skipEmptyLines = false;
   }
 
   protected parseHead(head: string, b: Buffer, at: number): void {
@@ -88,6 +89,8 @@ export abstract class ResponseReader extends MessageReader {
       // 100 Continue and friends: the real head follows. A 101 only ends HTTP on a connection whose
       // request asked for an upgrade; any other is a lie about framing (the "fake 101").
       if (status !== 101) {
+        // An empty line after an interim response is skipped, as llhttp does (aiohttp sends one).
+        this.skipEmptyLines = true;
         this.interim++;
         if (this.interim > MAX_INTERIM) this.error = 'too many interim responses';
         return;

@@ -1,0 +1,180 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { Framing } from '../../src/http1/message-reader.js';
+import { RequestReader } from '../../src/http1/request-reader.js';
+import { ResponseReader } from '../../src/http1/response-reader.js';
+import { ARGUED_STRICTER, type FramingCase, loadCorpus } from './corpus/corpus.js';
+
+/**
+ * The framing corpus (test/http1/corpus/) through timbang's readers alone: each case framed as the front
+ * end (requests, one after another) or the upstream connection (responses) would, against the
+ * expectation the corpus records; and, where timbang accepts, through Node's own llhttp, which must frame
+ * the same messages with the same bodies (a backend that reads a message otherwise is a smuggling hole).
+ * The network differential against nginx and HAProxy is `npm run framing`.
+ */
+
+interface Framed {
+  messages: number;
+  error: string;
+  bodies: string[];
+  /** The bytes end inside a head: nothing of it is forwarded (it is answered once it ends, or 408). */
+  pending: boolean;
+}
+
+class Requests extends RequestReader {
+  body = '';
+  constructor() {
+    super(16 * 1024);
+  }
+  protected override onBody(data: Buffer, start: number, end: number): void {
+    this.body += data.toString('latin1', start, end);
+  }
+}
+
+class Responses extends ResponseReader {
+  body = '';
+  protected onHeader(): void {}
+  protected onHeadEnd(): void {}
+  protected override onBody(data: Buffer, start: number, end: number): void {
+    this.body += data.toString('latin1', start, end);
+  }
+}
+
+/** Frames the bytes, split into pieces of `step` bytes (0: whole), message after message. */
+export function frame(c: FramingCase, step = 0): Framed {
+  const bytes = Buffer.from(c.bytes, 'latin1');
+  const reader = c.kind === 'request' ? new Requests() : new Responses();
+  if (reader instanceof Responses) reader.noBody = c.head === true;
+  const out: Framed = { messages: 0, error: '', bodies: [], pending: false };
+  let closed = false;
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += step || bytes.length)
+    pieces.push(bytes.subarray(i, i + (step || bytes.length)));
+  for (const piece of pieces) {
+    let pos = 0;
+    while (pos < piece.length) {
+      if (closed) {
+        // No message may follow one that ends the connection: what follows is not read.
+        out.error = 'bytes after the connection ends';
+        return out;
+      }
+      pos += reader.feed(piece, pos);
+      if (reader.error !== '') {
+        out.error = reader.error;
+        return out;
+      }
+      if (reader.done) {
+        out.messages++;
+        out.bodies.push(reader.body);
+        closed = !reader.keepAlive;
+        reader.reset();
+        reader.body = '';
+        if (reader instanceof Responses) reader.noBody = c.head === true;
+      }
+    }
+  }
+  out.pending = !reader.untouched && !reader.headRead;
+  if (c.finish && reader.endsAtClose) {
+    reader.finishAtClose();
+    out.messages++;
+    out.bodies.push(reader.body);
+  }
+  return out;
+}
+
+// Node's parser, as node:http uses it (internal binding; strict mode, as a Node backend runs it).
+const require = createRequire(import.meta.url);
+// biome-ignore lint/suspicious/noExplicitAny: an internal binding with no types
+const { HTTPParser } = (process as any).binding('http_parser') as { HTTPParser: any };
+
+function llhttp(c: FramingCase): { messages: number; bodies: string[]; error: boolean } {
+  const p = new HTTPParser();
+  p.initialize(c.kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, 80 * 1024, 0);
+  const bodies: string[] = [''];
+  let messages = 0;
+  let interim = false;
+  // (versionMajor, versionMinor, headers, method, url, statusCode, ...): interim 1xx are not handed on.
+  p[HTTPParser.kOnHeadersComplete] = (
+    _a: number,
+    _b: number,
+    _h: unknown,
+    _m: number,
+    _u: string,
+    status: number,
+  ) => {
+    interim = c.kind === 'response' && status >= 100 && status < 200 && status !== 101;
+  };
+  p[HTTPParser.kOnBody] = (b: Buffer) => {
+    bodies[bodies.length - 1] += b.toString('latin1');
+  };
+  p[HTTPParser.kOnMessageComplete] = () => {
+    if (interim) return;
+    messages++;
+    bodies.push('');
+  };
+  // What timbang relays: a later HTTP/1.x request line is sent as HTTP/1.1.
+  const text = c.kind === 'request' ? c.bytes.replace(/ HTTP\/1\.[2-9]\r\n/, ' HTTP/1.1\r\n') : c.bytes;
+  const r = p.execute(Buffer.from(text, 'latin1'));
+  let error = r instanceof Error;
+  if (!error && c.finish) error = p.finish() instanceof Error;
+  return { messages, bodies, error };
+}
+void require;
+
+const corpus = loadCorpus();
+
+describe('the framing corpus through timbang', () => {
+  it('holds cases from every source', () => {
+    for (const prefix of ['llhttp/request', 'llhttp/response', 'smuggler/', 'garden/', 'rfc/'])
+      expect(corpus.filter((c) => c.id.startsWith(prefix)).length).toBeGreaterThan(10);
+    expect(new Set(corpus.map((c) => c.id)).size).toBe(corpus.length);
+  });
+
+  it('frames every case as the corpus expects (or refuses earlier, for an argued reason), whole and byte by byte', () => {
+    const wrong: string[] = [];
+    for (const c of corpus) {
+      for (const step of [0, 1]) {
+        const got = frame(c, step);
+        const same = got.messages === c.expect.messages && (got.error !== '') === c.expect.error;
+        // Refusing sooner than llhttp is allowed for the reasons argued in the corpus, never later.
+        const stricter =
+          c.id.startsWith('llhttp/') &&
+          got.messages <= c.expect.messages &&
+          ((got.error !== '' && (ARGUED_STRICTER[got.error] !== undefined || c.lenient !== undefined)) ||
+            // llhttp's sample stops at its error, before the head ends: timbang has forwarded nothing yet.
+            (got.error === '' && got.pending && (c.expect.error || c.lenient !== undefined)));
+        if (!same && !stricter)
+          wrong.push(
+            `${c.id} (step ${step}): ${got.messages} messages${got.error ? ` then ${got.error}` : ''}; expected ${c.expect.messages}${c.expect.error ? ' then an error' : ''}`,
+          );
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('never forwards an ambiguous request', () => {
+    for (const c of corpus.filter((x) => x.ambiguous && x.kind === 'request'))
+      expect(frame(c).messages, c.id).toBe(0);
+  });
+
+  it('whatever it accepts, Node (llhttp) frames the same messages with the same bodies', () => {
+    const differ: string[] = [];
+    for (const c of corpus) {
+      if (c.head) continue; // llhttp cannot be told a response answers HEAD
+      const ours = frame(c);
+      if (ours.messages === 0) continue; // refusing is always safe
+      const theirs = llhttp(c);
+      for (let i = 0; i < ours.messages; i++) {
+        if (theirs.messages <= i || theirs.bodies[i] !== ours.bodies[i]) {
+          differ.push(
+            `${c.id}: message ${i + 1}: ours ${JSON.stringify(ours.bodies[i])}, llhttp ${theirs.messages <= i ? 'none' : JSON.stringify(theirs.bodies[i])}`,
+          );
+          break;
+        }
+      }
+    }
+    expect(differ).toEqual([]);
+  });
+});
+
+void Framing;
