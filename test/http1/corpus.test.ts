@@ -1,9 +1,6 @@
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { Framing } from '../../src/http1/message-reader.js';
-import { RequestReader } from '../../src/http1/request-reader.js';
-import { ResponseReader } from '../../src/http1/response-reader.js';
 import { ARGUED_STRICTER, type FramingCase, loadCorpus } from './corpus/corpus.js';
+import { frame } from './corpus/frame.js';
 
 /**
  * The framing corpus (test/http1/corpus/) through timbang's readers alone: each case framed as the front
@@ -13,77 +10,7 @@ import { ARGUED_STRICTER, type FramingCase, loadCorpus } from './corpus/corpus.j
  * The network differential against nginx and HAProxy is `npm run framing`.
  */
 
-interface Framed {
-  messages: number;
-  error: string;
-  bodies: string[];
-  /** The bytes end inside a head: nothing of it is forwarded (it is answered once it ends, or 408). */
-  pending: boolean;
-}
-
-class Requests extends RequestReader {
-  body = '';
-  constructor() {
-    super(16 * 1024);
-  }
-  protected override onBody(data: Buffer, start: number, end: number): void {
-    this.body += data.toString('latin1', start, end);
-  }
-}
-
-class Responses extends ResponseReader {
-  body = '';
-  protected onHeader(): void {}
-  protected onHeadEnd(): void {}
-  protected override onBody(data: Buffer, start: number, end: number): void {
-    this.body += data.toString('latin1', start, end);
-  }
-}
-
-/** Frames the bytes, split into pieces of `step` bytes (0: whole), message after message. */
-export function frame(c: FramingCase, step = 0): Framed {
-  const bytes = Buffer.from(c.bytes, 'latin1');
-  const reader = c.kind === 'request' ? new Requests() : new Responses();
-  if (reader instanceof Responses) reader.noBody = c.head === true;
-  const out: Framed = { messages: 0, error: '', bodies: [], pending: false };
-  let closed = false;
-  const pieces: Buffer[] = [];
-  for (let i = 0; i < bytes.length; i += step || bytes.length)
-    pieces.push(bytes.subarray(i, i + (step || bytes.length)));
-  for (const piece of pieces) {
-    let pos = 0;
-    while (pos < piece.length) {
-      if (closed) {
-        // No message may follow one that ends the connection: what follows is not read.
-        out.error = 'bytes after the connection ends';
-        return out;
-      }
-      pos += reader.feed(piece, pos);
-      if (reader.error !== '') {
-        out.error = reader.error;
-        return out;
-      }
-      if (reader.done) {
-        out.messages++;
-        out.bodies.push(reader.body);
-        closed = !reader.keepAlive;
-        reader.reset();
-        reader.body = '';
-        if (reader instanceof Responses) reader.noBody = c.head === true;
-      }
-    }
-  }
-  out.pending = !reader.untouched && !reader.headRead;
-  if (c.finish && reader.endsAtClose) {
-    reader.finishAtClose();
-    out.messages++;
-    out.bodies.push(reader.body);
-  }
-  return out;
-}
-
 // Node's parser, as node:http uses it (internal binding; strict mode, as a Node backend runs it).
-const require = createRequire(import.meta.url);
 // biome-ignore lint/suspicious/noExplicitAny: an internal binding with no types
 const { HTTPParser } = (process as any).binding('http_parser') as { HTTPParser: any };
 
@@ -119,7 +46,6 @@ function llhttp(c: FramingCase): { messages: number; bodies: string[]; error: bo
   if (!error && c.finish) error = p.finish() instanceof Error;
   return { messages, bodies, error };
 }
-void require;
 
 const corpus = loadCorpus();
 
@@ -176,5 +102,3 @@ describe('the framing corpus through timbang', () => {
     expect(differ).toEqual([]);
   });
 });
-
-void Framing;
