@@ -227,12 +227,9 @@ export abstract class MessageReader {
       else this.partial = Buffer.from(data.subarray(pos, end));
       return end;
     }
-    // CRLF only, as in heads: a lone LF or CR is a line end to some parsers and not to others.
-    if (lf === pos || data[lf - 1] !== CR) {
-      this.error = 'malformed chunked body';
-      return end;
-    }
-    const lineEnd = lf - 1;
+    // CRLF, or an LF alone (RFC 9112 §2.2's MAY, as nginx, HAProxy and node:http read chunk lines): the
+    // body is re-framed when relayed, so no one downstream sees these lines. A CR elsewhere is refused.
+    const lineEnd = lf > pos && data[lf - 1] === CR ? lf - 1 : lf;
     if (this.state === ReadState.Trailers) {
       if (lineEnd === pos) this.state = ReadState.Done;
       else if (!isTrailerField(data, pos, lineEnd)) {
@@ -278,7 +275,9 @@ function chunkSize(b: Buffer, pos: number, end: number): number {
     i = skipSpace(b, i + 1, end);
     const name = i;
     while (i < end && isToken(b, i, i + 1)) i++;
-    if (i === name) return -1;
+    // An empty extension (`3;`) is let through, as nginx, HAProxy and node:http do: extensions are
+    // dropped when the body is re-framed.
+    if (i === name && i < end && b[i] !== 0x3b) return -1;
     const afterName = skipSpace(b, i, end);
     if (afterName < end && b[afterName] === 0x3d) {
       // =

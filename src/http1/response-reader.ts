@@ -133,13 +133,14 @@ export abstract class ResponseReader extends MessageReader {
         const valueEnd = skipSpaceBack(b, valueStart, at + lineEnd);
         const value = head.slice(valueStart - at, valueEnd - at);
         if (lower === 'content-length') {
-          // One Content-Length of plain digits: a list or a repeat, even of equal values, is refused as
-          // nginx does, since a client may read it otherwise (RFC 9110 §8.6 lets a recipient reject it).
-          length = digits(b, valueStart, valueEnd);
-          if (length < 0 || ++lengths > 1) {
+          // Plain digits; repeated only with the same value (RFC 9110 §8.6; nginx and HAProxy accept
+          // that, and the relay keeps one line of it). A list or a different value is refused.
+          const n = digits(b, valueStart, valueEnd);
+          if (n < 0 || (lengths++ > 0 && n !== length)) {
             this.error = 'invalid content-length';
             return;
           }
+          length = n;
         } else if (lower === 'transfer-encoding') {
           // Exactly one `chunked`: any other coding, a list, or a repeat is refused (nginx: 502).
           chunked = isChunked(value);

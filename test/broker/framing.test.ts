@@ -143,7 +143,6 @@ describe('response heads a lenient client could read otherwise: 502, and the con
       'Content-Length with Transfer-Encoding',
       'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
     ],
-    ['two equal Content-Lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok'],
     ['two differing Content-Lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok'],
     ['a Content-Length list', 'HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok'],
     ['a signed Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok'],
@@ -174,6 +173,15 @@ describe('response heads a lenient client could read otherwise: 502, and the con
       expect(backend.connections).toBe(2); // the bad one was not reused
     });
   }
+
+  it('relays a repeated equal Content-Length as one line', async () => {
+    const backend = await rawBackend((_h, s) =>
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\nContent-Length: 5\r\n\r\nclean'),
+    );
+    const { broker } = await brokerFor(stack, [backend.port]);
+    const text = await exchange(broker.port, get('/'), (t) => t.endsWith('clean'));
+    expect(text.match(/content-length/gi)).toHaveLength(1);
+  });
 
   it('skips 1xx interim responses and relays the final one', async () => {
     const backend = await rawBackend((_h, s) =>

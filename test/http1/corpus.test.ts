@@ -86,7 +86,7 @@ describe('the framing corpus through timbang', () => {
   it('whatever it accepts, Node (llhttp) frames the same messages with the same bodies', () => {
     const differ: string[] = [];
     for (const c of corpus) {
-      if (c.head) continue; // llhttp cannot be told a response answers HEAD
+      if (c.head || c.reframed) continue; // llhttp cannot be told a response answers HEAD; see reframed
       const ours = frame(c);
       if (ours.messages === 0) continue; // refusing is always safe
       const theirs = llhttp(c);

@@ -134,6 +134,13 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
         if (options !== 'keep-alive' && options !== 'close') this.connectionOptions += `${options},`;
       }
     } else if (lower === 'content-length') {
+      if (this.lengthStart >= 0) {
+        // A repeat of the same value (the reader refuses any other): one line of it is relayed, since
+        // a client such as node:http refuses two.
+        this.dropped[this.drops++] = start;
+        this.dropped[this.drops++] = end;
+        return;
+      }
       this.lengthStart = start;
       this.lengthEnd = end;
     }
