@@ -30,16 +30,24 @@ export class Responses extends ResponseReader {
   }
 }
 
-/** Frames the bytes, split into pieces of `step` bytes (0: whole), message after message. */
-export function frame(c: FramingCase, step = 0): Framed {
+/** Frames the bytes, split into pieces, message after message; a fresh copy per piece, as reads would be. */
+export function frame(c: FramingCase, step: number | readonly number[] = 0): Framed {
   const bytes = Buffer.from(c.bytes, 'latin1');
   const reader = c.kind === 'request' ? new Requests() : new Responses();
   if (reader instanceof Responses) reader.noBody = c.head === true;
   const out: Framed = { messages: 0, error: '', bodies: [], pending: false };
   let closed = false;
+  // `step`: pieces of that many bytes (0: whole), or the offsets to cut the bytes at.
+  const cuts =
+    typeof step === 'number'
+      ? Array.from({ length: step > 0 ? Math.ceil(bytes.length / step) - 1 : 0 }, (_, k) => (k + 1) * step)
+      : [...new Set(step.filter((x) => x > 0 && x < bytes.length))].sort((x, y) => x - y);
   const pieces: Buffer[] = [];
-  for (let i = 0; i < bytes.length; i += step || bytes.length)
-    pieces.push(bytes.subarray(i, i + (step || bytes.length)));
+  let from = 0;
+  for (const at of [...cuts, bytes.length]) {
+    pieces.push(bytes.subarray(from, at));
+    from = at;
+  }
   for (const piece of pieces) {
     let pos = 0;
     while (pos < piece.length) {
