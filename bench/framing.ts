@@ -19,6 +19,8 @@ import { benchFlags, freePort, killAllNow, start, stopAll, versionOf, waitForPor
  *   (queue poisoning);
  * - stricter: timbang refused what nginx and HAProxy both passed (a compatibility bug: fixed, or argued in
  *   docs/architecture.md);
+ * - line: the first line had no HTTP version, so the shared port took it for a classroom line message
+ *   (forwarded one line per backend connection: no HTTP message can pass that way);
  * - same: anything else (timbang answered as at least one of them did, or more safely).
  *
  * After every case the broker must answer a plain GET. Flags: --only <id substring>, --verbose.
@@ -224,7 +226,7 @@ async function alive(port: number): Promise<boolean> {
   return r.statuses[0] === 200 && /^rec:\d+$/.test(r.bodies[0] ?? '');
 }
 
-type Verdict = 'dangerous' | 'stricter' | 'same';
+type Verdict = 'dangerous' | 'stricter' | 'line' | 'same';
 
 function classify(c: FramingCase, seen: Record<Proxy, Seen>): { verdict: Verdict; why: string } {
   const t = seen.timbang;
@@ -232,6 +234,10 @@ function classify(c: FramingCase, seen: Record<Proxy, Seen>): { verdict: Verdict
     if (t.framed > t.answers)
       return { verdict: 'dangerous', why: `backend framed ${t.framed}, client got ${t.answers} answers` };
     if (c.ambiguous && t.framed > 0) return { verdict: 'dangerous', why: 'forwarded an ambiguous message' };
+    // No HTTP answer and nothing framed: the first line had no HTTP version, so it went to the line
+    // protocol, which sends each line alone on its own backend connection (no HTTP message can pass).
+    if (t.statuses.length === 0 && t.raw === '' && t.framed === 0)
+      return { verdict: 'line', why: 'no HTTP version in the first line: a line message' };
     if (t.backendErrors > 0)
       return { verdict: 'dangerous', why: 'the backend could not parse what timbang sent' };
     if (t.malformed) return { verdict: 'dangerous', why: 'the client cannot parse what timbang sent' };
@@ -343,8 +349,8 @@ async function main(): Promise<void> {
   for (const p of PROXIES) await waitForPort(ports[p], svcs[p]);
 
   const counts: Record<string, Record<Verdict, number>> = {
-    request: { dangerous: 0, stricter: 0, same: 0 },
-    response: { dangerous: 0, stricter: 0, same: 0 },
+    request: { dangerous: 0, stricter: 0, line: 0, same: 0 },
+    response: { dangerous: 0, stricter: 0, line: 0, same: 0 },
   };
   const notable: string[] = [];
   let dead = 0;
@@ -373,10 +379,10 @@ async function main(): Promise<void> {
   );
   for (const kind of ['request', 'response'])
     console.log(
-      `  ${kind}s: ${counts[kind].dangerous} dangerous, ${counts[kind].stricter} stricter, ${counts[kind].same} same`,
+      `  ${kind}s: ${counts[kind].dangerous} dangerous, ${counts[kind].stricter} stricter, ${counts[kind].line} to the line protocol, ${counts[kind].same} same`,
     );
   console.log(
-    `  total: ${total('dangerous')} dangerous, ${total('stricter')} stricter, ${total('same')} same; broker alive after ${cases.length - dead} of ${cases.length}`,
+    `  total: ${total('dangerous')} dangerous, ${total('stricter')} stricter, ${total('line')} to the line protocol, ${total('same')} same; broker alive after ${cases.length - dead} of ${cases.length}`,
   );
   for (const r of Object.values(recorders)) r.close();
   await stopAll();

@@ -4,8 +4,8 @@ import type net from 'node:net';
  * Tells an HTTP/1.x request from a classroom line message by the first bytes of a connection, so one
  * port serves both. It goes by what a line message can be, not by a list of what HTTP usually is: HTTP
  * is a first line (after any empty lines, which RFC 9112 §2.2 says a server should ignore, and which
- * the line protocol ignores too) of a token, a space, and anything ending in ` HTTP/<digit>.<digit>`,
- * then LF. Whatever else the front end then finds wrong with it (an extension method, a version it does
+ * the line protocol ignores too) of a token, a space, and anything ending in ` HTTP/<digit>.<digit>`
+ * (or holding ` HTTP/` anywhere: a broken request line), then LF. Whatever else the front end then finds wrong with it (an extension method, a version it does
  * not speak, a bad target) it answers, as nginx and HAProxy do. A line message is `<app>:<type>[:...]`
  * (the colon ends the token at once: `App1:Long`, `GET:Long`) or any line without that HTTP tail
  * (`HAI IDO`, `HELLO world`). Pure: callers re-run it on the grown buffer until it stops saying
@@ -37,7 +37,11 @@ export function sniffProtocol(buf: Buffer): SniffResult {
   const lf = buf.indexOf(LF, i);
   if (lf < 0) return undecided(n);
   const end = buf[lf - 1] === CR ? lf - 1 : lf;
-  return hasVersionTail(buf, i, end) ? 'http' : 'line';
+  // A version tail, or ` HTTP/` anywhere in the line (`GET / HTTP/1.1x`, `GET / HTTP/1.1\rX`): a broken
+  // request, which the front end answers with 400, rather than a line message.
+  if (hasVersionTail(buf, i, end)) return 'http';
+  const v = buf.indexOf(' HTTP/', i + 1, 'latin1');
+  return v >= 0 && v < lf ? 'http' : 'line';
 }
 
 /**
