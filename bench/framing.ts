@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sniffProtocol } from '../src/broker/sniff.js';
 import { type FramingCase, loadCorpus } from '../test/http1/corpus/corpus.js';
 import { benchFlags, freePort, killAllNow, start, stopAll, versionOf, waitForPort } from './procs.js';
 
@@ -234,9 +235,9 @@ function classify(c: FramingCase, seen: Record<Proxy, Seen>): { verdict: Verdict
     if (t.framed > t.answers)
       return { verdict: 'dangerous', why: `backend framed ${t.framed}, client got ${t.answers} answers` };
     if (c.ambiguous && t.framed > 0) return { verdict: 'dangerous', why: 'forwarded an ambiguous message' };
-    // No HTTP answer and nothing framed: the first line had no HTTP version, so it went to the line
-    // protocol, which sends each line alone on its own backend connection (no HTTP message can pass).
-    if (t.statuses.length === 0 && t.raw === '' && t.framed === 0)
+    // The first line has no HTTP version, so the shared port takes it for the line protocol, which
+    // sends each line alone on its own backend connection: no HTTP message can pass that way.
+    if (sniffProtocol(Buffer.from(c.bytes, 'latin1')) !== 'http' && t.framed === 0)
       return { verdict: 'line', why: 'no HTTP version in the first line: a line message' };
     if (t.backendErrors > 0)
       return { verdict: 'dangerous', why: 'the backend could not parse what timbang sent' };

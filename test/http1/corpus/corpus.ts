@@ -876,6 +876,20 @@ function fromRfc(): FramingCase[] {
     // Responses (the proxy's upstream reader; what it relays must read one way only).
     rs('rfc/resp-cl', `${R} §6.3 item 6`, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 1, false),
     rs(
+      'rfc/resp-no-ows',
+      `${R} §5.1: the whitespace after a colon is optional`,
+      'HTTP/1.1 200 OK\r\nX:1\r\nContent-Length:2\r\n\r\nok',
+      1,
+      false,
+    ),
+    rs(
+      'rfc/resp-space-in-name',
+      `${R} §5.1: a field name is a token`,
+      'HTTP/1.1 200 OK\r\nContent Length: 2\r\n\r\nok',
+      0,
+      true,
+    ),
+    rs(
       'rfc/resp-chunked',
       `${R} §7.1`,
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
