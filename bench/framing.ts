@@ -72,7 +72,11 @@ class Recorder {
     this.port = (this.server.address() as net.AddressInfo).port;
   }
 
+  /** Counts resets: a connection knows in which case it was opened. */
+  private epoch = 0;
+
   reset(script: FramingCase | null): void {
+    this.epoch++;
     this.framed = 0;
     this.errors = 0;
     this.script = script;
@@ -90,9 +94,15 @@ class Recorder {
     const p = new HTTPParser();
     p.initialize(HTTPParser.REQUEST, {}, 80 * 1024, 0);
     let upgraded = false;
+    // An error counts against the case running now if the connection was opened in it, or carried a
+    // request (a keep-alive connection of the proxy's pool). A line-protocol connection of an earlier
+    // case (one line each, never a request) that fails late is no one's.
+    const openedIn = this.epoch;
+    let carried = 0;
     p[HTTPParser.kOnHeadersComplete] = (_a: number, _b: number, _h: unknown, _m: number, _u: string) => {};
     p[HTTPParser.kOnBody] = () => {};
     p[HTTPParser.kOnMessageComplete] = () => {
+      carried++;
       const n = ++this.framed;
       const script = this.script;
       if (script !== null) {
@@ -110,7 +120,7 @@ class Recorder {
       if (r instanceof Error) {
         if ((r as Error & { code?: string }).code === 'HPE_PAUSED_UPGRADE') upgraded = true;
         else {
-          this.errors++;
+          if (openedIn === this.epoch || carried > 0) this.errors++;
           socket.destroy();
         }
       }
