@@ -54,6 +54,8 @@ interface Seen {
   /** A later request got something other than its own answer (responses only). */
   poisoned: boolean;
   raw: string;
+  /** What the backend connection that failed had received. */
+  failed: string;
 }
 
 /** The recording backend: frames requests with llhttp, answers `rec:<n>`, or the case's bytes once. */
@@ -61,6 +63,8 @@ class Recorder {
   port = 0;
   framed = 0;
   errors = 0;
+  /** What the connection that failed had received, for the report. */
+  failedBytes = '';
   /** Bytes to answer the next request with (a response case), then null. */
   script: FramingCase | null = null;
   private readonly server = net.createServer((s) => this.accept(s));
@@ -72,12 +76,16 @@ class Recorder {
     this.port = (this.server.address() as net.AddressInfo).port;
   }
 
+  /** Bytes that only the proxy's HTTP path writes (timbang's Via), to tell its connections from lines. */
+  constructor(private readonly mark?: RegExp) {}
+
   /** Counts resets: a connection knows in which case it was opened. */
   private epoch = 0;
 
   reset(script: FramingCase | null): void {
     this.epoch++;
     this.framed = 0;
+    this.failedBytes = '';
     this.errors = 0;
     this.script = script;
   }
@@ -114,13 +122,21 @@ class Recorder {
       const body = `rec:${n}`;
       socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     };
+    let received = '';
     socket.on('data', (chunk: Buffer) => {
       if (upgraded) return;
+      received += chunk.toString('latin1');
       const r = p.execute(chunk);
       if (r instanceof Error) {
         if ((r as Error & { code?: string }).code === 'HPE_PAUSED_UPGRADE') upgraded = true;
         else {
-          if (openedIn === this.epoch || carried > 0) this.errors++;
+          // timbang's own HTTP path marks every request it forwards (Via); the line protocol does not.
+          const http =
+            this.mark === undefined ? openedIn === this.epoch || carried > 0 : this.mark.test(received);
+          if (http) {
+            this.errors++;
+            this.failedBytes = `${r.message} (opened ${this.epoch - openedIn} resets ago, ${carried} requests): ${JSON.stringify(received.slice(-400))}`;
+          }
           socket.destroy();
         }
       }
@@ -201,6 +217,7 @@ async function runRequest(c: FramingCase, port: number, rec: Recorder): Promise<
     backendErrors: rec.errors,
     poisoned: false,
     raw: got.toString('latin1'),
+    failed: rec.failedBytes,
   };
 }
 
@@ -227,6 +244,7 @@ async function runResponse(c: FramingCase, port: number, rec: Recorder): Promise
     backendErrors: rec.errors,
     poisoned,
     raw: first.toString('latin1'),
+    failed: rec.failedBytes,
   };
 }
 
@@ -250,7 +268,7 @@ function classify(c: FramingCase, seen: Record<Proxy, Seen>): { verdict: Verdict
     if (sniffProtocol(Buffer.from(c.bytes, 'latin1')) !== 'http' && t.framed === 0)
       return { verdict: 'line', why: 'no HTTP version in the first line: a line message' };
     if (t.backendErrors > 0)
-      return { verdict: 'dangerous', why: 'the backend could not parse what timbang sent' };
+      return { verdict: 'dangerous', why: `the backend could not parse what timbang sent: ${t.failed}` };
     if (t.malformed) return { verdict: 'dangerous', why: 'the client cannot parse what timbang sent' };
     const passed = (s: Seen) => s.answers > 0;
     if (
@@ -331,7 +349,11 @@ async function main(): Promise<void> {
     killAllNow();
     rmSync(dir, { recursive: true, force: true });
   });
-  const recorders = { timbang: new Recorder(), nginx: new Recorder(), haproxy: new Recorder() };
+  const recorders = {
+    timbang: new Recorder(/\r\nvia: [^\r]*1\.1 timbang/i),
+    nginx: new Recorder(),
+    haproxy: new Recorder(),
+  };
   for (const r of Object.values(recorders)) await r.listen();
   const ports = { timbang: await freePort(), nginx: await freePort(), haproxy: await freePort() };
   writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, ports.nginx, recorders.nginx.port));
