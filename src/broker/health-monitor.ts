@@ -69,7 +69,16 @@ export class HealthMonitor {
       return;
     }
     b.failures++;
-    if (b.failures >= this.opts.ejectAfterFailures) this.ejectNow(b, reason);
+    // Never the last backend in rotation: its 5xx answers are still answers, and ejecting it would turn
+    // them into 503s for everyone (HAProxy keeps a lone server; Envoy's max ejection percent agrees).
+    if (b.failures >= this.opts.ejectAfterFailures && !this.lastInRotation(b)) this.ejectNow(b, reason);
+  }
+
+  /** b is the only backend up and taking traffic. */
+  private lastInRotation(b: Backend): boolean {
+    for (const other of this.pool.backends)
+      if (other !== b && other.state === 'up' && other.weight > 0) return false;
+    return true;
   }
 
   forget(b: Backend): void {

@@ -181,7 +181,9 @@ export class ClientConnection extends RequestReader {
         else this.refuse(this.headTooLarge ? 431 : this.errorStatus, this.error);
         return;
       }
-      if (!headBefore && this.headRead) this.startRequest(); // may answer at once (and read on)
+      if (!headBefore && this.headRead)
+        this.startRequest(); // may answer at once (and read on)
+      else if (this.untouched && this.exchange === undefined) this.headSince = 0; // empty lines only
       if (this.exchange !== undefined && this.done && !this.endSignalled) {
         this.endSignalled = true;
         this.exchange.onRequestEnd();

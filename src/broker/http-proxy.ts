@@ -408,9 +408,11 @@ function hasOption(options: string, name: string): boolean {
  */
 function spliceHead(conn: ClientConnection, drops: number): string {
   const src = conn.head;
-  // An HTTP/1.1 request line goes on as it came; 1.0 is sent as 1.1 (the proxy speaks 1.1 upstream).
-  let out = conn.minor === 1 ? '' : `${conn.method} ${conn.target} HTTP/1.1\r\n`;
-  let from = conn.minor === 1 ? 0 : conn.fieldsStart;
+  // An HTTP/1.1 request line goes on as it came; 1.0 (and 1.2 and up) is sent as 1.1 (the proxy speaks
+  // 1.1 upstream).
+  const asIs = conn.minor === 1 && conn.exactVersion;
+  let out = asIs ? '' : `${conn.method} ${conn.target} HTTP/1.1\r\n`;
+  let from = asIs ? 0 : conn.fieldsStart;
   for (let i = 0; i < drops; i += 2) {
     out += src.slice(from, dropped[i]);
     from = dropped[i + 1] + 2;

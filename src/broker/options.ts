@@ -99,7 +99,10 @@ export interface BrokerOptions {
   /** Request bodies up to this size are buffered so the request can be retried; larger ones stream and are not retried. */
   retryBodyBytes: number;
   connectTimeoutMs: number;
-  /** The whole exchange with one backend, from send to the last byte of the reply. */
+  /**
+   * HTTP: no byte either way with a backend for this long (request body bytes going up and response
+   * bytes coming down both reset it, as nginx's proxy_send/read_timeout); the line protocol: one exchange.
+   */
   requestTimeoutMs: number;
   /** How long a client's keep-alive connection may sit idle. */
   clientIdleTimeoutMs: number;
@@ -174,7 +177,8 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   clientIdleTimeoutMs: 60_000,
   headersTimeoutMs: 10_000,
   upstreamIdleTimeoutMs: 4_000,
-  maxConnsPerBackend: 64,
+  // nginx and HAProxy put no limit by default; 64 made 200 concurrent 2 s requests take 8 s (issue 17).
+  maxConnsPerBackend: 1024,
   ejectAfterFailures: 5,
   ejectBaseMs: 1_000,
   ejectMaxMs: 30_000,

@@ -1,72 +1,111 @@
-import { METHODS } from 'node:http';
 import type net from 'node:net';
 
 /**
  * Tells an HTTP/1.x request from a classroom line message by the first bytes of a connection, so one
- * port serves both. HTTP means a whole request line `<METHOD> <target> HTTP/1.0|1.1` ending in CRLF or LF,
- * with a method Node's parser knows (RFC 9112 section 3); anything else is a line message. Look-alikes
- * stay lines: `HAI IDO` (not a method), `GET:Long`, `GET /x` followed by silence (the caller's timeout).
- * Pure: callers re-run it on the grown buffer until it stops saying 'need-more'; a start that stays
- * 'need-more' through 200 ms of silence or a half-close is a line message (the caller's timer).
+ * port serves both. It goes by what a line message can be, not by a list of what HTTP usually is: HTTP
+ * is a first line (after any empty lines, which RFC 9112 §2.2 says a server should ignore, and which
+ * the line protocol ignores too) of a token, a space, and anything ending in ` HTTP/<digit>.<digit>`
+ * (or holding ` HTTP/` anywhere: a broken request line), then LF. Whatever else the front end then finds wrong with it (an extension method, a version it does
+ * not speak, a bad target) it answers, as nginx and HAProxy do. A line message is `<app>:<type>[:...]`
+ * (the colon ends the token at once: `App1:Long`, `GET:Long`) or any line without that HTTP tail
+ * (`HAI IDO`, `HELLO world`). Pure: callers re-run it on the grown buffer until it stops saying
+ * 'need-more'; a start that stays undecided through 200 ms of silence goes by sniffSilent().
  */
 export type SniffResult = 'http' | 'line' | 'need-more';
 
 /** Bytes after which an undecided start is a line (the line protocol's limit; it then answers "too long"). */
 export const SNIFF_MAX_BYTES = 8 * 1024;
 
-const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
-const LONGEST_METHOD = Math.max(...METHODS.map((m) => m.length));
-const VERSION_PREFIX = 'HTTP/1.';
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+/** ` HTTP/1.1`: the request line's tail, from its space. */
+const VERSION_TAIL = 9;
+/** tchar (RFC 9110 §5.6.2): the characters of a method. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TCHAR[c.charCodeAt(0)] = 1;
 
-export function sniffProtocol(firstBytes: Buffer): SniffResult {
-  const buf = firstBytes;
+export function sniffProtocol(buf: Buffer): SniffResult {
   const n = buf.length;
-  // Method: upper-case letters (and '-' for M-SEARCH) up to the first space.
-  let i = 0;
-  while (i < n && i <= LONGEST_METHOD && isMethodByte(buf[i])) i++;
-  if (i === n) return i <= LONGEST_METHOD && isMethodPrefix(buf, i) ? 'need-more' : 'line';
-  if (buf[i] !== 0x20 || i === 0 || !KNOWN_METHODS.has(buf.toString('latin1', 0, i))) return 'line';
-  // Target: one or more visible bytes up to the next space.
-  const targetStart = ++i;
-  while (i < n && isTargetByte(buf[i])) i++;
+  const start = skipEmptyLines(buf);
+  if (start < 0) return undecided(n);
+  let i = start;
+  while (i < n && buf[i] < 128 && TCHAR[buf[i]] === 1) i++;
   if (i === n) return undecided(n);
-  if (buf[i] !== 0x20 || i === targetStart) return 'line';
-  // Version: HTTP/1.0 or HTTP/1.1, then CRLF or LF.
-  i++;
-  for (let k = 0; k < VERSION_PREFIX.length; k++, i++) {
-    if (i === n) return undecided(n);
-    if (buf[i] !== VERSION_PREFIX.charCodeAt(k)) return 'line';
+  if (buf[i] !== SP || i === start) return 'line';
+  const lf = buf.indexOf(LF, i);
+  if (lf < 0) return undecided(n);
+  const end = buf[lf - 1] === CR ? lf - 1 : lf;
+  // A version tail, or ` HTTP/` anywhere in the line (`GET / HTTP/1.1x`, `GET / HTTP/1.1\rX`): a broken
+  // request, which the front end answers with 400, rather than a line message.
+  if (hasVersionTail(buf, i, end)) return 'http';
+  const v = buf.indexOf(' HTTP/', i + 1, 'latin1');
+  return v >= 0 && v < lf ? 'http' : 'line';
+}
+
+/**
+ * What an undecided start is when the client has gone quiet: HTTP if its first line has got as far as
+ * the space before the version and the start of `HTTP/` (a request line written in pieces, or paused:
+ * `GET / HT`), else a line message sent without its newline (the classroom client's `HAI IDO`).
+ */
+export function sniffSilent(buf: Buffer): 'http' | 'line' {
+  const start = skipEmptyLines(buf);
+  if (start < 0) return 'line';
+  let i = start;
+  const n = buf.length;
+  while (i < n && buf[i] < 128 && TCHAR[buf[i]] === 1) i++;
+  if (i === n || buf[i] !== SP || i === start) return 'line';
+  const targetStart = i + 1;
+  const sp = buf.indexOf(SP, targetStart);
+  if (sp <= targetStart) return 'line';
+  const tail = 'HTTP/1.1\r';
+  const have = n - sp - 1;
+  if (have < 1 || have > tail.length) return 'line';
+  for (let k = 0; k < have; k++) {
+    const c = buf[sp + 1 + k];
+    const want = tail.charCodeAt(k);
+    if (k === 5 || k === 7 ? !(c >= 0x30 && c <= 0x39) : c !== want) return 'line';
   }
-  if (i === n) return undecided(n);
-  if (buf[i] !== 0x30 && buf[i] !== 0x31) return 'line';
-  i++;
-  if (i === n) return undecided(n);
-  if (buf[i] === 0x0a) return 'http';
-  if (buf[i] !== 0x0d) return 'line';
-  i++;
-  if (i === n) return undecided(n);
-  return buf[i] === 0x0a ? 'http' : 'line';
+  return 'http';
+}
+
+/** Where the first line that is not empty starts, or -1 when the bytes so far are empty lines only. */
+function skipEmptyLines(buf: Buffer): number {
+  let i = 0;
+  const n = buf.length;
+  while (i < n) {
+    if (buf[i] === LF) i++;
+    else if (buf[i] === CR && (i + 1 === n || buf[i + 1] === LF)) {
+      if (i + 1 === n) return -1;
+      i += 2;
+    } else return i;
+  }
+  return -1;
+}
+
+/** buf[sp, end) is ` target HTTP/d.d`: a space, at least one byte, a space and the version. */
+function hasVersionTail(buf: Buffer, sp: number, end: number): boolean {
+  const v = end - VERSION_TAIL;
+  if (v <= sp + 1 || buf[v] !== SP) return false;
+  return (
+    buf[v + 1] === 0x48 && // H
+    buf[v + 2] === 0x54 && // T
+    buf[v + 3] === 0x54 && // T
+    buf[v + 4] === 0x50 && // P
+    buf[v + 5] === 0x2f && // /
+    isDigit(buf[v + 6]) &&
+    buf[v + 7] === 0x2e && // .
+    isDigit(buf[v + 8])
+  );
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
 }
 
 function undecided(length: number): SniffResult {
   return length >= SNIFF_MAX_BYTES ? 'line' : 'need-more';
-}
-
-function isMethodByte(c: number): boolean {
-  return (c >= 0x41 && c <= 0x5a) || c === 0x2d;
-}
-
-/** Visible ASCII or any byte of a UTF-8 sequence; no space, no control character. */
-function isTargetByte(c: number): boolean {
-  return c > 0x20 && c !== 0x7f;
-}
-
-/** True when buf[0..len) starts some known method (so more bytes could still make it HTTP). */
-function isMethodPrefix(buf: Buffer, len: number): boolean {
-  if (len === 0) return true;
-  const prefix = buf.toString('latin1', 0, len);
-  for (const m of METHODS) if (m.startsWith(prefix)) return true;
-  return false;
 }
 
 /** Where a sniffed connection goes; `head` is what was read while deciding. */
@@ -106,8 +145,8 @@ class Sniffing {
 
 /**
  * Reads the first bytes of a connection and hands it to `targets` once sniffProtocol has decided. A few
- * bytes and then silenceMs of silence (or a half-close) is a line message with no newline (the classroom
- * client). A client that sends nothing gets headersTimeoutMs, checked in silenceMs steps so one timer
+ * bytes and then silenceMs of silence is what sniffSilent says (most often a line message with no
+ * newline: the classroom client); a half-close is a line message. A client that sends nothing gets headersTimeoutMs, checked in silenceMs steps so one timer
  * serves both.
  */
 export function sniffConnection(
@@ -141,7 +180,7 @@ function onSniffEnd(this: SniffingSocket): void {
 }
 
 function onSniffTimer(s: Sniffing): void {
-  if (s.buf !== undefined) return s.decide('line', false);
+  if (s.buf !== undefined) return s.decide(sniffSilent(s.buf), false);
   s.silentMs += s.silenceMs;
   if (s.silentMs >= s.headersTimeoutMs) s.socket.destroy();
   else s.timer.refresh();

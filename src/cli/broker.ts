@@ -198,7 +198,7 @@ export function brokerCommand(): Command {
     .option('--connect-timeout <ms>', 'connect timeout to a backend', intOption(1), D.connectTimeoutMs)
     .option(
       '--request-timeout <ms>',
-      'timeout of one exchange with a backend',
+      'backend timeout: HTTP, no byte either way for this long; lines, one exchange',
       intOption(1),
       D.requestTimeoutMs,
     )

@@ -5,6 +5,8 @@
  * passing on subarrays, never copies. Only a head or a chunk-size line split across reads is copied.
  */
 
+import { isFieldValue, isToken, skipSpace } from './syntax.js';
+
 const CR = 0x0d;
 const LF = 0x0a;
 /** Longest chunk-size or trailer line accepted. */
@@ -45,6 +47,11 @@ export abstract class MessageReader {
   private partial: Buffer | undefined = undefined;
   /** feed() returns right after a head, so the caller can act on it before any body byte is read. */
   protected stopAfterHead = false;
+  /**
+   * Empty lines before a head are skipped, as RFC 9112 §2.2 asks of a server (a client may send a CRLF
+   * after a POST body, or between pipelined requests).
+   */
+  protected skipEmptyLines = false;
 
   constructor(private readonly maxHead: number) {}
 
@@ -186,11 +193,23 @@ export abstract class MessageReader {
   }
 
   private readHead(data: Buffer, pos: number, end: number): number {
+    if (this.skipEmptyLines && (data[pos] === CR || data[pos] === LF)) {
+      while (pos < end && (data[pos] === LF || (data[pos] === CR && data[pos + 1] === LF)))
+        pos += data[pos] === LF ? 1 : 2;
+      if (pos === end) return end;
+      if (data[pos] === CR && pos + 1 === end) {
+        this.partial = Buffer.from(data.subarray(pos, end));
+        return end;
+      }
+    }
     const headEnd = findHeadEnd(data, pos, Math.min(end, pos + this.maxHead + 4));
     if (headEnd < 0) {
       if (end - pos > this.maxHead) {
         this.headTooLarge = true;
         this.error = 'head too large';
+      } else if (hasBareLf(data, pos, end)) {
+        // A head whose lines end in LF alone would never end in CRLFCRLF: refuse it now, not at a timeout.
+        this.error = 'line ending in LF without CR';
       } else {
         this.partial = Buffer.from(data.subarray(pos, end));
       }
@@ -208,15 +227,18 @@ export abstract class MessageReader {
       else this.partial = Buffer.from(data.subarray(pos, end));
       return end;
     }
+    // CRLF, or an LF alone (RFC 9112 §2.2's MAY, as nginx, HAProxy and node:http read chunk lines): the
+    // body is re-framed when relayed, so no one downstream sees these lines. A CR elsewhere is refused.
     const lineEnd = lf > pos && data[lf - 1] === CR ? lf - 1 : lf;
     if (this.state === ReadState.Trailers) {
       if (lineEnd === pos) this.state = ReadState.Done;
+      else if (!isTrailerField(data, pos, lineEnd)) {
+        this.error = 'malformed trailer field';
+        return end;
+      }
       return lf + 1;
     }
-    const line = data.toString('latin1', pos, lineEnd);
-    const semi = line.indexOf(';');
-    const digits = semi < 0 ? line : line.slice(0, semi).trimEnd();
-    const size = /^[0-9a-fA-F]{1,12}$/.test(digits) ? Number.parseInt(digits, 16) : -1;
+    const size = chunkSize(data, pos, lineEnd);
     if (size < 0) {
       this.error = 'malformed chunked body';
       return end;
@@ -228,6 +250,42 @@ export abstract class MessageReader {
     }
     return lf + 1;
   }
+}
+
+/**
+ * The size of a chunk-size line b[pos, end) (its line end excluded), or -1: 1 to 12 hex digits (no sign,
+ * no 0x, no space first), then optional spaces, then nothing or chunk extensions starting with `;`
+ * (RFC 9112 §7.1.1) and holding no control character but HTAB (no CR). The extensions themselves are
+ * not parsed further: they are dropped when the body is re-framed, so none reaches anyone downstream,
+ * and nginx, HAProxy and node:http let an empty or unbalanced one through too.
+ */
+function chunkSize(b: Buffer, pos: number, end: number): number {
+  let size = 0;
+  let i = pos;
+  for (; i < end && i - pos <= 12; i++) {
+    const c = b[i];
+    const d =
+      c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1;
+    if (d < 0) break;
+    size = size * 16 + d;
+  }
+  if (i === pos || i - pos > 12) return -1;
+  i = skipSpace(b, i, end);
+  if (i === end) return size;
+  return b[i] === 0x3b && isFieldValue(b, i, end) ? size : -1;
+}
+
+/** A trailer line: a field name that is a token, a colon, a value without controls. */
+function isTrailerField(b: Buffer, pos: number, end: number): boolean {
+  const colon = b.indexOf(0x3a, pos);
+  return colon > pos && colon < end && isToken(b, pos, colon) && isFieldValue(b, colon + 1, end);
+}
+
+/** An LF in data[pos, end) without a CR before it (only on a head still incomplete: rare). */
+function hasBareLf(data: Buffer, pos: number, end: number): boolean {
+  for (let lf = data.indexOf(LF, pos); lf >= 0 && lf < end; lf = data.indexOf(LF, lf + 1))
+    if (lf === pos || data[lf - 1] !== CR) return true;
+  return false;
 }
 
 /**
@@ -247,17 +305,11 @@ function findHeadEnd(data: Buffer, pos: number, end: number): number {
   return -1;
 }
 
-/** A Content-Length value: digits, or a list of equal digit strings (RFC 9110 §8.6); -1 when neither. */
-export function parseContentLength(value: string): number {
-  if (/^\d{1,15}$/.test(value)) return Number(value);
-  const parts = value.split(',');
-  const first = parts[0].trim();
-  if (!/^\d{1,15}$/.test(first)) return -1;
-  for (let i = 1; i < parts.length; i++) if (parts[i].trim() !== first) return -1;
-  return Number(first);
-}
-
-/** The last transfer coding is chunked (RFC 9112 §6.1). */
-export function endsChunked(value: string): boolean {
-  return /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
+/**
+ * The Transfer-Encoding value (whitespace around it already trimmed) is exactly `chunked`, in any case.
+ * Any other coding before it (`gzip, chunked`: a proxy that drops the gzip hands on a body nobody can
+ * read), `chunked, chunked` or `chunked, identity` is not framing a proxy may guess at (RFC 9112 §6.1).
+ */
+export function isChunked(value: string): boolean {
+  return value.length === 7 && value.toLowerCase() === 'chunked';
 }

@@ -1,6 +1,6 @@
 import { METHODS } from 'node:http';
 import { FieldNames } from './field-names.js';
-import { endsChunked, Framing, MessageReader } from './message-reader.js';
+import { Framing, isChunked, MessageReader } from './message-reader.js';
 import { digits, hasToken, isFieldValue, isToken, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
@@ -31,8 +31,10 @@ const FRAMING_ONLY = requestFields();
 export class RequestReader extends MessageReader {
   method = '';
   target = '';
-  /** 1 for HTTP/1.1, 0 for HTTP/1.0. */
+  /** 1 for HTTP/1.1 (and any later 1.x, read as 1.1: RFC 9110 §6.2), 0 for HTTP/1.0. */
   minor = 1;
+  /** The request line says HTTP/1.0 or HTTP/1.1 as it is (not 1.2 and up), so it can be relayed unchanged. */
+  exactVersion = true;
   /** The head as read, without its final CRLFCRLF: the request line, then the field lines. */
   head = '';
   /** Where the field lines start in head. */
@@ -57,6 +59,7 @@ export class RequestReader extends MessageReader {
   constructor(maxHead: number, watched: FieldNames = FRAMING_ONLY) {
     super(maxHead);
     this.stopAfterHead = true;
+    this.skipEmptyLines = true;
     this.watched = watched;
   }
 
@@ -65,6 +68,7 @@ export class RequestReader extends MessageReader {
     this.method = '';
     this.target = '';
     this.minor = 1;
+    this.exactVersion = true;
     this.head = '';
     this.fieldsStart = 0;
     this.watchedCount = 0;
@@ -80,13 +84,21 @@ export class RequestReader extends MessageReader {
   protected parseHead(head: string, b: Buffer, at: number): void {
     const lineEnd = lineEndAt(head, 0);
     if (lineEnd === -2 || !this.parseRequestLine(head, b, at, lineEnd < 0 ? head.length : lineEnd)) {
-      this.error = 'malformed request line';
+      this.error = this.errorStatus === 505 ? 'HTTP version not supported' : 'malformed request line';
       return;
     }
     if (this.method !== 'GET' && !KNOWN_METHODS.has(this.method)) {
-      // The methods Node's parser knows, as the protocol sniffer does (sniff.ts).
+      // The methods Node's parser knows: a backend built on it (llhttp) refuses any other, so we answer
+      // for it, with 501 as RFC 9110 §9.1 says for a method a server does not recognise.
       this.errorStatus = 501;
       this.error = 'unknown method';
+      return;
+    }
+    if (this.method === 'CONNECT') {
+      // A tunnel, not a request to relay: what follows its head is not HTTP (llhttp reads it so), and a
+      // reverse proxy has nothing to connect it to (nginx refuses it too).
+      this.errorStatus = 501;
+      this.error = 'CONNECT is not supported';
       return;
     }
     let connection = '';
@@ -124,7 +136,7 @@ export class RequestReader extends MessageReader {
           }
           this.contentLength = n;
         } else if (name === 'transfer-encoding') {
-          if (encoded || !endsChunked(value)) {
+          if (encoded || !isChunked(value)) {
             this.errorStatus = 501;
             this.error = 'unsupported transfer-encoding';
             return;
@@ -165,14 +177,22 @@ export class RequestReader extends MessageReader {
     if (!isToken(b, at, at + sp1)) return false;
     for (let i = at + sp1 + 1; i < at + sp2; i++) {
       const c = b[i];
-      if (c <= 0x20 || c === 0x7f) return false;
+      // Visible ASCII only: raw UTF-8 is not a URI (RFC 3986 §2), and Node backends refuse it.
+      if (c <= 0x20 || c >= 0x7f) return false;
     }
-    if (!head.startsWith('HTTP/1.', sp2 + 1)) return false;
+    if (!head.startsWith('HTTP/', sp2 + 1) || head.charCodeAt(sp2 + 7) !== 0x2e) return false;
+    const major = head.charCodeAt(sp2 + 6) - 0x30;
     const minor = head.charCodeAt(sp2 + 8) - 0x30;
-    if (minor !== 0 && minor !== 1) return false;
+    if (!(major >= 0 && major <= 9 && minor >= 0 && minor <= 9)) return false;
+    if (major !== 1) {
+      // A well-formed version we do not speak (HTTP/2.0 over HTTP/1 syntax, HTTP/0.9's like): 505.
+      this.errorStatus = 505;
+      return false;
+    }
     this.method = head.slice(0, sp1);
     this.target = head.slice(sp1 + 1, sp2);
-    this.minor = minor;
+    this.minor = minor === 0 ? 0 : 1;
+    this.exactVersion = minor <= 1;
     return true;
   }
 }

@@ -1,10 +1,12 @@
 import { FieldNames } from './field-names.js';
-import { endsChunked, Framing, MessageReader, parseContentLength } from './message-reader.js';
-import { digits, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
+import { Framing, isChunked, MessageReader } from './message-reader.js';
+import { digits, isFieldValue, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
 
 /** Largest response head accepted (nginx's proxy_buffer_size is 4 to 8 KiB; undici's limit is 16). */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
 const CR = 0x0d;
+/** Interim (1xx) responses accepted before the final one. */
+const MAX_INTERIM = 16;
 /** Fields that belong to one hop (RFC 9110 §7.6.1): a proxy relays none of them. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -30,6 +32,13 @@ export abstract class ResponseReader extends MessageReader {
   status = 0;
   /** The request was HEAD: whatever its headers say, the response has no body (RFC 9110 §9.3.2). */
   noBody = false;
+  /**
+   * The request asked to switch protocols (Upgrade): only then may a 101 end HTTP on the connection. Set
+   * per request, after reset(), as noBody is.
+   */
+  upgradeAsked = false;
+  /** Interim responses read before this one's final head. */
+  private interim = 0;
 
   constructor() {
     super(MAX_RESPONSE_HEAD);
@@ -51,6 +60,9 @@ export abstract class ResponseReader extends MessageReader {
     super.reset();
     this.status = 0;
     this.noBody = false;
+    this.upgradeAsked = false;
+    this.interim = 0;
+    this.skipEmptyLines = false;
   }
 
   protected parseHead(head: string, b: Buffer, at: number): void {
@@ -58,6 +70,7 @@ export abstract class ResponseReader extends MessageReader {
     const afterCode = head.charCodeAt(12); // a space before the reason, or the end of the line (lenient)
     if (
       !head.startsWith('HTTP/1.') ||
+      (head.charCodeAt(7) !== 0x31 && head.charCodeAt(7) !== 0x30) ||
       head.charCodeAt(8) !== 0x20 ||
       (head.length > 12 && afterCode !== 0x20 && afterCode !== CR) ||
       !(status >= 100 && status < 600)
@@ -65,17 +78,43 @@ export abstract class ResponseReader extends MessageReader {
       this.error = 'malformed response';
       return;
     }
-    if (status < 200 && status !== 101) return; // 100 Continue and friends: the real head follows
-    this.status = status;
-    this.keepAlive = head.charCodeAt(7) === 0x31; // HTTP/1.1 keeps the connection by default, 1.0 does not
-    let length = -1;
-    let chunked = false;
-    let encoded = false;
+    // The head is relayed as it came, so it must read one way only. RFC 9110 §5.5: CR, LF and NUL in a
+    // field value MUST be refused (other controls MAY be kept): no NUL anywhere (one native search),
+    // and each line's first CR is its CRLF (no bare CR in the reason or a value, no lone LF).
     const firstEnd = lineEndAt(head, 0);
-    if (firstEnd === -2) {
+    if (
+      firstEnd === -2 ||
+      head.indexOf('\r') !== (firstEnd < 0 ? -1 : firstEnd) ||
+      !isFieldValue(b, at + 12, at + (firstEnd < 0 ? head.length : firstEnd))
+    ) {
       this.error = 'malformed response';
       return;
     }
+    if (head.indexOf('\0') >= 0) {
+      this.error = 'malformed response header';
+      return;
+    }
+    if (status < 200) {
+      // 100 Continue and friends: the real head follows. A 101 only ends HTTP on a connection whose
+      // request asked for an upgrade; any other is a lie about framing (the "fake 101").
+      if (status !== 101) {
+        // An empty line after an interim response is skipped, as llhttp does (aiohttp sends one).
+        this.skipEmptyLines = true;
+        this.interim++;
+        if (this.interim > MAX_INTERIM) this.error = 'too many interim responses';
+        return;
+      }
+      if (!this.upgradeAsked) {
+        this.error = 'unsolicited 101 response';
+        return;
+      }
+    }
+    this.status = status;
+    this.keepAlive = head.charCodeAt(7) === 0x31; // HTTP/1.1 keeps the connection by default, 1.0 does not
+    let length = -1;
+    let lengths = 0;
+    let encodings = 0;
+    let chunked = false;
     const reason = firstEnd < 0 ? head.slice(13) : head.slice(13, firstEnd);
     const fieldsStart = firstEnd < 0 ? head.length : firstEnd + 2;
     let lineStart = fieldsStart;
@@ -83,10 +122,21 @@ export abstract class ResponseReader extends MessageReader {
       let lineEnd = lineEndAt(head, lineStart);
       if (lineEnd === -1) lineEnd = head.length;
       const colon = head.indexOf(':', lineStart);
-      const first = head.charCodeAt(lineStart);
-      // No name, a folded line (obsolete, and a smuggling vector: RFC 9112 §5.2 lets us reject it), or an
-      // LF without its CR (a client reading the relayed head leniently would see a line break there).
-      if (lineEnd < 0 || colon <= lineStart || colon > lineEnd || first === 0x20 || first === 0x09) {
+      // A name with no whitespace before its colon or at its start (a fold): RFC 9112 §5.1, §5.2. A line
+      // that ends in CRLF, with no CR before it.
+      const beforeColon = head.charCodeAt(colon - 1);
+      const space = head.indexOf(' ', lineStart);
+      if (
+        lineEnd < 0 ||
+        colon <= lineStart ||
+        colon > lineEnd ||
+        beforeColon === 0x20 ||
+        beforeColon === 0x09 ||
+        (space >= 0 && space < colon) || // a space in the name (the first is most often after it)
+        head.charCodeAt(lineStart) === 0x20 ||
+        head.charCodeAt(lineStart) === 0x09 ||
+        head.indexOf('\r', lineStart) !== (lineEnd === head.length ? -1 : lineEnd)
+      ) {
         this.error = 'malformed response header';
         return;
       }
@@ -97,17 +147,21 @@ export abstract class ResponseReader extends MessageReader {
         const valueEnd = skipSpaceBack(b, valueStart, at + lineEnd);
         const value = head.slice(valueStart - at, valueEnd - at);
         if (lower === 'content-length') {
-          // Repeated equal values ("5, 5") are one; anything else is a framing error (RFC 9110 §8.6).
-          let n = digits(b, valueStart, valueEnd);
-          if (n < 0) n = parseContentLength(value);
-          if (n < 0 || (length >= 0 && n !== length)) {
+          // Plain digits; repeated only with the same value (RFC 9110 §8.6; nginx and HAProxy accept
+          // that, and the relay keeps one line of it). A list or a different value is refused.
+          const n = digits(b, valueStart, valueEnd);
+          if (n < 0 || (lengths++ > 0 && n !== length)) {
             this.error = 'invalid content-length';
             return;
           }
           length = n;
         } else if (lower === 'transfer-encoding') {
-          encoded = true;
-          chunked = endsChunked(value);
+          // Exactly one `chunked`: any other coding, a list, or a repeat is refused (nginx: 502).
+          chunked = isChunked(value);
+          if (!chunked || ++encodings > 1) {
+            this.error = 'unsupported transfer-encoding';
+            return;
+          }
         } else if (lower === 'connection') {
           const v = value.toLowerCase();
           if (v.includes('close')) this.keepAlive = false;
@@ -117,13 +171,19 @@ export abstract class ResponseReader extends MessageReader {
       }
       lineStart = lineEnd + 2;
     }
-    if (this.noBody || status === 204 || status === 304 || status === 101) this.frame(Framing.None);
-    else if (encoded) {
-      // Transfer-Encoding overrides Content-Length; a server that sends both is not to be trusted with
-      // the connection afterwards (RFC 9112 §6.3, item 3).
-      if (length >= 0) this.keepAlive = false;
-      this.frame(chunked ? Framing.Chunked : Framing.UntilClose);
-    } else if (length >= 0) this.frame(Framing.Length, length);
+    if (chunked && lengths > 0) {
+      // Both: the classic smuggling shape; a proxy must not guess (RFC 9112 §6.3 item 3, nginx: 502).
+      this.error = 'content-length with transfer-encoding';
+      return;
+    }
+    if (this.noBody || status === 204 || status === 304 || status === 101) {
+      // A body announced where none follows (a HEAD response, 204, 304): were a backend to send it after
+      // all, it would be read as the next request's response (queue poisoning), so the connection is
+      // not reused. A HEAD or 304 response may say the length honestly; it costs a new connection.
+      if (chunked || length > 0) this.keepAlive = false;
+      this.frame(Framing.None);
+    } else if (chunked) this.frame(Framing.Chunked);
+    else if (length >= 0) this.frame(Framing.Length, length);
     else this.frame(Framing.UntilClose);
     this.onHeadEnd(reason, head, fieldsStart);
   }

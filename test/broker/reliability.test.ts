@@ -57,19 +57,30 @@ describe('broker: timeouts, broken backends, health', () => {
     await waitFor(() => broker.balancer.pool.backends[0].inFlight === 0, 2_000, 'in-flight 0');
   });
 
-  it('ejects a backend after consecutive 5xx answers and lets it back after the backoff', async () => {
+  it('ejects a backend after consecutive 5xx answers, never the last in rotation, and lets it back after the backoff', async () => {
     const sick = await httpBackend(stack, 'sick');
-    const { url, broker, log } = await brokerFor(stack, [sick.port], {
+    const other = await httpBackend(stack, 'other');
+    const { url, broker, log } = await brokerFor(stack, [sick.port, other.port], {
       ejectAfterFailures: 3,
       ejectBaseMs: 200,
     });
-    for (let i = 0; i < 3; i++) expect((await get(`${url}/?status=500`)).status).toBe(500);
-    const b = broker.balancer.pool.backends[0];
-    expect(b.state).toBe('down');
-    expect((await get(`${url}/`)).status).toBe(503);
-    await waitFor(() => b.state === 'up', 3_000, 'readmission after backoff');
+    // Round robin: the first backend has its third 500 on the fifth request and goes; the second, now
+    // the last in rotation, stays whatever it answers: its 500s are answers, a 503 for all would not be.
+    for (let i = 0; i < 8; i++) expect((await get(`${url}/?status=500`)).status).toBe(500);
+    const [b, last] = broker.balancer.pool.backends;
+    expect([b.state, last.state]).toEqual(['down', 'up']);
     expect((await get(`${url}/`)).status).toBe(200);
+    await waitFor(() => b.state === 'up', 3_000, 'readmission after backoff');
     expect(log.events.join('\n')).toMatch(/is DOWN \(500 responses\)[\s\S]*is UP \(retrying after 200 ms\)/);
+    expect(log.events.filter((e) => e.includes('is DOWN'))).toHaveLength(1);
+  });
+
+  it('never ejects the only backend for its 5xx answers (a 503 outage for every request would follow)', async () => {
+    const only = await httpBackend(stack, 'only');
+    const { url, broker } = await brokerFor(stack, [only.port], { ejectAfterFailures: 2 });
+    for (let i = 0; i < 6; i++) expect((await get(`${url}/?status=500`)).status).toBe(500);
+    expect(broker.balancer.pool.backends[0].state).toBe('up');
+    expect((await get(`${url}/`)).status).toBe(200);
   });
 
   it('active HTTP checks take a dead backend out and bring it back within two intervals', async () => {

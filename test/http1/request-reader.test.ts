@@ -110,6 +110,32 @@ describe('RequestReader: what it reads', () => {
   });
 });
 
+describe('RequestReader: what real clients send that it must not refuse', () => {
+  it('skips empty lines before a request line (RFC 9112 §2.2), in any pieces', () => {
+    const text = '\r\n\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n';
+    for (const pieces of [[text], [...text], ['\r', '\n\n\r', text.slice(4)]]) {
+      const r = read(pieces);
+      expect([r.error, r.target, r.done]).toEqual(['', '/a', true]);
+    }
+  });
+
+  it('reads a later HTTP/1.x as HTTP/1.1 (RFC 9110 §6.2), and says the line must be rewritten', () => {
+    const r = new TestReader();
+    r.feed(Buffer.from('GET /a HTTP/1.2\r\nHost: x\r\n\r\n', 'latin1'));
+    expect([r.error, r.minor, r.exactVersion, r.keepAlive]).toEqual(['', 1, false, true]);
+    r.reset();
+    r.feed(Buffer.from('GET /a HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'));
+    expect([r.error, r.minor, r.exactVersion]).toEqual(['', 1, true]);
+  });
+
+  it('refuses a head with bare LF line ends as soon as it sees one, not at the head timeout', () => {
+    for (const text of ['GET / HTTP/1.1\nHost: x\n\n', 'GET / HTTP/1.1\r\nHost: x\n', 'GET / HTTP/1.1\n']) {
+      const r = read([text]);
+      expect([r.status, r.error]).toEqual([400, 'line ending in LF without CR']);
+    }
+  });
+});
+
 describe('RequestReader: what it refuses (request smuggling and other ambiguity)', () => {
   const host = 'Host: x\r\n';
   const cases: Array<[string, string, number]> = [
@@ -139,7 +165,16 @@ describe('RequestReader: what it refuses (request smuggling and other ambiguity)
     ['a NUL in a value', `GET / HTTP/1.1\r\n${host}X: a\0b\r\n\r\n`, 400],
     ['a bare CR in a value', `GET / HTTP/1.1\r\n${host}X: a\rb\r\n\r\n`, 400],
     ['a bare LF between fields', `GET / HTTP/1.1\r\n${host}X: a\nY: b\r\n\r\n`, 400],
-    ['HTTP/2.0 in an HTTP/1 request line', `GET / HTTP/2.0\r\n${host}\r\n`, 400],
+    ['HTTP/2.0 in an HTTP/1 request line', `GET / HTTP/2.0\r\n${host}\r\n`, 505],
+    ['TE.TE: chunked twice', `POST / HTTP/1.1\r\n${host}Transfer-Encoding: chunked, chunked\r\n\r\n`, 501],
+    ['TE.TE: gzip then chunked', `POST / HTTP/1.1\r\n${host}Transfer-Encoding: gzip, chunked\r\n\r\n`, 501],
+    [
+      'TE.TE: chunked, identity',
+      `POST / HTTP/1.1\r\n${host}Transfer-Encoding: chunked, identity\r\n\r\n`,
+      501,
+    ],
+    ['a Content-Length list', `POST / HTTP/1.1\r\n${host}Content-Length: 3, 3\r\n\r\nabc`, 400],
+    ['a bare CR before the request line', `\rGET / HTTP/1.1\r\n${host}\r\n`, 400],
     ['a space in the target', `GET /a b HTTP/1.1\r\n${host}\r\n`, 400],
     ['an unknown method', `BREW / HTTP/1.1\r\n${host}\r\n`, 501],
     ['a lower-case version', `GET / http/1.1\r\n${host}\r\n`, 400],
@@ -248,7 +283,8 @@ describe('RequestReader against llhttp', () => {
         const ours = read([text + NEXT]);
         if (ours.error !== '') return; // refusing is always safe
         const bytes = Buffer.from(text + NEXT, 'latin1');
-        const theirs = llhttp(bytes);
+        // HTTP/1.2 is read as 1.1 and relayed with a 1.1 request line; llhttp is asked about that.
+        const theirs = llhttp(Buffer.from((text + NEXT).replace(' HTTP/1.2\r\n', ' HTTP/1.1\r\n'), 'latin1'));
         // The first message: complete in both, the same target and body.
         expect(theirs.bodies.length).toBeGreaterThan(1);
         expect(theirs.urls[0]).toBe(ours.target);

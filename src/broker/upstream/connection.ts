@@ -10,6 +10,8 @@ import type { UpstreamPool } from './pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from './types.js';
 
 const CRLF = '\r\n';
+const afterOneTurn = (c: UpstreamConnection): void => c.turned(false);
+const afterTwoTurns = (c: UpstreamConnection): void => c.turned(true);
 /** Every upstream read lands here; the callback consumes it before the next read can happen. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const LAST_CHUNK = '0\r\n\r\n';
@@ -58,6 +60,9 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   /** The Upgrade field of a 101, and the tunnel the connection became (it never carries HTTP again). */
   private upgradeValue = '';
   private tunnel: TunnelSink | undefined = undefined;
+  /** Inside the read callback: a response that ends here may have more bytes right behind it. */
+  reading = false;
+  private waitingForPoll = false;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -111,6 +116,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     ex.upstream = this;
     this.reset();
     this.noBody = ex.method === 'HEAD';
+    // Only a request that asked to switch protocols may be answered with a 101 (else: a fake 101).
+    this.upgradeAsked = ex.upgrade === true;
     this.drops = 0;
     this.connectionOptions = '';
     this.lengthStart = -1;
@@ -157,6 +164,13 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
         if (options !== 'keep-alive' && options !== 'close') this.connectionOptions += `${options},`;
       }
     } else if (lower === 'content-length') {
+      if (this.lengthStart >= 0) {
+        // A repeat of the same value (the reader refuses any other): one line of it is relayed, since
+        // a client such as node:http refuses two.
+        this.dropped[this.drops++] = start;
+        this.dropped[this.drops++] = end;
+        return;
+      }
       this.lengthStart = start;
       this.lengthEnd = end;
     }
@@ -173,7 +187,9 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     // describes the resource and is relayed.
     const length = this.framing === Framing.Length || this.framing === Framing.None;
     const dropped = this.dropped;
-    if (!length && this.lengthStart >= 0)
+    // A 204 has no body and may not say a length (RFC 9110 §8.6): a client that believed it would read
+    // the next response as this one's body.
+    if ((!length || this.status === 204) && this.lengthStart >= 0)
       this.drops = insertRange(dropped, this.drops, this.lengthStart, this.lengthEnd);
     if (this.connectionOptions !== '')
       this.drops = dropNamedFields(
@@ -221,9 +237,39 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 
   private onRead(n: number, _buf: Uint8Array): boolean {
-    if (this.tunnel !== undefined) this.tunnel.onBackendData(READ_BUFFER.subarray(0, n));
-    else this.onData(READ_BUFFER, n);
+    if (this.tunnel !== undefined) {
+      this.tunnel.onBackendData(READ_BUFFER.subarray(0, n));
+      return true;
+    }
+    this.reading = true;
+    this.onData(READ_BUFFER, n);
+    this.reading = false;
     return true;
+  }
+
+  /**
+   * The pool wanted this connection for another request while it was still in the read that ended its
+   * last response (a pipelined client, a waiting request). Bytes right behind that response (a body the
+   * response said it did not have, a second response nobody asked for) would then be read as the next
+   * request's answer, so it is handed on only after the event loop has polled the socket once more:
+   * anything that came meanwhile closes it (onData), never reaching another request.
+   */
+  handOverLater(): void {
+    if (this.waitingForPoll) return;
+    this.waitingForPoll = true;
+    setImmediate(afterOneTurn, this);
+  }
+
+  /** Called twice by setImmediate: the first turn lets the loop poll the socket, the second hands it on. */
+  turned(second: boolean): void {
+    if (!second) {
+      setImmediate(afterTwoTurns, this);
+      return;
+    }
+    this.waitingForPoll = false;
+    if (this.closed || this.ex !== undefined) return;
+    this.pool.unidle(this);
+    this.pool.release(this);
   }
 
   /** Bytes data[0, n) from the backend. */
@@ -399,6 +445,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
 
   private readonly onBodyData = (chunk: Buffer): void => {
     const socket = this.socket;
+    // The backend timer is an idle timer in both directions: a slow upload is not a silent backend.
+    this.requestTimer?.refresh();
     let ok: boolean;
     if (this.chunkedBody) {
       socket.cork();
@@ -416,6 +464,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   };
 
   private readonly onSocketDrain = (): void => {
+    this.requestTimer?.refresh();
     this.streamedBody?.resume();
   };
 

@@ -38,12 +38,16 @@ export class UpstreamPool implements UpstreamSlot {
   }
 
   send(ex: UpstreamExchange): void {
-    const conn = this.idle.pop();
-    if (conn !== undefined) conn.start(ex);
-    else if (this.all.size < this.opts.maxConnections) this.openFor(ex);
+    const idle = this.idle;
+    const conn = idle.length > 0 ? idle[idle.length - 1] : undefined;
+    if (conn !== undefined && !conn.reading) {
+      idle.pop();
+      conn.start(ex);
+    } else if (this.all.size < this.opts.maxConnections) this.openFor(ex);
     else {
       ex.upstream = this;
       this.waiting.push(ex);
+      conn?.handOverLater(); // still in the read that ended its last response (see handOverLater)
     }
   }
 
@@ -59,10 +63,17 @@ export class UpstreamPool implements UpstreamSlot {
   /** A connection finished a response and may carry another. */
   release(conn: UpstreamConnection): void {
     if (this.closing) return conn.destroy();
+    if (conn.reading && this.waiting.size > 0) return conn.handOverLater();
     const next = this.waiting.shift();
     if (next !== undefined) return conn.start(next);
     conn.idleSince = this.now;
     this.idle.push(conn);
+  }
+
+  /** Takes an idle connection out of the idle list (to hand it on). */
+  unidle(conn: UpstreamConnection): void {
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
   }
 
   /** A connection closed, for whatever reason. */
@@ -115,6 +126,11 @@ export class UpstreamPool implements UpstreamSlot {
 class WaitQueue {
   private items: (UpstreamExchange | undefined)[] = [];
   private head = 0;
+
+  /** Entries not yet shifted (removed ones included: only used to ask whether any may wait). */
+  get size(): number {
+    return this.items.length - this.head;
+  }
 
   push(ex: UpstreamExchange): void {
     this.items.push(ex);
