@@ -263,7 +263,9 @@ export class BrokerControl {
     if (opts.tls !== undefined && next.tls !== undefined) opts.tls = next.tls;
     opts.listeners.forEach((l, i) => {
       const n = next.listeners[i];
-      if (l.tls !== undefined && n?.tls !== undefined) l.tls = n.tls;
+      // As prepareCertificates: only the listener at the same address (a moved one waits for a restart).
+      if (l.tls !== undefined && n?.tls !== undefined && n.host === l.host && n.port === l.port)
+        l.tls = n.tls;
     });
     if (nextBackendTls !== undefined) {
       opts.backendTls = { ...next.backendTls };

@@ -132,10 +132,11 @@ export async function startBroker(
   const mainSpec: ListenerSpec = { host: opts.host, port: opts.port, mode: opts.mode };
   if (opts.tls !== undefined) mainSpec.tls = opts.tls;
   const specs: ListenerSpec[] = [mainSpec, ...opts.listeners];
-  if (specs.some((l) => l.mode === 'tcp' && l.tls !== undefined))
+  const odd = specs.find((l) => l.mode !== 'http' && (l.tls !== undefined || l.redirect !== undefined));
+  if (odd !== undefined)
     throw new TimbangError(
       'ERR_BAD_CONFIG',
-      'tls on a tcp listener is not supported: TLS listeners speak HTTP',
+      `${odd.host}:${odd.port}: tls and redirect are for http listeners, not ${odd.mode} (an http listener with tls serves HTTP/2 too)`,
     );
   if (specs.some((l) => l.redirect === 'https') && !specs.some((l) => l.tls !== undefined))
     throw new TimbangError('ERR_BAD_CONFIG', 'redirect: https needs a listener with tls to redirect to');
@@ -150,8 +151,11 @@ export async function startBroker(
   const onSecure = (socket: tls.TLSSocket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (socket.alpnProtocol === 'h2') onH2(socket);
-    else front.accept(socket, undefined);
+    if (socket.alpnProtocol === 'h2') {
+      // As on h2c listeners: HTTP/2 has its own end of stream, a connection the client ends is over.
+      socket.allowHalfOpen = false;
+      onH2(socket);
+    } else front.accept(socket, undefined);
   };
   const onTlsError = (_err: Error, socket: tls.TLSSocket): void => {
     tlsHandshakeErrors++;

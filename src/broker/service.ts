@@ -4,6 +4,7 @@ import { TimbangError } from '../errors.js';
 import type { BrokerLog } from './access-log.js';
 import type { BackendTls } from './backend-tls.js';
 import { staticBackends } from './discovery.js';
+import { isDiscoveryAddress } from './discovery-target.js';
 import { Forwarder, type ForwardObserver } from './forward.js';
 import { HealthMonitor } from './health-monitor.js';
 import { type BrokerOptions, DEFAULT_BROKER_OPTIONS, type ListenerSpec } from './options.js';
@@ -87,6 +88,12 @@ export function checkListenerPools(opts: BrokerOptions): void {
       throw new TimbangError(
         'ERR_BAD_CONFIG',
         `${where}: a strategy or healthCheck of its own needs backends of its own`,
+      );
+    }
+    if (l.backends?.some((b) => isDiscoveryAddress(b.address))) {
+      throw new TimbangError(
+        'ERR_BAD_CONFIG',
+        `${where}: dns:// and srv:// backends are for the main pool only; list host:port backends here`,
       );
     }
     if (l.backends && l.backends.length === 0) {

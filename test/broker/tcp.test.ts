@@ -522,5 +522,29 @@ describe('raw TCP configuration', () => {
         { log },
       ),
     ).rejects.toThrow(/only tcp listeners may have their own backends/);
+    // DNS groups are discovered for the main pool only: a tcp pool of them would stay empty.
+    await expect(
+      startBroker(
+        {
+          port: 0,
+          listeners: [
+            {
+              host: '127.0.0.1',
+              port: 0,
+              mode: 'tcp',
+              backends: [{ id: '1', address: 'dns://db.internal:5432' }],
+            },
+          ],
+        },
+        { log },
+      ),
+    ).rejects.toThrow(/dns:\/\/ and srv:\/\/ backends are for the main pool only/);
+    // TLS and redirect belong to http listeners; given to a tcp one through the API, a clear refusal.
+    await expect(
+      startBroker(
+        { port: 0, listeners: [{ host: '127.0.0.1', port: 0, mode: 'tcp', redirect: 'https' }] },
+        { log },
+      ),
+    ).rejects.toThrow(/tls and redirect are for http listeners, not tcp/);
   });
 });

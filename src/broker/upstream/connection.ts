@@ -267,7 +267,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
       return;
     }
     this.waitingForPoll = false;
-    if (this.closed || this.ex !== undefined) return;
+    if (this.closed || this.ex !== undefined || this.tunnel !== undefined) return;
     this.pool.unidle(this);
     this.pool.release(this);
   }
