@@ -5,7 +5,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerMetrics } from '../../src/admin/metrics.js';
@@ -219,6 +219,26 @@ describe('HTTPS listener', () => {
     expect(handed[0].alpnProtocol).toBe('h2');
     // HTTP/1.1 clients on the same port still reach the HTTP/1 front end.
     expect((await httpsGet(broker.port, '/h1')).status).toBe(200);
+  });
+
+  it('closes an HTTP/2 connection over TLS that the client ends (no half-open h2)', async () => {
+    const web = await httpBackend(stack, 'w');
+    const { broker } = await brokerFor(stack, [web.port], { tls: { cert: main.cert, key: main.key } });
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect(
+        { host: '127.0.0.1', port: broker.port, ca, servername: 'localhost', ALPNProtocols: ['h2'] },
+        () => resolve(s),
+      );
+      s.once('error', reject);
+    });
+    const session = http2.connect('https://localhost', { createConnection: () => socket });
+    session.on('error', () => {});
+    await new Promise((r) => session.once('remoteSettings', r));
+    expect(broker.connections).toBe(1);
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.end(); // the client is done: HTTP/2 has no use for a half-open connection
+    await closed;
+    await waitFor(() => broker.connections === 0, 3_000, 'the broker to close its side');
   });
 
   it('survives hostile handshakes: garbage, plain HTTP, a silent client; no socket is left', async () => {
