@@ -37,7 +37,9 @@ export async function buildProgram(commandName?: string): Promise<Command> {
 /** Runs the CLI. A user mistake prints one line and exits 2 (bad usage) or 1 (it failed); never a stack. */
 export async function main(argv: string[]): Promise<void> {
   // `timbang simulate | head`: a reader that leaves early is not an error (as for cat or grep).
-  for (const stream of [process.stdout, process.stderr]) stream.on('error', quietOnEpipe);
+  for (const stream of [process.stdout, process.stderr]) {
+    if (!stream.listeners('error').includes(quietOnEpipe)) stream.on('error', quietOnEpipe);
+  }
   const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
