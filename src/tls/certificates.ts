@@ -51,11 +51,20 @@ async function described(cert: string, key: string): Promise<CertFiles> {
   return { cert, key, fingerprint256: x509.fingerprint256 };
 }
 
-/** A certificate authority (self-signed, may sign certificates only). */
-export async function makeCa(dir: string, name = 'timbang test CA', days = 2): Promise<CertFiles> {
-  const cert = path.join(dir, 'ca.pem');
-  const key = path.join(dir, 'ca.key');
-  await openssl([
+/**
+ * One `openssl req -x509`: a new P-256 key and its certificate (self-signed, or signed by `signer`),
+ * written to `<base>.pem` and `<base>.key`, with the given subject and extensions.
+ */
+async function issue(
+  base: string,
+  subject: string,
+  extensions: string[],
+  days: number,
+  signer?: CertFiles,
+): Promise<CertFiles> {
+  const cert = `${base}.pem`;
+  const key = `${base}.key`;
+  const args = [
     'req',
     '-x509',
     ...KEY,
@@ -66,49 +75,41 @@ export async function makeCa(dir: string, name = 'timbang test CA', days = 2): P
     '-days',
     String(days),
     '-subj',
-    `/CN=${name}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+    subject,
+  ];
+  for (const ext of extensions) args.push('-addext', ext);
+  if (signer !== undefined) args.push('-CA', signer.cert, '-CAkey', signer.key);
+  await openssl(args);
   return described(cert, key);
+}
+
+/** A certificate authority (self-signed, may sign certificates only). */
+export function makeCa(dir: string, name = 'timbang test CA', days = 2): Promise<CertFiles> {
+  return issue(
+    path.join(dir, 'ca'),
+    `/CN=${name}`,
+    ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
+    days,
+  );
 }
 
 /**
  * A server certificate for `names`, signed by `ca`, or self-signed without one. Written as
  * `<file>.pem` and `<file>.key` in dir.
  */
-export async function makeCert(
+export function makeCert(
   dir: string,
   file: string,
   names: CertNames,
   ca?: CertFiles,
   days = 2,
 ): Promise<CertFiles> {
-  const cert = path.join(dir, `${file}.pem`);
-  const key = path.join(dir, `${file}.key`);
   const cn = names.dns?.[0] ?? names.ip?.[0] ?? file;
-  const signer = ca === undefined ? [] : ['-CA', ca.cert, '-CAkey', ca.key];
-  await openssl([
-    'req',
-    '-x509',
-    ...KEY,
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    String(days),
-    '-subj',
+  return issue(
+    path.join(dir, file),
     `/CN=${cn}`,
-    '-addext',
-    san(names),
-    '-addext',
-    'basicConstraints=critical,CA:FALSE',
-    '-addext',
-    'extendedKeyUsage=serverAuth',
-    ...signer,
-  ]);
-  return described(cert, key);
+    [san(names), 'basicConstraints=critical,CA:FALSE', 'extendedKeyUsage=serverAuth'],
+    days,
+    ca,
+  );
 }
