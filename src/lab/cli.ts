@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { TimbangError } from '../errors.js';
 import { labJson } from './output.js';
-import { type LabMode, runLab } from './run.js';
+import { type LabMode, type LabRunOptions, runLab } from './run.js';
 
 /** The `--scenario` entry points of `timbang simulate`, `timbang client` and `timbang demo`. */
 
@@ -52,14 +52,8 @@ export async function simulateScenario(
   if (f.json) process.stdout.write(labJson(report));
 }
 
-export interface LiveScenarioFlags {
-  timeScale?: number;
-  repeats?: number;
-  strategies?: string[];
-  json?: string;
-  csv?: string;
-  report?: string;
-}
+/** The flags a live lesson takes: LabRunOptions' overrides and outputs. */
+export type LiveScenarioFlags = Omit<LabRunOptions, 'file' | 'out' | 'signal'>;
 
 export async function liveScenario(file: string, mode: LabMode, f: LiveScenarioFlags): Promise<void> {
   const abort = new AbortController();
