@@ -1,4 +1,4 @@
-import { csvCell } from '../report/csv-cell.js';
+import { csvCell, csvNumber } from '../report/csv-cell.js';
 import { agreement, type ComparisonRow } from './compare.js';
 import { describeAction, type Scenario } from './scenario.js';
 
@@ -168,8 +168,6 @@ export function labCsv(r: LabReport): string {
     'tolerance_ms',
     'agrees',
   ];
-  const num = (x: number | undefined) =>
-    x === undefined || !Number.isFinite(x) ? '' : String(Math.round(x * 1000) / 1000);
   const lines = [cols.join(',')];
   for (const x of r.rows) {
     const m = x.measured;
@@ -181,23 +179,23 @@ export function labCsv(r: LabReport): string {
         csvCell(x.label),
         x.strategy,
         x.ran,
-        num(x.load),
+        csvNumber(x.load),
         csvCell(x.workers),
         String(x.steady),
-        num(x.predicted.mean),
-        num(x.predicted.ci95),
-        num(x.predicted.p50),
-        num(x.predicted.p99),
-        num(m?.mean),
-        num(m?.ci95),
-        num(m?.p50),
-        num(m?.p99),
+        csvNumber(x.predicted.mean),
+        csvNumber(x.predicted.ci95),
+        csvNumber(x.predicted.p50),
+        csvNumber(x.predicted.p99),
+        csvNumber(m?.mean),
+        csvNumber(m?.ci95),
+        csvNumber(m?.p50),
+        csvNumber(m?.p99),
         m ? String(m.requests) : '',
         m ? String(m.errors) : '',
         m ? String(m.runs) : '',
-        num(x.diffMs),
-        num(x.diffPct),
-        num(x.toleranceMs),
+        csvNumber(x.diffMs),
+        csvNumber(x.diffPct),
+        csvNumber(x.toleranceMs),
         x.agrees === undefined ? '' : String(x.agrees),
       ].join(','),
     );

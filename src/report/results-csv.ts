@@ -1,4 +1,4 @@
-import { csvCell } from './csv-cell.js';
+import { csvCell, csvNumber } from './csv-cell.js';
 import { backendIds } from './table.js';
 import type { RunReport } from './types.js';
 
@@ -31,8 +31,6 @@ export function resultsCsv(report: RunReport): string {
     ...ids.map((id) => `b_${id}`),
     ...params.map((k) => `param_${k}`),
   ];
-  const num = (x: unknown) =>
-    typeof x === 'number' && Number.isFinite(x) ? String(Math.round(x * 1000) / 1000) : '';
   const lines = [header.map(csvCell).join(',')];
   for (const r of results) {
     const more = r as unknown as Partial<Record<(typeof extra)[number], number>>;
@@ -44,16 +42,16 @@ export function resultsCsv(report: RunReport): string {
         String(r.requests),
         String(r.completed),
         String(r.errors),
-        num(r.throughputPerSec),
-        num(r.latencyMs.mean),
-        num(r.latencyMs.p50),
-        num(r.latencyMs.p90),
-        num(r.latencyMs.p99),
-        num(r.latencyMs.max),
-        num(more.meanCi95Ms ?? r.meanCi95Ms),
-        num(more.retries),
-        num(more.dropped),
-        num(more.durationSec),
+        csvNumber(r.throughputPerSec),
+        csvNumber(r.latencyMs.mean),
+        csvNumber(r.latencyMs.p50),
+        csvNumber(r.latencyMs.p90),
+        csvNumber(r.latencyMs.p99),
+        csvNumber(r.latencyMs.max),
+        csvNumber(more.meanCi95Ms ?? r.meanCi95Ms),
+        csvNumber(more.retries),
+        csvNumber(more.dropped),
+        csvNumber(more.durationSec),
         ...ids.map((id) => String(by.get(id) ?? 0)),
         ...params.map((k) => csvCell(String(report.params[k]))),
       ].join(','),

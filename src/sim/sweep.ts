@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { csvCell } from '../report/csv-cell.js';
 import { type BrokersOutcome, runBrokers } from './brokers.js';
 import type { SimConfig } from './config.js';
 import type { SimOutcome } from './run.js';
@@ -175,11 +176,6 @@ function num(x: number | undefined, digits = 6): string {
   return String(Number(x.toFixed(digits)));
 }
 
-/** A CSV cell: quoted when it holds a comma, quote or line break (RFC 4180). */
-function cell(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 function isBrokers(o: SimOutcome): o is BrokersOutcome {
   return 'imbalance' in o;
 }
@@ -188,7 +184,7 @@ function isBrokers(o: SimOutcome): o is BrokersOutcome {
 export function csvRow(o: SimOutcome, c: SimConfig): string[] {
   const b = isBrokers(o) ? o : undefined;
   return [
-    cell(o.strategy),
+    csvCell(o.strategy),
     String(o.backends),
     String(c.brokers ?? 1),
     c.arrival === 'trace' ? '' : num(c.load),
@@ -223,8 +219,8 @@ export function backendsCsv(outcomes: readonly SimOutcome[]): string {
     for (const b of o.perBackend) {
       lines.push(
         [
-          cell(o.strategy),
-          cell(b.id),
+          csvCell(o.strategy),
+          csvCell(b.id),
           String(b.requests),
           num(b.meanLatencyMs, 4),
           num(b.utilization),
