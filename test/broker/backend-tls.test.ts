@@ -10,6 +10,7 @@ import { DEFAULT_BROKER_OPTIONS } from '../../src/broker/options.js';
 import type { CertFiles } from '../../src/tls/certificates.js';
 import { brokerFor, Stack, waitFor } from '../helpers/backends.js';
 import { listen, rawExchange } from '../helpers/net.js';
+import { bigBodyHandler, streamBothWays } from '../helpers/streaming.js';
 import { TestPki } from '../helpers/tls.js';
 
 const stack = new Stack();
@@ -182,27 +183,7 @@ describe('backends over TLS (https://host:port)', () => {
     const size = 128 * 1024 * 1024;
     const server = https.createServer(
       { cert: await fs.readFile(good.cert), key: await fs.readFile(good.key) },
-      (req, res) => {
-        if (req.method === 'POST') {
-          let n = 0;
-          req.on('data', (c: Buffer) => {
-            n += c.length;
-          });
-          req.on('end', () => res.end(String(n)));
-          return;
-        }
-        res.writeHead(200, { 'content-length': size });
-        const chunk = Buffer.alloc(64 * 1024, 120);
-        let sent = 0;
-        const pump = () => {
-          while (sent < size) {
-            sent += chunk.length;
-            if (!res.write(chunk)) return void res.once('drain', pump);
-          }
-          res.end();
-        };
-        pump();
-      },
+      bigBodyHandler(size),
     );
     const port = await listen(server);
     stack.add(() => new Promise((r) => server.close(() => r())));
@@ -210,59 +191,10 @@ describe('backends over TLS (https://host:port)', () => {
       backends: [{ id: '1', address: `https://localhost:${port}` }],
       backendTls: { ca: pki.ca.cert, insecure: false },
     });
-    const before = process.memoryUsage().rss;
-    let peak = before;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
-    }, 20);
-    try {
-      const got = await new Promise<number>((resolve, reject) => {
-        http
-          .get({ host: '127.0.0.1', port: broker.port, path: '/big', agent: false }, (res) => {
-            let n = 0;
-            res.on('data', (c: Buffer) => {
-              n += c.length;
-            });
-            res.on('end', () => resolve(n));
-          })
-          .on('error', reject);
-      });
-      expect(got).toBe(size);
-      const echoed = await new Promise<string>((resolve, reject) => {
-        const req = http.request(
-          {
-            host: '127.0.0.1',
-            port: broker.port,
-            method: 'POST',
-            path: '/up',
-            agent: false,
-            headers: { 'content-length': size },
-          },
-          (res) => {
-            let text = '';
-            res.on('data', (c: Buffer) => {
-              text += c.toString();
-            });
-            res.on('end', () => resolve(text));
-          },
-        );
-        req.on('error', reject);
-        const chunk = Buffer.alloc(64 * 1024, 121);
-        let sent = 0;
-        const pump = () => {
-          while (sent < size) {
-            sent += chunk.length;
-            if (!req.write(chunk)) return void req.once('drain', pump);
-          }
-          req.end();
-        };
-        pump();
-      });
-      expect(echoed).toBe(String(size));
-    } finally {
-      clearInterval(sampler);
-    }
+    const moved = await streamBothWays(http.request, { host: '127.0.0.1', port: broker.port }, size);
+    expect(moved.downloaded).toBe(size);
+    expect(moved.uploaded).toBe(String(size));
     // As on the TLS front end: holding either direction would grow by at least 128 MiB.
-    expect(peak - before).toBeLessThan(96 * 1024 * 1024);
+    expect(moved.rssGrowth).toBeLessThan(96 * 1024 * 1024);
   }, 60_000);
 });
