@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runBrokers } from '../../src/sim/brokers.js';
 import type { SimConfig } from '../../src/sim/config.js';
 import { runStrategy } from '../../src/sim/run.js';
+import { simConfig } from '../helpers/sim.js';
 
 /**
  * Many brokers, each balancing alone (src/sim/brokers.ts), against what theory says about them. Job times
@@ -11,28 +12,7 @@ import { runStrategy } from '../../src/sim/run.js';
  */
 
 function config(over: Partial<SimConfig> = {}): SimConfig {
-  const backends = over.backends ?? 100;
-  return {
-    backends,
-    weights: new Array<number>(backends).fill(1),
-    cores: 1,
-    capacity: 0,
-    load: 0.9,
-    arrival: 'poisson',
-    service: 'exp',
-    meanMs: 1,
-    sigma: 1,
-    mix: { long: 1, short: 4 },
-    longMs: 5,
-    shortMs: 1,
-    requests: 1_000_000,
-    warmup: 0.1,
-    seed: 42,
-    keys: 100,
-    hashFactor: 1.25,
-    split: 'random',
-    ...over,
-  };
+  return simConfig({ backends: 100, load: 0.9, split: 'random', ...over });
 }
 
 function expectNear(x: number, expected: number, tol: number): void {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runBrokers } from '../../src/sim/brokers.js';
 import type { SimConfig } from '../../src/sim/config.js';
 import { runStrategy } from '../../src/sim/run.js';
+import { simConfig } from '../helpers/sim.js';
 
 /**
  * Long sessions (issue 12): each request holds its backend for its length without sharing a CPU (an
@@ -11,27 +12,16 @@ import { runStrategy } from '../../src/sim/run.js';
  */
 
 function config(over: Partial<SimConfig> = {}): SimConfig {
-  return {
+  return simConfig({
     backends: 3,
-    weights: [1, 1, 1],
-    cores: 1,
-    capacity: 0,
     load: 0.8,
-    arrival: 'poisson',
     service: 'lognormal',
     meanMs: 60_000,
-    sigma: 1,
-    mix: { long: 1, short: 4 },
-    longMs: 5,
-    shortMs: 1,
     requests: 3000,
-    warmup: 0.1,
     seed: 7,
-    keys: 100,
-    hashFactor: 1.25,
     sessions: 300,
     ...over,
-  };
+  });
 }
 
 describe('sessions (simulate --sessions)', () => {

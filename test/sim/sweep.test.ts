@@ -9,31 +9,12 @@ import { renderSweepReport } from '../../src/report/sweep-html.js';
 import type { SimConfig } from '../../src/sim/config.js';
 import { configAt, parseSweep, runSweep, sweepCsv, withinNoise } from '../../src/sim/sweep.js';
 import { sweepReport } from '../../src/sim/sweep-cli.js';
+import { simConfig } from '../helpers/sim.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 function config(over: Partial<SimConfig> = {}): SimConfig {
-  const backends = over.backends ?? 10;
-  return {
-    backends,
-    weights: new Array<number>(backends).fill(1),
-    cores: 1,
-    capacity: 0,
-    load: 0.8,
-    arrival: 'poisson',
-    service: 'exp',
-    meanMs: 1,
-    sigma: 1,
-    mix: { long: 1, short: 4 },
-    longMs: 5,
-    shortMs: 1,
-    requests: 20_000,
-    warmup: 0.1,
-    seed: 3,
-    keys: 100,
-    hashFactor: 1.25,
-    ...over,
-  };
+  return simConfig({ backends: 10, load: 0.8, requests: 20_000, seed: 3, ...over });
 }
 
 let dir: string;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SimConfig } from '../../src/sim/config.js';
 import { runStrategy } from '../../src/sim/run.js';
+import { simConfig } from '../helpers/sim.js';
 
 /**
  * The simulator against queueing theory. Job times are in ms with mean S = 1 (the model has no scale).
@@ -14,29 +15,7 @@ import { runStrategy } from '../../src/sim/run.js';
  * backends with 3+ jobs from 0.48 into 0.73. Seeds are fixed, so the outcome is the same on every run.
  */
 
-function config(over: Partial<SimConfig> = {}): SimConfig {
-  const backends = over.backends ?? 1;
-  return {
-    backends,
-    weights: new Array<number>(backends).fill(1),
-    cores: 1,
-    capacity: 0,
-    load: 0.5,
-    arrival: 'poisson',
-    service: 'exp',
-    meanMs: 1,
-    sigma: 1,
-    mix: { long: 1, short: 4 },
-    longMs: 5,
-    shortMs: 1,
-    requests: 1_000_000,
-    warmup: 0.1,
-    seed: 42,
-    keys: 100,
-    hashFactor: 1.25,
-    ...over,
-  };
-}
+const config = simConfig;
 
 function meanOf(over: Partial<SimConfig>, strategy = 'random'): number {
   return runStrategy(config(over), strategy).latencyMs.mean;
