@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -18,7 +17,7 @@ import {
   waitForPort,
 } from './procs.js';
 import { median } from './stats.js';
-import { parseWrk } from './wrk.js';
+import { type Measurement, runWrk } from './wrk.js';
 
 /**
  * Raw TCP balancing on long connections: wrk's keep-alive HTTP is a request/reply exchange over
@@ -33,14 +32,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.resolve(HERE, '../../bin/timbang.js');
 const CONNECTIONS = [50, 1];
 
-export interface TcpMeasurement {
-  requests: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  errors: number;
-}
+/** wrk's figures for one cell (bench/wrk.ts: p99.9 from its Lua hook). */
+export type TcpMeasurement = Measurement;
 
 export interface TcpRow {
   target: string;
@@ -61,50 +54,6 @@ export interface TcpBenchResult {
   checks: TcpCheck[];
   /** The section for bench/RESULTS.md. */
   markdown: string;
-}
-
-const P999_SCRIPT = `done = function(summary, latency, requests)
-  io.write(string.format("p99.9 %d\\n", latency:percentile(99.9)))
-end
-`;
-
-/** wrk -t1 keep-alive against the port, with p99.9 (µs, from the Lua hook). */
-function wrkTail(
-  port: number,
-  connections: number,
-  seconds: number,
-  script: string,
-): Promise<TcpMeasurement> {
-  const args = [
-    '-t1',
-    `-c${connections}`,
-    `-d${seconds}s`,
-    '--latency',
-    '-s',
-    script,
-    `http://127.0.0.1:${port}/`,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => {
-      try {
-        const m = parseWrk(out);
-        const tail = /p99\.9 (\d+)/.exec(out);
-        if (!tail) throw new Error('no p99.9 line');
-        resolve({ ...m, p999Ms: Number(tail[1]) / 1000 });
-      } catch (err) {
-        reject(new Error(`wrk ${args.join(' ')} exited ${code}: ${(err as Error).message}\n${out}`));
-      }
-    });
-  });
 }
 
 /** The Node floor: accept, connect round robin, `pipe` both ways; nothing else. */
@@ -150,8 +99,6 @@ export async function tcpBench(opts: {
   };
   writeFileSync(path.join(dir, 'haproxy-tcp.cfg'), haproxyTcpConf(port.haproxy, backends));
   writeFileSync(path.join(dir, 'nginx-stream.conf'), nginxStreamConf(dir, port.nginx, backends));
-  const script = path.join(dir, 'p999.lua');
-  writeFileSync(script, P999_SCRIPT);
   const list = backends.map((p) => `127.0.0.1:${p}`).join(',');
   const services: Array<[string, Service, number]> = [
     [
@@ -195,7 +142,7 @@ export async function tcpBench(opts: {
   const targets: Target[] = services.map(([name, svc, p]) => ({ name, port: p, pids: processTree(svc.pid) }));
   targets.unshift({ name: 'direct', port: backends[0], pids: [] });
 
-  for (const t of targets) await wrkTail(t.port, 50, 1, script);
+  for (const t of targets) await runWrk(`http://127.0.0.1:${t.port}/`, 50, 1);
   const rows: TcpRow[] = [];
   for (const c of CONNECTIONS)
     for (const t of targets) rows.push({ target: t.name, connections: c, runs: [], cpuUs: [] });
@@ -204,7 +151,7 @@ export async function tcpBench(opts: {
       for (let k = 0; k < targets.length; k++) {
         const t = targets[(k + round) % targets.length];
         const cpu0 = cpuSeconds(t.pids);
-        const m = await wrkTail(t.port, c, opts.seconds, script);
+        const m = await runWrk(`http://127.0.0.1:${t.port}/`, c, opts.seconds);
         const cpuUs = ((cpuSeconds(t.pids) - cpu0) * 1e6) / Math.max(1, m.requests);
         const row = rows.find((r) => r.target === t.name && r.connections === c)!;
         row.runs.push(m);

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import type { SimConfig } from '../../src/sim/config.js';
 
 /**
@@ -27,4 +28,12 @@ export function simConfig(over: Partial<SimConfig> = {}): SimConfig {
     hashFactor: 1.25,
     ...over,
   };
+}
+
+/** |x - expected| <= tol x expected, with both figures in the message. */
+export function expectNear(x: number, expected: number, tol: number): void {
+  expect(
+    Math.abs(x - expected) / expected,
+    `${x} vs ${expected} (tolerance ${tol * 100}%)`,
+  ).toBeLessThanOrEqual(tol);
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runBrokers } from '../../src/sim/brokers.js';
 import type { SimConfig } from '../../src/sim/config.js';
 import { runStrategy } from '../../src/sim/run.js';
-import { simConfig } from '../helpers/sim.js';
+import { expectNear, simConfig } from '../helpers/sim.js';
 
 /**
  * Many brokers, each balancing alone (src/sim/brokers.ts), against what theory says about them. Job times
@@ -13,13 +13,6 @@ import { simConfig } from '../helpers/sim.js';
 
 function config(over: Partial<SimConfig> = {}): SimConfig {
   return simConfig({ backends: 100, load: 0.9, split: 'random', ...over });
-}
-
-function expectNear(x: number, expected: number, tol: number): void {
-  expect(
-    Math.abs(x - expected) / expected,
-    `${x} vs ${expected} (tolerance ${tol * 100}%)`,
-  ).toBeLessThanOrEqual(tol);
 }
 
 describe('many brokers (simulate --brokers)', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runBrokers } from '../../src/sim/brokers.js';
 import type { SimConfig } from '../../src/sim/config.js';
-import { simConfig } from '../helpers/sim.js';
+import { expectNear, simConfig } from '../helpers/sim.js';
 
 /**
  * Join-the-Idle-Queue against its paper, and full-scan least-request against P2C for long jobs.
@@ -33,13 +33,6 @@ import { simConfig } from '../helpers/sim.js';
 
 function config(over: Partial<SimConfig> = {}): SimConfig {
   return simConfig({ backends: 100, load: 0.9, split: 'random', ...over });
-}
-
-function expectNear(x: number, expected: number, tol: number): void {
-  expect(
-    Math.abs(x - expected) / expected,
-    `${x} vs ${expected} (tolerance ${tol * 100}%)`,
-  ).toBeLessThanOrEqual(tol);
 }
 
 describe('join-idle-queue against Lu et al. (2011)', () => {

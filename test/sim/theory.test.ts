@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import type { SimConfig } from '../../src/sim/config.js';
 import { runStrategy } from '../../src/sim/run.js';
-import { simConfig } from '../helpers/sim.js';
+import { expectNear, simConfig } from '../helpers/sim.js';
 
 /**
  * The simulator against queueing theory. Job times are in ms with mean S = 1 (the model has no scale).
@@ -19,14 +19,6 @@ const config = simConfig;
 
 function meanOf(over: Partial<SimConfig>, strategy = 'random'): number {
   return runStrategy(config(over), strategy).latencyMs.mean;
-}
-
-/** |x - expected| <= tol x expected. */
-function expectNear(x: number, expected: number, tol: number): void {
-  expect(
-    Math.abs(x - expected) / expected,
-    `${x} vs ${expected} (tolerance ${tol * 100}%)`,
-  ).toBeLessThanOrEqual(tol);
 }
 
 /** GI/M/1: sigma solves sigma = A*(mu (1 - sigma)), A* the Laplace transform of the interarrival time. */
