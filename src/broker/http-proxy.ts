@@ -56,7 +56,8 @@ export function isIdempotent(method: string, opts: BrokerOptions): boolean {
 export function classroomJob(
   path: string,
 ): { type: string | undefined; app: string | undefined } | undefined {
-  if (!path.startsWith('/work?')) return undefined;
+  // One character first: startsWith() costs more per request than the rest of this exchange's setup.
+  if (path.charCodeAt(1) !== 0x77 || !path.startsWith('/work?')) return undefined;
   const q = new URLSearchParams(path.slice(6));
   return { type: q.get('type') ?? undefined, app: q.get('app') ?? undefined };
 }

@@ -1,9 +1,19 @@
 import { METHODS } from 'node:http';
 import { FieldNames } from './field-names.js';
 import { Framing, isChunked, MessageReader } from './message-reader.js';
-import { digits, hasToken, isFieldValue, isToken, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
+import {
+  digits,
+  hasPrefix,
+  hasToken,
+  isFieldValue,
+  isToken,
+  lineEndAt,
+  skipSpace,
+  skipSpaceBack,
+} from './syntax.js';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
+const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
 /** The fields the reader itself acts on. */
 const FRAMING_FIELDS = ['host', 'content-length', 'transfer-encoding', 'connection', 'expect'];
 
@@ -180,7 +190,7 @@ export class RequestReader extends MessageReader {
       // Visible ASCII only: raw UTF-8 is not a URI (RFC 3986 §2), and Node backends refuse it.
       if (c <= 0x20 || c >= 0x7f) return false;
     }
-    if (!head.startsWith('HTTP/', sp2 + 1) || head.charCodeAt(sp2 + 7) !== 0x2e) return false;
+    if (!hasPrefix(b, at + sp2 + 1, at + end, HTTP_SLASH) || head.charCodeAt(sp2 + 7) !== 0x2e) return false;
     const major = head.charCodeAt(sp2 + 6) - 0x30;
     const minor = head.charCodeAt(sp2 + 8) - 0x30;
     if (!(major >= 0 && major <= 9 && minor >= 0 && minor <= 9)) return false;

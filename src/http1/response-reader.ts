@@ -1,10 +1,11 @@
 import { FieldNames } from './field-names.js';
 import { Framing, isChunked, MessageReader } from './message-reader.js';
-import { digits, isFieldValue, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
+import { digits, hasPrefix, isFieldValue, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
 
 /** Largest response head accepted (nginx's proxy_buffer_size is 4 to 8 KiB; undici's limit is 16). */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
 const CR = 0x0d;
+const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
 /** Interim (1xx) responses accepted before the final one. */
 const MAX_INTERIM = 16;
 /** Fields that belong to one hop (RFC 9110 §7.6.1): a proxy relays none of them. */
@@ -19,7 +20,9 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 /**
  * Names some reader acts on: framing, hop-by-hop fields, the load generator's X-Timbang-Backend. Only
- * these are handed to onHeader; the others are only checked.
+ * these are handed to onHeader; the others are only checked. The broker's upstream connection reads any
+ * name here other than the first two as hop-by-hop (upstream/connection.ts onHeader): a name added here
+ * that is not hop-by-hop must be named there too.
  */
 const WATCHED = new FieldNames(['content-length', 'x-timbang-backend', ...HOP_BY_HOP]);
 
@@ -69,7 +72,7 @@ export abstract class ResponseReader extends MessageReader {
     const status = head.length >= 12 ? digits(b, at + 9, at + 12) : -1;
     const afterCode = head.charCodeAt(12); // a space before the reason, or the end of the line (lenient)
     if (
-      !head.startsWith('HTTP/1.') ||
+      !hasPrefix(b, at, at + head.length, HTTP_1) ||
       (head.charCodeAt(7) !== 0x31 && head.charCodeAt(7) !== 0x30) ||
       head.charCodeAt(8) !== 0x20 ||
       (head.length > 12 && afterCode !== 0x20 && afterCode !== CR) ||
@@ -163,9 +166,14 @@ export abstract class ResponseReader extends MessageReader {
             return;
           }
         } else if (lower === 'connection') {
-          const v = value.toLowerCase();
-          if (v.includes('close')) this.keepAlive = false;
-          else if (v.includes('keep-alive')) this.keepAlive = true;
+          // The two usual values first: each string method costs more than the rest of a line's checks.
+          if (value === 'keep-alive') this.keepAlive = true;
+          else if (value === 'close') this.keepAlive = false;
+          else {
+            const v = value.toLowerCase();
+            if (v.includes('close')) this.keepAlive = false;
+            else if (v.includes('keep-alive')) this.keepAlive = true;
+          }
         }
         this.onHeader(lower, value, lineStart, lineEnd);
       }

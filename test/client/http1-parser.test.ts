@@ -81,6 +81,19 @@ describe('ResponseParser', () => {
       false,
     );
     expect(parse(['HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n']).p.keepAlive).toBe(false);
+    // Connection is read in any case and as a list, not only as the two usual lower-case values.
+    for (const [value, keep] of [
+      ['Close', false],
+      ['CLOSE', false],
+      ['keep-alive, close', false],
+      ['Keep-Alive', true],
+      ['close', false],
+      ['keep-alive', true],
+    ] as const)
+      expect(
+        parse([`HTTP/1.1 200 OK\r\nConnection: ${value}\r\nContent-Length: 0\r\n\r\n`]).p.keepAlive,
+        value,
+      ).toBe(keep);
     expect(
       parse(['HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n']).p.keepAlive,
     ).toBe(true);
@@ -88,6 +101,16 @@ describe('ResponseParser', () => {
 
   it('rejects what is not HTTP', () => {
     expect(parse(['Worker 1 processed Long request\r\n\r\n']).p.error).toBe('malformed response');
+    // The version is compared byte for byte: case, a short head, and any other major are not HTTP/1.
+    for (const head of [
+      'http/1.1 200 OK',
+      'HTTP/1',
+      'HTTP/',
+      'HTTP/2.0 200 OK',
+      'HTTP/11 200 OK',
+      ' HTTP/1.1 200 OK',
+    ])
+      expect(parse([`${head}\r\nContent-Length: 0\r\n\r\n`]).p.error, head).toBe('malformed response');
     expect(parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']).p.error).toBe(
       'malformed chunked body',
     );
