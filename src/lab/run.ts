@@ -34,11 +34,21 @@ export async function runLab(mode: LabMode, o: LabRunOptions): Promise<LabReport
   const timeScale = o.timeScale ?? s.timeScale;
   const repeats = o.repeats ?? s.repeats;
   const strategies = o.strategies ?? s.strategies;
+  if (mode.kind === 'client' && s.brokers > 1) {
+    throw new TimbangError(
+      'ERR_BAD_OPTION',
+      `${o.file}: the lesson runs ${s.brokers} brokers and client --scenario drives one: run it with timbang demo --scenario, which starts them`,
+    );
+  }
   const segs = segments(s, timeScale);
   o.out(`lesson ${s.name}: ${s.title}`);
   o.out(
     `${segs.length} segment(s), ${strategies.join(', ')}, time scale ${timeScale}x (Long ${s.jobs.longMs / timeScale} ms, Short ${s.jobs.shortMs / timeScale} ms), seed ${s.seed}`,
   );
+  if (s.brokers > 1)
+    o.out(
+      `${s.brokers} brokers, each balancing alone (its own counts and strategy state), requests split ${s.split === 'random' ? 'at random' : 'in turn'} over them`,
+    );
   let measurements: SegmentMeasurement[] | undefined;
   let calibration: Calibration | undefined;
   if (mode.kind !== 'simulate') {

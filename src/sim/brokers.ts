@@ -166,7 +166,8 @@ class BrokersSimulation {
       this.pools.push(pool);
       this.strategies.push(strategy);
       this.views.push(pool.backends);
-      this.jiq.push(strategy instanceof JoinIdleQueue ? strategy : undefined);
+      // With pool reports each JIQ hears of idleness from its own pool; the driver reports nothing.
+      this.jiq.push(strategy instanceof JoinIdleQueue && c.jiqReports !== 'pool' ? strategy : undefined);
       this.ctxs.push({
         now: 0,
         rand: stream(c.seed, i === 0 ? STREAM.picks : STREAM.brokerPicks + i),
@@ -182,9 +183,11 @@ class BrokersSimulation {
     this.joined = new Int32Array(n).fill(-1);
     let weightSum = 0;
     for (let i = 0; i < n; i++) weightSum += backends[i].weight;
-    this.weighted = backends.some((b) => b.weight !== backends[0].weight);
+    this.weighted = backends.some((b) => b.weight !== backends[0].weight) || c.speeds !== undefined;
     for (let i = 0; i < n; i++) {
-      this.per[i * STRIDE + WORK_SCALE] = weightSum / (n * backends[i].weight);
+      // Explicit speeds (a lab scenario) are absolute, as in run.ts.
+      this.per[i * STRIDE + WORK_SCALE] =
+        c.speeds !== undefined ? 1 / c.speeds[i] : weightSum / (n * backends[i].weight);
       this.per[i * STRIDE + BUSY_SINCE] = Number.NaN;
     }
     this.rSplit = stream(c.seed, STREAM.split);

@@ -71,7 +71,11 @@ export function createStrategy(name: string, c: SimConfig): Strategy {
   const info = resolveStrategy(name);
   if (info.name === 'consistent-hash') return new ConsistentHash({ loadFactor: c.hashFactor });
   // Many dispatchers: the simulator reports the real backends' idleness to one idle queue at random.
-  if ((c.brokers ?? 1) > 1 && (info.name === 'join-idle-queue' || info.name === 'jiq-p2c'))
+  if (
+    (c.brokers ?? 1) > 1 &&
+    c.jiqReports !== 'pool' &&
+    (info.name === 'join-idle-queue' || info.name === 'jiq-p2c')
+  )
     return new JoinIdleQueue({ fallback: info.name === 'jiq-p2c' ? 'p2c' : 'random', reports: 'external' });
   return info.create();
 }
