@@ -206,9 +206,19 @@ export function findings(r: LabReport): string[] {
     const m = by((x) => x.measured?.mean);
     if (!p) continue;
     if (rows[0].metric === 'sessions') {
-      let line = `${rows[0].label} (${rows[0].sessionsOpen} sessions open): the simulator predicts ${p.best.strategy} keeps them most even (a spread of ${f2(p.best.predicted.mean)} against ${f2(p.worst.predicted.mean)} for ${p.worst.strategy})`;
-      if (m)
-        line += `; measured, ${m.best.strategy} kept them most even (${f2(m.best.measured?.mean)} against ${f2(m.worst.measured?.mean)} for ${m.worst.strategy})${m.best.strategy === p.best.strategy ? ', as predicted' : ', not as predicted'}`;
+      // Spreads within a twentieth of a session of each other: no strategy kept them more even.
+      const tie = (a: number | undefined, b: number | undefined) =>
+        a !== undefined && b !== undefined && Math.abs(a - b) < 0.05;
+      const pTie = tie(p.best.predicted.mean, p.worst.predicted.mean);
+      let line = pTie
+        ? `${rows[0].label} (${rows[0].sessionsOpen} sessions open): the simulator predicts every strategy keeps them equally even (a spread of ${f2(p.best.predicted.mean)})`
+        : `${rows[0].label} (${rows[0].sessionsOpen} sessions open): the simulator predicts ${p.best.strategy} keeps them most even (a spread of ${f2(p.best.predicted.mean)} against ${f2(p.worst.predicted.mean)} for ${p.worst.strategy})`;
+      if (m) {
+        const mTie = tie(m.best.measured?.mean, m.worst.measured?.mean);
+        line += mTie
+          ? `; measured, every strategy kept them equally even (${f2(m.best.measured?.mean)})${pTie ? ', as predicted' : ', not as predicted'}`
+          : `; measured, ${m.best.strategy} kept them most even (${f2(m.best.measured?.mean)} against ${f2(m.worst.measured?.mean)} for ${m.worst.strategy})${!pTie && m.best.strategy === p.best.strategy ? ', as predicted' : ', not as predicted'}`;
+      }
       out.push(`${line}.`);
       continue;
     }

@@ -134,10 +134,10 @@ function predictSessions(
       );
       spreads.push(o.spread.mean);
       worst += o.spread.max / SEEDS;
-      const served = o.perBackend.reduce((a, b) => a + b.requests, 0);
+      // A worker's share of the session time served is its share of the sessions open (always ss.open).
+      const held = o.perBackend.reduce((a, b) => a + b.requests * b.meanLatencyMs, 0);
       o.perBackend.forEach((b, i) => {
-        // Sessions of one length distribution: a worker's share of them is its share of the open ones.
-        perWorker[i].meanOpen += (served > 0 ? (ss.open * b.requests) / served : 0) / SEEDS;
+        perWorker[i].meanOpen += (held > 0 ? (ss.open * b.requests * b.meanLatencyMs) / held : 0) / SEEDS;
         perWorker[i].peakOpen += (b.peakInFlight ?? 0) / SEEDS;
       });
     }

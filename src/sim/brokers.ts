@@ -264,11 +264,13 @@ class BrokersSimulation {
           per[o + BUSY_SINCE] = Number.NaN;
           if (this.k > 1 && this.jiq[0] !== undefined) this.reportIdle(slot);
         }
-        if (this.trackSpread) this.spreadChanged(now);
+        // The replacements are due first, so that the spread an end leaves for them to fill is not
+        // counted as the balancer's worst (spreadChanged reads nextArrival).
         if (this.sessions > 0 && this.hasMore) {
           this.pending += count;
           this.nextArrival = now;
         }
+        if (this.trackSpread) this.spreadChanged(now);
         nextAt[slot] = bank.nextCompletionAt(slot);
         heap.update(slot);
         continue;
