@@ -182,13 +182,13 @@ export function parseScenario(text: string, source: string): Scenario {
     if (p.brokers !== undefined && p.brokers > s.brokers) {
       throw new TimbangError(
         'ERR_BAD_OPTION',
-        `${source}: phases.${i}.brokers: ${p.brokers} is more than the scenario's brokers (${s.brokers})`,
+        `${source}: phases[${i}].brokers: ${p.brokers} is more than the scenario's brokers (${s.brokers})`,
       );
     }
     if (p.sessions !== undefined && (p.brokers ?? s.brokers) > 1) {
       throw new TimbangError(
         'ERR_BAD_OPTION',
-        `${source}: phases.${i}: a phase of sessions runs through one broker: give it brokers: 1`,
+        `${source}: phases[${i}]: a phase of sessions runs through one broker: give it brokers: 1`,
       );
     }
   }
