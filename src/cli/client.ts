@@ -342,6 +342,7 @@ async function runScenarioCommand(f: ClientFlags): Promise<void> {
       timeScale: f.timeScale,
       repeats: f.repeats,
       strategies: f.strategy,
+      seed: f.seed,
       json: f.json,
       csv: f.csv,
       report: f.report,

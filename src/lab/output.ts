@@ -300,6 +300,7 @@ export function labCsv(r: LabReport): string {
     'agrees',
     'metric',
     'brokers',
+    'seed',
   ];
   const lines = [cols.join(',')];
   for (const x of r.rows) {
@@ -332,6 +333,7 @@ export function labCsv(r: LabReport): string {
         x.agrees === undefined ? '' : String(x.agrees),
         x.metric,
         String(x.brokers),
+        String(r.seed),
       ].join(','),
     );
   }

@@ -17,6 +17,8 @@ export interface LabRunOptions {
   repeats?: number;
   /** Overrides the scenario's strategies. */
   strategies?: string[];
+  /** Overrides the scenario's seed (which is 1 when the file names none). */
+  seed?: number;
   json?: string;
   csv?: string;
   report?: string;
@@ -30,7 +32,8 @@ export type LabMode =
   | { kind: 'client'; admin: AdminClient; target: { host: string; port: number } };
 
 export async function runLab(mode: LabMode, o: LabRunOptions): Promise<LabReport> {
-  const s: Scenario = await loadScenario(o.file);
+  const loaded: Scenario = await loadScenario(o.file);
+  const s: Scenario = o.seed === undefined ? loaded : { ...loaded, seed: o.seed };
   const timeScale = o.timeScale ?? s.timeScale;
   const repeats = o.repeats ?? s.repeats;
   const strategies = o.strategies ?? s.strategies;

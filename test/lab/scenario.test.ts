@@ -141,8 +141,8 @@ describe('scenario files', () => {
     const csv = labCsv(newLabReport(s, 'x.yaml', 'simulate', 10, 0, rows))
       .trimEnd()
       .split('\n');
-    expect(csv[0].split(',').slice(-2)).toEqual(['metric', 'brokers']);
-    expect(csv[csv.length - 1]).toMatch(/,sessions,1$/);
+    expect(csv[0].split(',').slice(-3)).toEqual(['metric', 'brokers', 'seed']);
+    expect(csv[csv.length - 1]).toMatch(/,sessions,1,1$/);
   });
 
   it('predicts deterministically, and marks an overloaded worker as transient', () => {
