@@ -141,9 +141,24 @@ describe('many brokers', () => {
 
 describe('long sessions', () => {
   it('the prediction: round robin drifts apart when lifetimes differ, least connections does not', async () => {
-    const r = await runCli(['simulate', '--scenario', file('long-sessions'), '--json'], 60_000);
+    const html = join(dir, 'long-sessions.html');
+    const csv = join(dir, 'long-sessions.csv');
+    const r = await runCli(
+      ['simulate', '--scenario', file('long-sessions'), '--json', '--report', html, '--csv', csv],
+      60_000,
+    );
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as LabReport;
+    // The report draws the spread, not a latency, and lists each worker's sessions.
+    const page = await readFile(html, 'utf8');
+    expect(page).toContain('id="chart-sessions"');
+    expect(page).not.toContain('id="chart-lab"');
+    expect(page).toMatch(
+      /<ul id="session-workers"><li>same lifetimes, round-robin: worker 1: mean 20\.0 predicted/,
+    );
+    const lines = (await readFile(csv, 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(1 + 4);
+    expect(lines.slice(1).every((l) => l.endsWith(',sessions,1,9'))).toBe(true);
     expect(report.rows.every((x) => x.metric === 'sessions')).toBe(true);
     const spread = (label: string, s: string) => row(report, label, s).predicted.mean;
     expect(spread('same lifetimes', 'round-robin')).toBeLessThan(0.5);
