@@ -32,7 +32,7 @@ function bars(rows: readonly ComparisonRow[], sessions = false): string {
   const parts: string[] = [];
   rows.forEach((r, i) => {
     const y = i * rowH + 6;
-    const name = `${r.label}${r.brokers > 1 ? ` (${r.brokers} brokers)` : ''} · ${r.ran === r.strategy ? r.strategy : `${r.strategy} → ${r.ran}`}`;
+    const name = `${r.label}${r.brokers > 1 ? ` (K=${r.brokers})` : ''} · ${r.ran === r.strategy ? r.strategy : `${r.strategy} → ${r.ran}`}`;
     parts.push(`<text x="${labelW - 8}" y="${y + 20}" text-anchor="end">${escapeHtml(name)}</text>`);
     const bar = (v: number, ci: number, dy: number, color: string, what: string) => {
       if (!Number.isFinite(v)) return;
@@ -56,7 +56,7 @@ function bars(rows: readonly ComparisonRow[], sessions = false): string {
   parts.push(
     `<rect x="${labelW}" y="${legendY}" width="14" height="14" fill="${PRED}"/><text x="${labelW + 20}" y="${legendY + 12}">predicted (simulator)</text>`,
     `<rect x="${labelW + 200}" y="${legendY}" width="14" height="14" fill="${MEAS}"/><text x="${labelW + 220}" y="${legendY + 12}">measured (live)</text>`,
-    `<text x="${labelW + 380}" y="${legendY + 12}">${sessions ? 'open sessions per worker, most minus fewest' : 'mean latency, ms'}; lines: 95% intervals</text>`,
+    `<text x="${labelW + 380}" y="${legendY + 12}">${sessions ? 'spread of open sessions' : 'mean latency, ms'}; lines: 95% intervals</text>`,
   );
   return `<svg id="${sessions ? 'chart-sessions' : 'chart-lab'}" viewBox="0 0 ${labelW + barW + 80} ${legendY + 24}" width="100%" role="img" aria-label="${sessions ? 'predicted and measured spread of open sessions' : 'predicted and measured mean latency'}">${parts.join('')}</svg>`;
 }
@@ -64,22 +64,27 @@ function bars(rows: readonly ComparisonRow[], sessions = false): string {
 function table(r: LabReport, shown: readonly ComparisonRow[]): string {
   if (shown.length === 0) return '';
   const live = r.mode !== 'simulate';
+  // Sessions rows: mean is the spread of open sessions, p99 its worst, p50 unused, requests are sessions.
+  const sessions = shown[0].metric === 'sessions';
+  const [mean, p50, p99, reqs] = sessions
+    ? ['spread', '–', 'worst', 'sessions']
+    : ['mean', 'p50', 'p99', 'requests'];
   const head = [
     'segment',
     'strategy',
-    'load',
+    sessions ? 'open' : 'load',
     'workers',
-    'predicted mean',
+    `predicted ${mean}`,
     '± 95%',
-    'predicted p50',
-    'predicted p99',
+    `predicted ${p50}`,
+    `predicted ${p99}`,
     ...(live
       ? [
-          'measured mean',
+          `measured ${mean}`,
           '± 95%',
-          'measured p50',
-          'measured p99',
-          'requests',
+          `measured ${p50}`,
+          `measured ${p99}`,
+          reqs,
           'errors',
           'difference',
           'tolerance',
@@ -90,9 +95,9 @@ function table(r: LabReport, shown: readonly ComparisonRow[]): string {
   const rows = shown.map((x) => {
     const m = x.measured;
     const cells = [
-      x.brokers > 1 ? `${x.label} (${x.brokers} brokers)` : x.label,
+      x.brokers > 1 ? `${x.label} (K=${x.brokers})` : x.label,
       x.ran === x.strategy ? x.strategy : `${x.strategy} → ${x.ran}`,
-      Number.isFinite(x.load) ? x.load.toFixed(2) : '–',
+      sessions ? String(x.sessionsOpen ?? '–') : Number.isFinite(x.load) ? x.load.toFixed(2) : '–',
       x.workers,
       `${f1(x.predicted.mean)}${x.steady ? '' : ' *'}`,
       f1(x.predicted.ci95),
@@ -109,7 +114,9 @@ function table(r: LabReport, shown: readonly ComparisonRow[]): string {
         String(m?.errors ?? '–'),
         x.diffMs === undefined || !Number.isFinite(x.diffMs)
           ? '–'
-          : `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(1)} ms (${x.diffPct! >= 0 ? '+' : ''}${x.diffPct!.toFixed(1)}%)`,
+          : sessions
+            ? `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(2)}`
+            : `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(1)} ms (${x.diffPct! >= 0 ? '+' : ''}${x.diffPct!.toFixed(1)}%)`,
         f1(x.toleranceMs),
         x.agrees === undefined ? '–' : x.agrees ? 'yes' : 'no',
       );
