@@ -134,10 +134,8 @@ function predictSessions(
       );
       spreads.push(o.spread.mean);
       worst += o.spread.max / SEEDS;
-      // A worker's share of the session time served is its share of the sessions open (always ss.open).
-      const held = o.perBackend.reduce((a, b) => a + b.requests * b.meanLatencyMs, 0);
       o.perBackend.forEach((b, i) => {
-        perWorker[i].meanOpen += (held > 0 ? (ss.open * b.requests * b.meanLatencyMs) / held : 0) / SEEDS;
+        perWorker[i].meanOpen += (b.meanInFlight ?? Number.NaN) / SEEDS;
         perWorker[i].peakOpen += (b.peakInFlight ?? 0) / SEEDS;
       });
     }

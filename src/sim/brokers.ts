@@ -51,7 +51,7 @@ export interface BrokersOutcome extends SimOutcome {
 export const NOISE_BATCHES = 10;
 
 /** Per-backend statistics row (see run.ts for the single-broker layout this follows). */
-const STRIDE = 8;
+const STRIDE = 10;
 const WORK_SCALE = 0;
 const COUNT = 1;
 const SUM = 2;
@@ -60,6 +60,9 @@ const BUSY_IN_WINDOW = 4;
 const BUSY_AFTER_START = 5;
 const PEAK = 6;
 const STARTED = 7;
+/** The integral of requests held over the measured window, and when it last changed. */
+const HELD_AREA = 8;
+const HELD_SINCE = 9;
 
 /** Past this many backends, sessions do not track the spread (a scan of every backend per event). */
 const SPREAD_MAX_BACKENDS = 256;
@@ -256,6 +259,7 @@ class BrokersSimulation {
           this.doneAfterStart += count;
           if (now <= this.windowEnd) this.doneInWindow += count;
         }
+        this.holdChanged(o, slot, now);
         held[slot] -= count;
         if (held[slot] === 0) {
           const since = per[o + BUSY_SINCE];
@@ -303,6 +307,7 @@ class BrokersSimulation {
           this.jiq[w]!.withdraw(this.views[w][slot]);
         }
         if (held[slot] === 0) per[o + BUSY_SINCE] = now;
+        this.holdChanged(o, slot, now);
         held[slot]++;
         per[o + STARTED]++;
         if (now >= this.windowStart && held[slot] > per[o + PEAK]) per[o + PEAK] = held[slot];
@@ -355,6 +360,14 @@ class BrokersSimulation {
         return h;
       }
     }
+  }
+
+  /** Before held[slot] changes: the time it held its count, within the measured window, goes to its area. */
+  private holdChanged(o: number, slot: number, now: number): void {
+    const per = this.per;
+    per[o + HELD_AREA] +=
+      this.held[slot] * overlap(per[o + HELD_SINCE], now, this.windowStart, this.windowEnd);
+    per[o + HELD_SINCE] = now;
   }
 
   private countGap(broker: number, now: number): void {
@@ -468,15 +481,18 @@ class BrokersSimulation {
       busyAt = BUSY_AFTER_START;
     }
     const perBackend: BackendOutcome[] = [];
+    const measuredSpan = this.windowEnd - windowStart;
     for (let i = 0; i < n; i++) {
       const o = i * STRIDE;
       const count = per[o + COUNT];
+      this.holdChanged(o, i, now);
       perBackend.push({
         id: this.views[0][i].id,
         requests: count,
         meanLatencyMs: count === 0 ? 0 : per[o + SUM] / count,
         utilization: span > 0 ? Math.min(1, per[o + busyAt] / span) : 0,
         peakInFlight: per[o + PEAK],
+        meanInFlight: measuredSpan > 0 ? per[o + HELD_AREA] / measuredSpan : Number.NaN,
       });
     }
     const perBroker: BrokerArrivals[] = [];
@@ -494,7 +510,6 @@ class BrokersSimulation {
       fromIdle += j.fromIdle;
       picks += j.picks;
     }
-    const measuredSpan = this.windowEnd - windowStart;
     return {
       strategy: this.strategies[0].name,
       backends: n,

@@ -22,6 +22,8 @@ export interface BackendOutcome {
   utilization: number;
   /** Most requests it held at once in the measured window (runs with brokers, sessions or a shared view). */
   peakInFlight?: number;
+  /** Requests it held on time average over the measured window (runs with brokers, sessions or a shared view). */
+  meanInFlight?: number;
 }
 
 /** What one strategy did with the workload. */
