@@ -69,7 +69,7 @@ export function simConfigFor(
   if (seg.sessions) {
     const ss = seg.sessions;
     return {
-      ...simConfigFor({ ...s }, { ...seg, sessions: undefined }, timeScale, seed, requests),
+      ...simConfigFor(s, { ...seg, sessions: undefined }, timeScale, seed, requests),
       ...many,
       // A session's length is the same on any worker (it holds the worker, not its CPU).
       speeds: seg.workers.map(() => 1),
@@ -107,7 +107,7 @@ export function simConfigFor(
 }
 
 /** One simulated run: the single-broker loop when it can, the general one for brokers and sessions. */
-function simulate(c: SimConfig, strategy: string): SimOutcome & { spread?: { max: number; mean: number } } {
+function simulate(c: SimConfig, strategy: string): SimOutcome {
   return (c.brokers ?? 1) > 1 || (c.sessions ?? 0) > 0 ? runBrokers(c, strategy) : runStrategy(c, strategy);
 }
 
@@ -133,6 +133,7 @@ function predictSessions(
         strategy,
       );
       spreads.push(o.spread.mean);
+      // The worst spread at one moment, averaged over the seeds.
       worst += o.spread.max / SEEDS;
       o.perBackend.forEach((b, i) => {
         perWorker[i].meanOpen += (b.meanInFlight ?? Number.NaN) / SEEDS;
