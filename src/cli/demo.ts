@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration, parseSeed, parseStrategies } from '../client/parse.js';
 import { DEFAULT_DEMO_OPTIONS, runDemo } from '../demo/run.js';
+import { TimbangError } from '../errors.js';
 import { intOption, numberOption, portOption } from './options.js';
 
 interface DemoFlags {
@@ -118,6 +119,12 @@ export function demoCommand(): Command {
           },
         );
         return;
+      }
+      if (flags.seed !== undefined) {
+        throw new TimbangError(
+          'ERR_BAD_OPTION',
+          "--seed goes with --scenario: the demo's own scenario draws nothing at random",
+        );
       }
       await runDemo({
         speed: flags.speed,
