@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -9,11 +8,13 @@ import { AdminClient, parseAdminAddress } from '../client/admin.js';
 import { ClassroomLog } from '../client/classroom-log.js';
 import { type ClientRunReport, runLoad } from '../client/load.js';
 import {
+  DEFAULT_CLIENT_SEED,
   parseAppIds,
   parseDuration,
   parseLengthDist,
   parseMix,
   parseRate,
+  parseSeed,
   parseStrategies,
   parseType,
 } from '../client/parse.js';
@@ -162,7 +163,7 @@ export function loadOptionsFrom(
     rate: f.rate ?? 0,
     durationMs: f.duration ?? (open && f.requests === undefined ? DEFAULT_OPEN_DURATION_MS : undefined),
     maxInFlight: f.maxInFlight,
-    seed: f.seed ?? randomInt(2 ** 31),
+    seed: f.seed ?? DEFAULT_CLIENT_SEED,
   };
 }
 
@@ -341,6 +342,7 @@ async function runScenarioCommand(f: ClientFlags): Promise<void> {
       timeScale: f.timeScale,
       repeats: f.repeats,
       strategies: f.strategy,
+      seed: f.seed,
       json: f.json,
       csv: f.csv,
       report: f.report,
@@ -389,7 +391,7 @@ async function runWsCommand(f: ClientFlags, type: string | undefined, strategyAr
   const concurrency = f.concurrency ?? DEFAULT_CONCURRENCY;
   const sessions = f.requests ?? concurrency * 3;
   const length = f.sessionLength ?? { kind: 'fixed', ms: 10_000 };
-  const seed = f.seed ?? randomInt(2 ** 31);
+  const seed = f.seed ?? DEFAULT_CLIENT_SEED;
   const mix = type !== undefined ? [{ type: parseType(type), weight: 1 }] : (f.mix ?? parseMix(DEFAULT_MIX));
   const say = (line: string) => (f.json === '-' ? process.stderr : process.stdout).write(`${line}\n`);
   if (!f.quiet)
@@ -519,8 +521,8 @@ export function clientCommand(): Command {
     )
     .option(
       '--seed <n>',
-      'seed of the request sequence (default: random, printed)',
-      intOption(0, 2 ** 32 - 1),
+      `seed of the request sequence: the same seed sends the same requests; random: a fresh one (default ${DEFAULT_CLIENT_SEED}; printed, and recorded in --json)`,
+      parseSeed,
     )
     .option(
       '--max-in-flight <n>',

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { parseDuration, parseStrategies } from '../client/parse.js';
+import { parseDuration, parseSeed, parseStrategies } from '../client/parse.js';
 import { DEFAULT_DEMO_OPTIONS, runDemo } from '../demo/run.js';
+import { TimbangError } from '../errors.js';
 import { intOption, numberOption, portOption } from './options.js';
 
 interface DemoFlags {
@@ -19,6 +20,7 @@ interface DemoFlags {
   scenario?: string;
   repeats?: number;
   csv?: string;
+  seed?: number;
 }
 
 /** `1,1,2`: one whole number per worker, its weight and its cores. */
@@ -94,6 +96,11 @@ export function demoCommand(): Command {
       'play a lesson (examples/lessons/*.yaml) on fresh workers and compare it with the simulator',
     )
     .option('--repeats <n>', "with --scenario: runs per strategy (default: the scenario's)", intOption(1, 20))
+    .option(
+      '--seed <n>',
+      "with --scenario: the lesson's seed, a number or random (default: the scenario's, 1 when it names none); printed and recorded",
+      parseSeed,
+    )
     .action(async (flags: DemoFlags, cmd: Command) => {
       if (flags.scenario !== undefined) {
         const { liveScenario } = await import('../lab/cli.js');
@@ -105,12 +112,19 @@ export function demoCommand(): Command {
             timeScale: given('speed') ? flags.speed : undefined,
             repeats: flags.repeats,
             strategies: given('strategy') ? flags.strategy : undefined,
+            seed: flags.seed,
             json: flags.json,
             csv: flags.csv,
             report: flags.report,
           },
         );
         return;
+      }
+      if (flags.seed !== undefined) {
+        throw new TimbangError(
+          'ERR_BAD_OPTION',
+          "--seed goes with --scenario: the demo's own scenario draws nothing at random",
+        );
       }
       await runDemo({
         speed: flags.speed,

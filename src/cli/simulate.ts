@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseMix, parseStrategies } from '../client/parse.js';
+import { parseMix, parseSeed, parseStrategies } from '../client/parse.js';
 import type { MixEntry } from '../client/types.js';
 import { TimbangError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
@@ -253,7 +253,8 @@ async function simulate(f: SimulateFlags, cmd: Command): Promise<void> {
     const outcome = runStrategy(config, name);
     outcomes.push(outcome);
     wallMs += outcome.wallMs;
-    if (f.json) out.write(`${JSON.stringify(toJsonRecord(outcome))}\n`);
+    // The seed last, after the contract's fields: a line says which run it came from.
+    if (f.json) out.write(`${JSON.stringify({ ...toJsonRecord(outcome), seed: config.seed })}\n`);
   }
   // Several brokers: the same strategies with one global broker, for the cost of balancing apart.
   const single: BrokersOutcome[] =
@@ -405,8 +406,8 @@ export function simulateCommand(): Command {
     )
     .option(
       '--seed <k>',
-      'seed: the same seed and flags give the same output, byte for byte',
-      intOption(0, 2 ** 32 - 1),
+      "seed: the same seed and flags give the same output, byte for byte; random: a fresh one (printed, and recorded in --json and --csv); with --scenario it replaces the lesson's seed",
+      parseSeed,
       SIM_DEFAULTS.seed,
     )
     .option('--keys <n>', 'distinct hash keys (app ids) for consistent-hash', intOption(1, 10_000_000), 1000)

@@ -1,4 +1,6 @@
 import { Command, Option } from 'commander';
+import { createRandom } from '../balancer/random.js';
+import { parseSeed } from '../client/parse.js';
 import { DEFAULT_WORKER_OPTIONS as D, defaultWorkerPort } from '../worker/options.js';
 import { startWorker } from '../worker/worker.js';
 import { intOption, numberOption, portOption, waitForSignal } from './options.js';
@@ -16,6 +18,7 @@ interface WorkerFlags {
   drainTimeout: number;
   quiet?: boolean;
   exitWithStdin?: boolean;
+  seed: number;
 }
 
 export function workerCommand(): Command {
@@ -64,6 +67,12 @@ export function workerCommand(): Command {
         intOption(0),
         D.drainTimeoutMs,
       )
+      .option(
+        '--seed <n>',
+        "seed of --fail-rate's draws: the same seed fails the same jobs; random: a fresh one",
+        parseSeed,
+        1,
+      )
       .option('-q, --quiet', 'no line per job (the listening and stopping lines remain)')
       // For parents that spawn workers (timbang demo): when the parent dies its end of stdin closes, and
       // the worker stops too instead of living on as an orphan that holds its port.
@@ -79,6 +88,7 @@ export function workerCommand(): Command {
           cores: f.cores,
           capacity: f.capacity,
           failRate: f.failRate,
+          rand: createRandom(f.seed),
           crashAfter: f.crashAfter,
           drainTimeoutMs: f.drainTimeout,
           log: say,

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { InvalidArgumentError } from 'commander';
 import { resolveStrategy, STRATEGIES } from '../balancer/strategies/index.js';
 import { isTimbangError } from '../errors.js';
@@ -117,4 +118,19 @@ export function parseLengthDist(value: string): LengthDist {
     return { kind: 'uniform', loMs, hiMs };
   }
   return { kind: 'fixed', ms: parseDuration(text) };
+}
+
+/** The load generator's seed when none is given: fixed, so two runs send the same requests. */
+export const DEFAULT_CLIENT_SEED = 1;
+
+/** `--seed`: a number, or `random` for a fresh one (the run prints and records it either way). */
+export function parseSeed(value: string): number {
+  const text = value.trim().toLowerCase();
+  if (text === 'random') return randomInt(2 ** 31);
+  const n = Number(text);
+  if (text === '' || !Number.isInteger(n) || n < 0 || n > 2 ** 32 - 1)
+    throw new InvalidArgumentError(
+      `bad seed '${value}': expected an integer from 0 to 4294967295, or random`,
+    );
+  return n;
 }

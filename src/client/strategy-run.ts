@@ -8,6 +8,7 @@ import { LineTransport } from './line-transport.js';
 import type { Progress } from './progress.js';
 import { Recorder } from './recorder.js';
 import { RequestSequence } from './sequence.js';
+import { SplitTransport } from './split-transport.js';
 import type { ClientStrategyResult, LoadOptions } from './types.js';
 
 /**
@@ -59,24 +60,26 @@ export class StrategyRun implements Sink {
     const where = `${opts.target.host}:${opts.target.port}`;
     const onConnect = log ? () => log.event('Connection', `Client connected to ${where}`) : undefined;
     const keepReply = log !== undefined || hooks.onOutcome !== undefined;
-    this.transport =
-      opts.target.protocol === 'http'
-        ? new HttpTransport(
-            { target: opts.target, spec, keepReply, onConnect, connections: opts.concurrency },
-            this,
-          )
-        : opts.target.protocol === 'h2'
+    const transportTo = (target: LoadOptions['target']): Transport =>
+      target.protocol === 'http'
+        ? new HttpTransport({ target, spec, keepReply, onConnect, connections: opts.concurrency }, this)
+        : target.protocol === 'h2'
           ? new H2Transport(
-              {
-                target: opts.target,
-                spec,
-                keepReply,
-                onConnect,
-                connections: opts.target.h2Connections ?? 1,
-              },
+              { target, spec, keepReply, onConnect, connections: target.h2Connections ?? 1 },
               this,
             )
-          : new LineTransport({ target: opts.target, spec, keepReply, onConnect }, this);
+          : new LineTransport({ target, spec, keepReply, onConnect }, this);
+    const more = opts.brokers?.more ?? [];
+    this.transport =
+      more.length === 0
+        ? transportTo(opts.target)
+        : new SplitTransport(
+            [opts.target, ...more.map((b) => ({ ...opts.target, host: b.host, port: b.port }))].map(
+              transportTo,
+            ),
+            opts.brokers!.split,
+            opts.seed,
+          );
   }
 
   async run(): Promise<ClientStrategyResult> {

@@ -59,6 +59,11 @@ export interface LoadOptions {
   /** Open loop: arrivals beyond this many outstanding requests are dropped and counted as errors. */
   maxInFlight: number;
   seed: number;
+  /**
+   * Several brokers (a lab lesson): `target` is the first, these the others, all on target's protocol;
+   * each request goes to one of them by `split` (src/client/split-transport.ts).
+   */
+  brokers?: { more: Array<{ host: string; port: number }>; split: 'round-robin' | 'random' };
 }
 
 /** A strategy's result with what only a live run knows. */

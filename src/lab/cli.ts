@@ -42,6 +42,7 @@ export async function simulateScenario(
     {
       file,
       strategies: given('strategy') ? f.strategy : undefined,
+      seed: given('seed') ? f.seed : undefined,
       report: f.report,
       csv: f.csv,
       out: (line) => {

@@ -1,5 +1,5 @@
 import type { SegmentMeasurement } from './live.js';
-import type { Prediction } from './predict.js';
+import type { Prediction, WorkerSessions } from './predict.js';
 import type { Segment } from './scenario.js';
 import { type Estimate, estimate, tolerance } from './stats.js';
 
@@ -10,6 +10,17 @@ export interface ComparisonRow {
   strategy: string;
   /** The strategy that actually ran (a switch action overrides the run's own). */
   ran: string;
+  /**
+   * What mean, p50 and p99 measure: latency in ms, or (a phase of sessions) open sessions per worker,
+   * most minus fewest: mean on time average, p99 the worst (p50 unused).
+   */
+  metric: 'latency' | 'sessions';
+  /** Brokers the requests reached in this segment. */
+  brokers: number;
+  /** Sessions: how many were open at once. */
+  sessionsOpen?: number;
+  /** Sessions: each worker's open sessions, mean and peak, predicted and measured (averaged over runs). */
+  perWorker?: Array<{ id: string; predicted?: WorkerSessions; measured?: WorkerSessions }>;
   load: number;
   workers: string;
   steady: boolean;
@@ -38,6 +49,9 @@ export function compare(
       label: seg.label,
       strategy: p.strategy,
       ran: seg.strategy ?? p.strategy,
+      metric: p.metric,
+      brokers: seg.brokers,
+      ...(seg.sessions ? { sessionsOpen: seg.sessions.open } : {}),
       load: seg.load,
       workers: seg.workers
         .map((w) => (w.speed === 1 && w.weight === 1 ? w.id : `${w.id}(w${w.weight},x${round(w.speed)})`))
@@ -48,15 +62,19 @@ export function compare(
     if (measurements) {
       const mine = measurements.filter((m) => m.segment === p.segment && m.strategy === p.strategy);
       const runs = mine.filter((m) => m.result.completed > 0);
-      const est = estimate(runs.map((m) => m.result.latencyMs.mean));
+      const sessions = p.metric === 'sessions';
+      const est = estimate(
+        runs.map((m) => (sessions ? (m.sessions?.meanSpread ?? Number.NaN) : m.result.latencyMs.mean)),
+      );
       // One run: its own interval of the mean (an underestimate: its requests share queues).
-      if (runs.length === 1) est.ci95 = runs[0].result.meanCi95Ms ?? Number.NaN;
+      if (runs.length === 1 && !sessions) est.ci95 = runs[0].result.meanCi95Ms ?? Number.NaN;
       const avg = (f: (m: SegmentMeasurement) => number) =>
         runs.length === 0 ? Number.NaN : runs.reduce((a, m) => a + f(m), 0) / runs.length;
+      if (sessions) row.perWorker = perWorker(p.perWorker ?? [], runs);
       row.measured = {
         ...est,
-        p50: avg((m) => m.result.latencyMs.p50),
-        p99: avg((m) => m.result.latencyMs.p99),
+        p50: sessions ? Number.NaN : avg((m) => m.result.latencyMs.p50),
+        p99: sessions ? avg((m) => m.sessions?.maxSpread ?? Number.NaN) : avg((m) => m.result.latencyMs.p99),
         requests: mine.reduce((a, m) => a + m.result.requests, 0),
         errors: mine.reduce((a, m) => a + m.result.errors, 0),
         runs: mine.length,
@@ -68,10 +86,36 @@ export function compare(
         Number.isFinite(row.toleranceMs) && Number.isFinite(row.diffMs)
           ? Math.abs(row.diffMs) <= row.toleranceMs
           : undefined;
-    }
+    } else if (p.metric === 'sessions') row.perWorker = perWorker(p.perWorker ?? [], []);
     rows.push(row);
   }
   return rows;
+}
+
+/** Each worker's open sessions, predicted beside measured (the mean over the runs). */
+function perWorker(
+  predicted: readonly WorkerSessions[],
+  runs: readonly SegmentMeasurement[],
+): NonNullable<ComparisonRow['perWorker']> {
+  const ids = [
+    ...new Set([
+      ...predicted.map((w) => w.id),
+      ...runs.flatMap((m) => m.sessions?.perWorker.map((w) => w.id) ?? []),
+    ]),
+  ];
+  return ids.map((id) => {
+    const seen = runs.map((m) => m.sessions?.perWorker.find((w) => w.id === id));
+    const mean = (f: (w: WorkerSessions) => number) =>
+      seen.reduce((a, w) => a + (w ? f(w) : 0), 0) / Math.max(1, seen.length);
+    const p = predicted.find((w) => w.id === id);
+    return {
+      id,
+      ...(p ? { predicted: p } : {}),
+      ...(runs.length > 0
+        ? { measured: { id, meanOpen: mean((w) => w.meanOpen), peakOpen: mean((w) => w.peakOpen) } }
+        : {}),
+    };
+  });
 }
 
 function round(x: number): number {

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { type RunningBroker, startBrokerWithAdmin } from '../admin/run.js';
+import type { BrokerLog } from '../broker/access-log.js';
 import { AdminClient } from '../client/admin.js';
 import { mergeSettings } from '../config/settings.js';
 import { type DemoWorker, spawnWorker } from '../demo/workers.js';
@@ -42,14 +43,20 @@ function splitAddress(address: string): [string, string] {
   return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
 }
 
+/** The log of the second and later brokers of a lesson: the first one's says the same. */
+const QUIET: BrokerLog = { request() {}, event() {}, flush() {} };
+
 /**
- * `timbang demo --scenario`: every run gets fresh worker processes and a fresh broker, so each strategy
- * and repeat starts from the same state, and a worker that died in one run is back for the next.
+ * `timbang demo --scenario`: every run gets fresh worker processes and fresh brokers, so each strategy
+ * and repeat starts from the same state, and a worker that died in one run is back for the next. A
+ * scenario with `brokers: K` gets K brokers in this process, each its own Broker with its own pool and
+ * strategy state in front of the same workers: each balances alone, seeing only the requests sent to it,
+ * as K processes would (one process each would be more faithful to --procs, not a different question).
  */
 export class DemoEnv implements LiveEnv {
   private workers = new Map<string, DemoWorker>();
-  private running: RunningBroker | undefined;
-  private admin: AdminClient | undefined;
+  private running: RunningBroker[] = [];
+  private admins: AdminClient[] = [];
 
   constructor(
     private readonly s: Scenario,
@@ -68,7 +75,7 @@ export class DemoEnv implements LiveEnv {
     return worker;
   }
 
-  async prepare(strategy: string): Promise<{ host: string; port: number }> {
+  async prepare(strategy: string): Promise<Array<{ host: string; port: number }>> {
     await Promise.all(this.s.workers.map((w) => this.spawn({ ...w })));
     const settings = mergeSettings({
       broker: {
@@ -86,9 +93,13 @@ export class DemoEnv implements LiveEnv {
       },
       admin: { host: '127.0.0.1', port: 0 },
     });
-    this.running = await startBrokerWithAdmin(settings);
-    this.admin = new AdminClient('127.0.0.1', this.running.admin!.port);
-    return { host: '127.0.0.1', port: this.running.broker.port };
+    for (let k = 0; k < this.s.brokers; k++) {
+      // The first broker speaks for all (they start and see the same workers); the others are quiet.
+      const running = await startBrokerWithAdmin(settings, k === 0 ? {} : { log: QUIET });
+      this.running.push(running);
+      this.admins.push(new AdminClient('127.0.0.1', running.admin!.port));
+    }
+    return this.running.map((r) => ({ host: '127.0.0.1', port: r.broker.port }));
   }
 
   async slow(worker: string, factor: number): Promise<void> {
@@ -102,16 +113,17 @@ export class DemoEnv implements LiveEnv {
 
   async add(worker: WorkerState): Promise<void> {
     const w = await this.spawn(worker);
-    await this.admin!.addBackend(`127.0.0.1:${w.port}`, worker.id, worker.weight);
+    await Promise.all(this.admins.map((a) => a.addBackend(`127.0.0.1:${w.port}`, worker.id, worker.weight)));
   }
 
   async setStrategy(strategy: string): Promise<void> {
-    await this.admin!.setStrategy(strategy);
+    await Promise.all(this.admins.map((a) => a.setStrategy(strategy)));
   }
 
   async finish(): Promise<void> {
-    await this.running?.close();
-    this.running = undefined;
+    await Promise.all(this.running.map((r) => r.close()));
+    this.running = [];
+    this.admins = [];
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     this.workers.clear();
   }
@@ -132,7 +144,7 @@ export class ClientEnv implements LiveEnv {
     private readonly target: { host: string; port: number },
   ) {}
 
-  async prepare(strategy: string): Promise<{ host: string; port: number }> {
+  async prepare(strategy: string): Promise<Array<{ host: string; port: number }>> {
     const added = new Set(this.s.actions.flatMap((a) => (a.add ? [a.add.id] : [])));
     let state = await this.admin.state();
     for (const b of state.backends) if (added.has(b.id)) await this.admin.remove(b.id);
@@ -164,7 +176,7 @@ export class ClientEnv implements LiveEnv {
         await new Promise((r) => setTimeout(r, 100)); // requests of the last run still in flight
       }
     }
-    return this.target;
+    return [this.target];
   }
 
   async slow(worker: string, factor: number): Promise<void> {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { StrategyRun } from '../client/strategy-run.js';
 import type { ClientStrategyResult, LoadOptions } from '../client/types.js';
+import { runWsSessions, type WsRunResult } from '../client/ws-sessions.js';
 import {
   describeAction,
   type Scenario,
@@ -17,8 +18,11 @@ import {
 
 /** Where a live run happens: the demo's own processes, or a running broker (timbang client --scenario). */
 export interface LiveEnv {
-  /** Start the run from the state the scenario starts in, with `strategy` as the broker's strategy. */
-  prepare(strategy: string): Promise<{ host: string; port: number }>;
+  /**
+   * Start the run from the state the scenario starts in, with `strategy` as the brokers' strategy: one
+   * address per broker (the scenario's `brokers`), each balancing alone.
+   */
+  prepare(strategy: string): Promise<Array<{ host: string; port: number }>>;
   slow(worker: string, factor: number): Promise<void>;
   kill(worker: string): Promise<void>;
   add(worker: WorkerState): Promise<void>;
@@ -33,6 +37,20 @@ export interface SegmentMeasurement {
   strategy: string;
   repeat: number;
   result: ClientStrategyResult;
+  /** A phase of sessions: what the WebSocket client saw (result then holds only its message counts). */
+  sessions?: SessionMeasurement;
+}
+
+/** Open sessions per worker, as the WebSocket client sampled them (src/client/ws-sessions.ts). */
+export interface SessionMeasurement {
+  /** Most minus fewest open sessions on a worker, averaged over the samples after the warm-up share. */
+  meanSpread: number;
+  /** The largest of it at one sample (after the warm-up share). */
+  maxSpread: number;
+  samples: number;
+  perWorker: Array<{ id: string; meanOpen: number; peakOpen: number }>;
+  completedSessions: number;
+  failedSessions: number;
 }
 
 /** The first share of each segment's arrivals is sent but not measured, as the simulator's warm-up is. */
@@ -69,16 +87,16 @@ export async function runLive(
   for (const strategy of strategies) {
     for (let repeat = 0; repeat < o.repeats; repeat++) {
       if (o.signal?.aborted) return { measurements: out, calibration };
-      const target = await env.prepare(strategy);
+      const targets = await env.prepare(strategy);
       if (calibration.samples === 0) {
-        calibration = await calibrate(target, s, o.timeScale);
+        calibration = await calibrate(targets[0], s, o.timeScale);
         o.out(
           `calibration: a request through the broker takes ${calibration.rttMs.toFixed(2)} ms without work, and a job ${calibration.workOverheadMs.toFixed(2)} ms more than its nominal time (median of ${calibration.samples})`,
         );
       }
       o.out(`live: ${strategy}, run ${repeat + 1} of ${o.repeats}`);
       try {
-        out.push(...(await playRun(s, segs, strategy, repeat, target, env, o)));
+        out.push(...(await playRun(s, segs, strategy, repeat, targets, env, o)));
       } finally {
         await env.finish();
       }
@@ -126,7 +144,7 @@ async function playRun(
   segs: readonly Segment[],
   strategy: string,
   repeat: number,
-  target: { host: string; port: number },
+  targets: ReadonlyArray<{ host: string; port: number }>,
   env: LiveEnv,
   o: LiveOptions,
 ): Promise<SegmentMeasurement[]> {
@@ -150,6 +168,18 @@ async function playRun(
     if (seg.workers.length === 0 || seg.durationMs <= 0) continue;
     const warmMs = seg.durationMs * LIVE_WARMUP;
     const seed = s.seed * 1_000_003 + seg.index * 7919 + repeat * 104_729;
+    if (seg.sessions) {
+      measured.push(
+        at(seg.startMs, async () => ({
+          segment: seg.index,
+          strategy,
+          repeat,
+          ...(await playSessions(s, seg, targets[0], seed, o)),
+        })) as Promise<SegmentMeasurement>,
+      );
+      continue;
+    }
+    const target = { first: targets[0], more: targets.slice(1, seg.brokers), split: s.split };
     pending.push(
       at(seg.startMs, () =>
         new StrategyRun(loadOptions(s, seg, target, warmMs, seed), undefined, 'warm-up', {}).run(),
@@ -185,17 +215,25 @@ function apply(env: LiveEnv, a: ScenarioAction): Promise<void> {
   return env.setStrategy(a.strategy!);
 }
 
+/** The brokers a segment's requests reach: the first, the others, and how requests are split. */
+interface Brokers {
+  first: { host: string; port: number };
+  more: Array<{ host: string; port: number }>;
+  split: 'round-robin' | 'random';
+}
+
 function loadOptions(
   s: Scenario,
   seg: Segment,
-  target: { host: string; port: number },
+  target: Brokers,
   durationMs: number,
   seed: number,
 ): LoadOptions {
   return {
+    ...(target.more.length > 0 ? { brokers: { more: target.more, split: target.split } } : {}),
     target: {
-      host: target.host,
-      port: target.port,
+      host: target.first.host,
+      port: target.first.port,
       protocol: 'http',
       // Long enough for any queue a lesson builds; a lesson never waits on a timeout by design.
       timeoutMs: Math.max(60_000, (s.jobs.longMs / 1) * 10),
@@ -217,5 +255,91 @@ function loadOptions(
     durationMs,
     maxInFlight: 10_000,
     seed: seed >>> 0,
+  };
+}
+
+/**
+ * A phase of long sessions: the WebSocket client keeps `open` sessions through the broker for the
+ * segment's time (each replaced when it ends), none sending work (a session holds its worker, not its
+ * CPU, as the simulator's sessions do), and samples how many each worker holds.
+ */
+async function playSessions(
+  s: Scenario,
+  seg: Segment,
+  target: { host: string; port: number },
+  seed: number,
+  o: LiveOptions,
+): Promise<{ result: ClientStrategyResult; sessions: SessionMeasurement }> {
+  const ss = seg.sessions!;
+  const total = Math.max(3 * ss.open, Math.round((ss.open * seg.durationMs) / ss.meanMs));
+  const r = await runWsSessions({
+    host: target.host,
+    port: target.port,
+    path: '/ws',
+    strategy: undefined,
+    sessions: total,
+    concurrency: ss.open,
+    length: ss.lengths === 'exp' ? { kind: 'exp', meanMs: ss.meanMs } : { kind: 'fixed', ms: ss.meanMs },
+    messages: 0,
+    mix: [{ type: 'Short', weight: 1 }],
+    appIds: ['App1'],
+    seed: seed >>> 0,
+    timeoutMs: 30_000,
+    // Often enough for a few samples per session life, seldom enough to cost nothing.
+    sampleMs: Math.max(5, Math.min(100, ss.meanMs / 10)),
+    signal: o.signal,
+  });
+  return { result: wsResult(r), sessions: sessionMeasurement(r, s) };
+}
+
+/** The spread of open sessions over the samples after the warm-up share, as the simulator leaves it out. */
+export function sessionMeasurement(r: WsRunResult, s: Pick<Scenario, 'workers'>): SessionMeasurement {
+  const rows = r.openSeries.slice(Math.floor(r.openSeries.length * LIVE_WARMUP));
+  const workers = Math.max(s.workers.length, r.perWorker.length);
+  let sum = 0;
+  let max = 0;
+  for (const row of rows) {
+    // A worker that holds no session at a sample is not in the row yet: it counts as 0.
+    const lo = row.length < workers ? 0 : Math.min(...row);
+    const spread = Math.max(...row) - lo;
+    sum += spread;
+    if (spread > max) max = spread;
+  }
+  return {
+    meanSpread: rows.length > 0 ? sum / rows.length : Number.NaN,
+    maxSpread: max,
+    samples: rows.length,
+    perWorker: r.perWorker.map((w) => ({ id: w.id, meanOpen: w.meanOpen, peakOpen: w.peakOpen })),
+    completedSessions: r.completedSessions,
+    failedSessions: r.failedSessions,
+  };
+}
+
+/** The session run in the load generator's result shape: requests are sessions, errors failed ones. */
+function wsResult(r: WsRunResult): ClientStrategyResult {
+  return {
+    strategy: r.strategy,
+    requests: r.sessions,
+    completed: r.completedSessions,
+    errors: r.failedSessions,
+    throughputPerSec: r.durationSec > 0 ? r.completedSessions / r.durationSec : 0,
+    latencyMs: {
+      mean: Number.NaN,
+      p50: Number.NaN,
+      p90: Number.NaN,
+      p99: Number.NaN,
+      max: Number.NaN,
+      p999: Number.NaN,
+      min: Number.NaN,
+    },
+    perBackend: r.perWorker.map((w) => ({ id: w.id, requests: w.sessions, meanLatencyMs: 0 })),
+    latencyCdf: [],
+    timeline: [],
+    durationSec: r.durationSec,
+    bytesReceived: 0,
+    bytesPerSec: 0,
+    retries: 0,
+    dropped: 0,
+    errorKinds: r.errorKinds,
   };
 }

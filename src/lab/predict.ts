@@ -1,5 +1,6 @@
+import { runBrokers } from '../sim/brokers.js';
 import { SIM_DEFAULTS, type SimConfig } from '../sim/config.js';
-import { runStrategy } from '../sim/run.js';
+import { runStrategy, type SimOutcome } from '../sim/run.js';
 import type { Scenario, Segment } from './scenario.js';
 import { type Estimate, estimate } from './stats.js';
 
@@ -13,13 +14,27 @@ import { type Estimate, estimate } from './stats.js';
 export interface Prediction {
   segment: number;
   strategy: string;
+  /**
+   * latency: mean, p50 and p99 are latencies, ms. sessions (a phase of long sessions): mean is the open
+   * sessions per worker, most minus fewest, on time average; p99 the worst of it; p50 unused (NaN).
+   */
+  metric: 'latency' | 'sessions';
   /** Mean latency over a few seeds, with the spread of those seeds as its noise. */
   mean: Estimate;
   p50: number;
   p99: number;
+  /** Sessions: per worker, the mean and the peak of its open sessions (averaged over the seeds). */
+  perWorker?: WorkerSessions[];
   /** Requests per simulated run. */
   requests: number;
   steady: boolean;
+}
+
+/** A worker's open sessions: on average, and at most. */
+export interface WorkerSessions {
+  id: string;
+  meanOpen: number;
+  peakOpen: number;
 }
 
 /** Seeds per prediction: the spread of their means is the prediction's own noise. */
@@ -44,6 +59,26 @@ export function simConfigFor(
   over: Overheads = { rttMs: 0, workOverheadMs: 0 },
 ): SimConfig {
   const n = seg.workers.length;
+  const many = {
+    brokers: seg.brokers,
+    split: s.split,
+    // Separate live brokers have no idle reports from the workers: each JIQ infers idleness from its own
+    // requests, and the prediction models that (simulate --brokers models the paper's reports).
+    jiqReports: 'pool' as const,
+  };
+  if (seg.sessions) {
+    const ss = seg.sessions;
+    return {
+      ...simConfigFor(s, { ...seg, sessions: undefined }, timeScale, seed, requests),
+      ...many,
+      // A session's length is the same on any worker (it holds the worker, not its CPU).
+      speeds: seg.workers.map(() => 1),
+      load: 1,
+      service: ss.lengths === 'exp' ? 'exp' : 'det',
+      meanMs: ss.meanMs,
+      sessions: ss.open,
+    };
+  }
   const longMs = s.jobs.longMs / timeScale + over.workOverheadMs;
   const shortMs = s.jobs.shortMs / timeScale + over.workOverheadMs;
   const meanScaled = (seg.mix.long * longMs + seg.mix.short * shortMs) / (seg.mix.long + seg.mix.short);
@@ -67,7 +102,57 @@ export function simConfigFor(
     seed,
     keys: 4,
     hashFactor: SIM_DEFAULTS.hashFactor,
+    ...many,
   };
+}
+
+/** One simulated run: the single-broker loop when it can, the general one for brokers and sessions. */
+function simulate(c: SimConfig, strategy: string): SimOutcome {
+  return (c.brokers ?? 1) > 1 || (c.sessions ?? 0) > 0 ? runBrokers(c, strategy) : runStrategy(c, strategy);
+}
+
+/** A phase of sessions: how evenly each strategy keeps them over the workers. */
+function predictSessions(
+  s: Scenario,
+  seg: Segment,
+  strategies: readonly string[],
+  timeScale: number,
+): Prediction[] {
+  const ss = seg.sessions!;
+  // The segment's own sessions: as many as end and are replaced in its time, at least a few rounds.
+  const requests = Math.max(3 * ss.open, Math.round((ss.open * seg.durationMs) / ss.meanMs));
+  const out: Prediction[] = [];
+  for (const name of strategies) {
+    const strategy = seg.strategy ?? name;
+    const spreads: number[] = [];
+    let worst = 0;
+    const perWorker: WorkerSessions[] = seg.workers.map((w) => ({ id: w.id, meanOpen: 0, peakOpen: 0 }));
+    for (let k = 0; k < SEEDS; k++) {
+      const o = runBrokers(
+        simConfigFor(s, seg, timeScale, s.seed * 1000 + seg.index * 10 + k, requests),
+        strategy,
+      );
+      spreads.push(o.spread.mean);
+      // The worst spread at one moment, averaged over the seeds.
+      worst += o.spread.max / SEEDS;
+      o.perBackend.forEach((b, i) => {
+        perWorker[i].meanOpen += (b.meanInFlight ?? Number.NaN) / SEEDS;
+        perWorker[i].peakOpen += (b.peakInFlight ?? 0) / SEEDS;
+      });
+    }
+    out.push({
+      segment: seg.index,
+      strategy: name,
+      metric: 'sessions',
+      mean: estimate(spreads),
+      p50: Number.NaN,
+      p99: worst,
+      perWorker,
+      requests,
+      steady: true,
+    });
+  }
+  return out;
 }
 
 export function predict(
@@ -80,6 +165,10 @@ export function predict(
   const out: Prediction[] = [];
   for (const seg of segs) {
     if (seg.workers.length === 0) continue;
+    if (seg.sessions) {
+      out.push(...predictSessions(s, seg, strategies, timeScale));
+      continue;
+    }
     const arrivals = Math.max(50, Math.round((seg.ratePerSec * seg.durationMs) / 1000));
     for (const name of strategies) {
       const strategy = seg.strategy ?? name;
@@ -87,7 +176,7 @@ export function predict(
       // steady state exists either. A first run's busiest worker tells.
       let steady = seg.load < 1;
       if (steady) {
-        const probe = runStrategy(
+        const probe = simulate(
           simConfigFor(s, seg, timeScale, s.seed * 1000 + seg.index * 10, 10_000, over),
           strategy,
         );
@@ -98,7 +187,7 @@ export function predict(
       let p50 = 0;
       let p99 = 0;
       for (let k = 0; k < SEEDS; k++) {
-        const o = runStrategy(
+        const o = simulate(
           simConfigFor(s, seg, timeScale, s.seed * 1000 + seg.index * 10 + k, requests, over),
           strategy,
         );
@@ -106,7 +195,16 @@ export function predict(
         p50 += (o.latencyMs.p50 + over.rttMs) / SEEDS;
         p99 += (o.latencyMs.p99 + over.rttMs) / SEEDS;
       }
-      out.push({ segment: seg.index, strategy: name, mean: estimate(means), p50, p99, requests, steady });
+      out.push({
+        segment: seg.index,
+        strategy: name,
+        metric: 'latency',
+        mean: estimate(means),
+        p50,
+        p99,
+        requests,
+        steady,
+      });
     }
   }
   return out;

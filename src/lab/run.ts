@@ -17,6 +17,8 @@ export interface LabRunOptions {
   repeats?: number;
   /** Overrides the scenario's strategies. */
   strategies?: string[];
+  /** Overrides the scenario's seed (which is 1 when the file names none). */
+  seed?: number;
   json?: string;
   csv?: string;
   report?: string;
@@ -30,15 +32,26 @@ export type LabMode =
   | { kind: 'client'; admin: AdminClient; target: { host: string; port: number } };
 
 export async function runLab(mode: LabMode, o: LabRunOptions): Promise<LabReport> {
-  const s: Scenario = await loadScenario(o.file);
+  const loaded: Scenario = await loadScenario(o.file);
+  const s: Scenario = o.seed === undefined ? loaded : { ...loaded, seed: o.seed };
   const timeScale = o.timeScale ?? s.timeScale;
   const repeats = o.repeats ?? s.repeats;
   const strategies = o.strategies ?? s.strategies;
+  if (mode.kind === 'client' && s.brokers > 1) {
+    throw new TimbangError(
+      'ERR_BAD_OPTION',
+      `${o.file}: the lesson runs ${s.brokers} brokers and client --scenario drives one: run it with timbang demo --scenario, which starts them`,
+    );
+  }
   const segs = segments(s, timeScale);
   o.out(`lesson ${s.name}: ${s.title}`);
   o.out(
     `${segs.length} segment(s), ${strategies.join(', ')}, time scale ${timeScale}x (Long ${s.jobs.longMs / timeScale} ms, Short ${s.jobs.shortMs / timeScale} ms), seed ${s.seed}`,
   );
+  if (s.brokers > 1)
+    o.out(
+      `${s.brokers} brokers, each balancing alone (its own counts and strategy state), requests split ${s.split === 'random' ? 'at random' : 'in turn'} over them`,
+    );
   let measurements: SegmentMeasurement[] | undefined;
   let calibration: Calibration | undefined;
   if (mode.kind !== 'simulate') {

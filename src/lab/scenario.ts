@@ -30,6 +30,21 @@ const workerSchema = z.strictObject({
   address: z.string().optional(),
 });
 
+/** Most brokers a lesson runs (in one process, live): enough to show the trend, few enough for a laptop. */
+export const MAX_BROKERS = 16;
+const brokerCount = z
+  .number({ error: `must be a whole number of brokers from 1 to ${MAX_BROKERS}` })
+  .int({ error: `must be a whole number of brokers from 1 to ${MAX_BROKERS}` })
+  .min(1, { error: `must be a whole number of brokers from 1 to ${MAX_BROKERS}` })
+  .max(MAX_BROKERS, { error: `must be a whole number of brokers from 1 to ${MAX_BROKERS}` });
+
+/** Long sessions: how long each one stays open, at speed 1 (divided by the time scale). */
+const sessionSchema = z.strictObject({
+  meanS: positive,
+  /** exp: exponential lengths (sessions of different lifetimes); fixed: all the same. */
+  lengths: z.enum(['exp', 'fixed'], { error: 'exp or fixed' }).default('exp'),
+});
+
 const phaseSchema = z
   .strictObject({
     name: z.string().min(1),
@@ -40,8 +55,18 @@ const phaseSchema = z
     /** Or a fixed arrival rate, requests per second at speed 1. */
     rate: positive.optional(),
     mix: mix.default({ long: 1, short: 4 }),
+    /** Of the scenario's brokers, how many the clients reach in this phase (default: all). */
+    brokers: brokerCount.optional(),
+    /** Long sessions (WebSocket): this many open at once, each replaced when it ends; instead of load or rate. */
+    sessions: z.int({ error: 'must be a whole number' }).min(1).max(10_000).optional(),
+    session: sessionSchema.optional(),
   })
-  .refine((p) => (p.load === undefined) !== (p.rate === undefined), { error: 'give load or rate, not both' });
+  .refine((p) => [p.load, p.rate, p.sessions].filter((x) => x !== undefined).length === 1, {
+    error: 'give one of load, rate or sessions',
+  })
+  .refine((p) => (p.sessions === undefined) === (p.session === undefined), {
+    error: 'sessions and session go together: how many are open, and session: { meanS } how long each lasts',
+  });
 
 const actionSchema = z
   .strictObject({
@@ -63,6 +88,13 @@ export const scenarioSchema = z.strictObject({
   text: z.string().min(1),
   jobs: z.strictObject({ longMs: positive, shortMs: positive }).default({ longMs: 5000, shortMs: 1000 }),
   workers: z.array(workerSchema).min(1),
+  /**
+   * Brokers in front of the same workers, each balancing alone with its own strategy state (its own
+   * in-flight counts, its own idle queue); the clients' requests reach them by `split`.
+   */
+  brokers: brokerCount.default(1),
+  /** How requests reach the brokers, as the simulator's --split: in turn, or at random per request. */
+  split: z.enum(['random', 'round-robin'], { error: 'random or round-robin' }).default('random'),
   strategies: z.array(strategySchema).min(1),
   seed: z.int().min(0).default(1),
   /** Live runs per strategy: the noise of the measurement comes from their spread. */
@@ -107,6 +139,10 @@ export interface Segment {
   load: number;
   /** Actions that take effect at this segment's start. */
   actions: ScenarioAction[];
+  /** Brokers the clients reach in this segment (the first this many of the scenario's). */
+  brokers: number;
+  /** Long sessions: open at once, and each one's length (scaled); absent: requests arrive at ratePerSec. */
+  sessions?: { open: number; meanMs: number; lengths: 'exp' | 'fixed' };
 }
 
 export async function loadScenario(path: string): Promise<Scenario> {
@@ -141,6 +177,20 @@ export function parseScenario(text: string, source: string): Scenario {
     if (ids.has(w.id))
       throw new TimbangError('ERR_BAD_OPTION', `${source}: worker '${w.id}' is listed twice`);
     ids.add(w.id);
+  }
+  for (const [i, p] of s.phases.entries()) {
+    if (p.brokers !== undefined && p.brokers > s.brokers) {
+      throw new TimbangError(
+        'ERR_BAD_OPTION',
+        `${source}: phases[${i}].brokers: ${p.brokers} is more than the scenario's brokers (${s.brokers})`,
+      );
+    }
+    if (p.sessions !== undefined && (p.brokers ?? s.brokers) > 1) {
+      throw new TimbangError(
+        'ERR_BAD_OPTION',
+        `${source}: phases[${i}]: a phase of sessions runs through one broker: give it brokers: 1`,
+      );
+    }
   }
   const total = s.phases.reduce((a, p) => a + p.durationS, 0);
   for (const a of s.actions) {
@@ -182,7 +232,11 @@ export function segments(s: Scenario, timeScale: number): Segment[] {
     const phaseEnd = phaseStart + p.durationS;
     // The rate is fixed for the whole phase, from the workers up at its start.
     const capacityAtStart = [...workers.values()].reduce((a, w) => a + w.speed, 0);
-    const rate = p.rate ?? ((p.load ?? 0) * capacityAtStart * 1000) / meanWork(p.mix);
+    // Sessions: the rate at which they end and are replaced (a closed loop), for the record.
+    const rate =
+      p.sessions !== undefined
+        ? p.sessions / p.session!.meanS
+        : (p.rate ?? ((p.load ?? 0) * capacityAtStart * 1000) / meanWork(p.mix));
     let cut = phaseStart;
     while (cut < phaseEnd) {
       const applied: ScenarioAction[] = [];
@@ -215,8 +269,24 @@ export function segments(s: Scenario, timeScale: number): Segment[] {
         mix: p.mix,
         workers: ws,
         strategy,
-        load: capacity > 0 ? (rate * meanWork(p.mix)) / 1000 / capacity : Number.POSITIVE_INFINITY,
+        // Sessions hold a worker without using its CPU: no load to speak of.
+        load:
+          p.sessions !== undefined
+            ? 0
+            : capacity > 0
+              ? (rate * meanWork(p.mix)) / 1000 / capacity
+              : Number.POSITIVE_INFINITY,
         actions: applied,
+        brokers: p.brokers ?? s.brokers,
+        ...(p.sessions !== undefined
+          ? {
+              sessions: {
+                open: p.sessions,
+                meanMs: (p.session!.meanS * 1000) / timeScale,
+                lengths: p.session!.lengths,
+              },
+            }
+          : {}),
       });
       cut = until;
     }

@@ -13,7 +13,9 @@ const MEAS = '#f28e2b';
 
 const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(1));
 
-function bars(rows: readonly ComparisonRow[]): string {
+function bars(rows: readonly ComparisonRow[], sessions = false): string {
+  if (rows.length === 0) return '';
+  const unit = sessions ? '' : ' ms';
   const max = Math.max(
     1,
     ...rows
@@ -30,12 +32,12 @@ function bars(rows: readonly ComparisonRow[]): string {
   const parts: string[] = [];
   rows.forEach((r, i) => {
     const y = i * rowH + 6;
-    const name = `${r.label} · ${r.ran === r.strategy ? r.strategy : `${r.strategy} → ${r.ran}`}`;
+    const name = `${r.label}${r.brokers > 1 ? ` (K=${r.brokers})` : ''} · ${r.ran === r.strategy ? r.strategy : `${r.strategy} → ${r.ran}`}`;
     parts.push(`<text x="${labelW - 8}" y="${y + 20}" text-anchor="end">${escapeHtml(name)}</text>`);
     const bar = (v: number, ci: number, dy: number, color: string, what: string) => {
       if (!Number.isFinite(v)) return;
       parts.push(
-        `<rect x="${labelW}" y="${y + dy}" width="${(x(v) - labelW).toFixed(1)}" height="14" fill="${color}"><title>${escapeHtml(`${what}: ${v.toFixed(1)} ms ± ${f1(ci)}`)}</title></rect>`,
+        `<rect x="${labelW}" y="${y + dy}" width="${(x(v) - labelW).toFixed(1)}" height="14" fill="${color}"><title>${escapeHtml(`${what}: ${v.toFixed(1)}${unit} ± ${f1(ci)}`)}</title></rect>`,
       );
       if (Number.isFinite(ci) && ci > 0) {
         const cy = y + dy + 7;
@@ -54,29 +56,35 @@ function bars(rows: readonly ComparisonRow[]): string {
   parts.push(
     `<rect x="${labelW}" y="${legendY}" width="14" height="14" fill="${PRED}"/><text x="${labelW + 20}" y="${legendY + 12}">predicted (simulator)</text>`,
     `<rect x="${labelW + 200}" y="${legendY}" width="14" height="14" fill="${MEAS}"/><text x="${labelW + 220}" y="${legendY + 12}">measured (live)</text>`,
-    `<text x="${labelW + 380}" y="${legendY + 12}">mean latency, ms; lines: 95% intervals</text>`,
+    `<text x="${labelW + 380}" y="${legendY + 12}">${sessions ? 'spread of open sessions' : 'mean latency, ms'}; lines: 95% intervals</text>`,
   );
-  return `<svg id="chart-lab" viewBox="0 0 ${labelW + barW + 80} ${legendY + 24}" width="100%" role="img" aria-label="predicted and measured mean latency">${parts.join('')}</svg>`;
+  return `<svg id="${sessions ? 'chart-sessions' : 'chart-lab'}" viewBox="0 0 ${labelW + barW + 80} ${legendY + 24}" width="100%" role="img" aria-label="${sessions ? 'predicted and measured spread of open sessions' : 'predicted and measured mean latency'}">${parts.join('')}</svg>`;
 }
 
-function table(r: LabReport): string {
+function table(r: LabReport, shown: readonly ComparisonRow[]): string {
+  if (shown.length === 0) return '';
   const live = r.mode !== 'simulate';
+  // Sessions rows: mean is the spread of open sessions, p99 its worst, p50 unused, requests are sessions.
+  const sessions = shown[0].metric === 'sessions';
+  const [mean, p50, p99, reqs] = sessions
+    ? ['spread', '–', 'worst', 'sessions']
+    : ['mean', 'p50', 'p99', 'requests'];
   const head = [
     'segment',
     'strategy',
-    'load',
+    sessions ? 'open' : 'load',
     'workers',
-    'predicted mean',
+    `predicted ${mean}`,
     '± 95%',
-    'predicted p50',
-    'predicted p99',
+    `predicted ${p50}`,
+    `predicted ${p99}`,
     ...(live
       ? [
-          'measured mean',
+          `measured ${mean}`,
           '± 95%',
-          'measured p50',
-          'measured p99',
-          'requests',
+          `measured ${p50}`,
+          `measured ${p99}`,
+          reqs,
           'errors',
           'difference',
           'tolerance',
@@ -84,12 +92,12 @@ function table(r: LabReport): string {
         ]
       : []),
   ];
-  const rows = r.rows.map((x) => {
+  const rows = shown.map((x) => {
     const m = x.measured;
     const cells = [
-      x.label,
+      x.brokers > 1 ? `${x.label} (K=${x.brokers})` : x.label,
       x.ran === x.strategy ? x.strategy : `${x.strategy} → ${x.ran}`,
-      Number.isFinite(x.load) ? x.load.toFixed(2) : '–',
+      sessions ? String(x.sessionsOpen ?? '–') : Number.isFinite(x.load) ? x.load.toFixed(2) : '–',
       x.workers,
       `${f1(x.predicted.mean)}${x.steady ? '' : ' *'}`,
       f1(x.predicted.ci95),
@@ -106,7 +114,9 @@ function table(r: LabReport): string {
         String(m?.errors ?? '–'),
         x.diffMs === undefined || !Number.isFinite(x.diffMs)
           ? '–'
-          : `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(1)} ms (${x.diffPct! >= 0 ? '+' : ''}${x.diffPct!.toFixed(1)}%)`,
+          : sessions
+            ? `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(2)}`
+            : `${x.diffMs >= 0 ? '+' : ''}${x.diffMs.toFixed(1)} ms (${x.diffPct! >= 0 ? '+' : ''}${x.diffPct!.toFixed(1)}%)`,
         f1(x.toleranceMs),
         x.agrees === undefined ? '–' : x.agrees ? 'yes' : 'no',
       );
@@ -128,8 +138,24 @@ th:first-child, td:first-child, th:nth-child(2), td:nth-child(2), td:nth-child(4
 tr.off td { color: #c2410c; } svg text { font-size: 12px; fill: #222; } svg text.v { fill: #444; }
 `;
 
+/** Each worker's open sessions, mean and peak, predicted and measured. */
+function sessionWorkers(rows: readonly ComparisonRow[]): string {
+  const items = rows.map((x) => {
+    const each = (x.perWorker ?? [])
+      .map(
+        (w) =>
+          `worker ${w.id}: mean ${f1(w.predicted?.meanOpen)} predicted, ${f1(w.measured?.meanOpen)} measured (peak ${f1(w.predicted?.peakOpen)}, ${f1(w.measured?.peakOpen)})`,
+      )
+      .join('; ');
+    return `<li>${escapeHtml(`${x.label}, ${x.strategy}: ${each}`)}</li>`;
+  });
+  return `<ul id="session-workers">${items.join('')}</ul>`;
+}
+
 export function renderLabHtml(r: LabReport): string {
   const live = r.mode !== 'simulate';
+  const latency = r.rows.filter((x) => x.metric !== 'sessions');
+  const sessions = r.rows.filter((x) => x.metric === 'sessions');
   const judged = r.rows.filter((x) => x.agrees !== undefined);
   const agree = judged.filter((x) => x.agrees).length;
   const verdict = live
@@ -156,8 +182,9 @@ ${r.scenario.actions.length > 0 ? `<h2>Timeline</h2><ul>${r.scenario.actions.map
     .map((f) => `<li>${escapeHtml(f)}</li>`)
     .join('')}</ul>
 ${r.calibration ? `<p class="note">The prediction includes the round trip through the broker, measured on the idle system before the runs: ${r.calibration.rttMs.toFixed(2)} ms (median of ${r.calibration.samples}). A job alone took ${r.calibration.workOverheadMs.toFixed(2)} ms beyond its nominal work; that is reported, not added.</p>` : ''}
-${bars(r.rows)}
-${table(r)}
+${bars(latency)}
+${table(r, latency)}
+${sessions.length > 0 ? `<h2>Long sessions: open sessions per worker</h2><p class="note">Spread: open sessions per worker, most minus fewest, on time average (simulator) or over the samples taken while every session was open (live). The p99 columns hold the worst spread at one moment.</p>${bars(sessions, true)}${table(r, sessions)}${sessionWorkers(sessions)}` : ''}
 <p class="note">Latencies in ms of scaled time. * = transient prediction (a worker overloaded, no steady state). ${escapeHtml(r.method)}</p>
 </body></html>
 `;

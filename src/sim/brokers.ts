@@ -51,7 +51,7 @@ export interface BrokersOutcome extends SimOutcome {
 export const NOISE_BATCHES = 10;
 
 /** Per-backend statistics row (see run.ts for the single-broker layout this follows). */
-const STRIDE = 8;
+const STRIDE = 10;
 const WORK_SCALE = 0;
 const COUNT = 1;
 const SUM = 2;
@@ -60,6 +60,9 @@ const BUSY_IN_WINDOW = 4;
 const BUSY_AFTER_START = 5;
 const PEAK = 6;
 const STARTED = 7;
+/** The integral of requests held over the measured window, and when it last changed. */
+const HELD_AREA = 8;
+const HELD_SINCE = 9;
 
 /** Past this many backends, sessions do not track the spread (a scan of every backend per event). */
 const SPREAD_MAX_BACKENDS = 256;
@@ -166,7 +169,8 @@ class BrokersSimulation {
       this.pools.push(pool);
       this.strategies.push(strategy);
       this.views.push(pool.backends);
-      this.jiq.push(strategy instanceof JoinIdleQueue ? strategy : undefined);
+      // With pool reports each JIQ hears of idleness from its own pool; the driver reports nothing.
+      this.jiq.push(strategy instanceof JoinIdleQueue && c.jiqReports !== 'pool' ? strategy : undefined);
       this.ctxs.push({
         now: 0,
         rand: stream(c.seed, i === 0 ? STREAM.picks : STREAM.brokerPicks + i),
@@ -182,9 +186,11 @@ class BrokersSimulation {
     this.joined = new Int32Array(n).fill(-1);
     let weightSum = 0;
     for (let i = 0; i < n; i++) weightSum += backends[i].weight;
-    this.weighted = backends.some((b) => b.weight !== backends[0].weight);
+    this.weighted = backends.some((b) => b.weight !== backends[0].weight) || c.speeds !== undefined;
     for (let i = 0; i < n; i++) {
-      this.per[i * STRIDE + WORK_SCALE] = weightSum / (n * backends[i].weight);
+      // Explicit speeds (a lab scenario) are absolute, as in run.ts.
+      this.per[i * STRIDE + WORK_SCALE] =
+        c.speeds !== undefined ? 1 / c.speeds[i] : weightSum / (n * backends[i].weight);
       this.per[i * STRIDE + BUSY_SINCE] = Number.NaN;
     }
     this.rSplit = stream(c.seed, STREAM.split);
@@ -253,6 +259,7 @@ class BrokersSimulation {
           this.doneAfterStart += count;
           if (now <= this.windowEnd) this.doneInWindow += count;
         }
+        this.holdChanged(o, slot, now);
         held[slot] -= count;
         if (held[slot] === 0) {
           const since = per[o + BUSY_SINCE];
@@ -261,11 +268,13 @@ class BrokersSimulation {
           per[o + BUSY_SINCE] = Number.NaN;
           if (this.k > 1 && this.jiq[0] !== undefined) this.reportIdle(slot);
         }
-        if (this.trackSpread) this.spreadChanged(now);
+        // The replacements are due first, so that the spread an end leaves for them to fill is not
+        // counted as the balancer's worst (spreadChanged reads nextArrival).
         if (this.sessions > 0 && this.hasMore) {
           this.pending += count;
           this.nextArrival = now;
         }
+        if (this.trackSpread) this.spreadChanged(now);
         nextAt[slot] = bank.nextCompletionAt(slot);
         heap.update(slot);
         continue;
@@ -298,6 +307,7 @@ class BrokersSimulation {
           this.jiq[w]!.withdraw(this.views[w][slot]);
         }
         if (held[slot] === 0) per[o + BUSY_SINCE] = now;
+        this.holdChanged(o, slot, now);
         held[slot]++;
         per[o + STARTED]++;
         if (now >= this.windowStart && held[slot] > per[o + PEAK]) per[o + PEAK] = held[slot];
@@ -350,6 +360,14 @@ class BrokersSimulation {
         return h;
       }
     }
+  }
+
+  /** Before held[slot] changes: the time it held its count, within the measured window, goes to its area. */
+  private holdChanged(o: number, slot: number, now: number): void {
+    const per = this.per;
+    per[o + HELD_AREA] +=
+      this.held[slot] * overlap(per[o + HELD_SINCE], now, this.windowStart, this.windowEnd);
+    per[o + HELD_SINCE] = now;
   }
 
   private countGap(broker: number, now: number): void {
@@ -463,15 +481,18 @@ class BrokersSimulation {
       busyAt = BUSY_AFTER_START;
     }
     const perBackend: BackendOutcome[] = [];
+    const measuredSpan = this.windowEnd - windowStart;
     for (let i = 0; i < n; i++) {
       const o = i * STRIDE;
       const count = per[o + COUNT];
+      this.holdChanged(o, i, now);
       perBackend.push({
         id: this.views[0][i].id,
         requests: count,
         meanLatencyMs: count === 0 ? 0 : per[o + SUM] / count,
         utilization: span > 0 ? Math.min(1, per[o + busyAt] / span) : 0,
         peakInFlight: per[o + PEAK],
+        meanInFlight: measuredSpan > 0 ? per[o + HELD_AREA] / measuredSpan : Number.NaN,
       });
     }
     const perBroker: BrokerArrivals[] = [];
@@ -489,7 +510,6 @@ class BrokersSimulation {
       fromIdle += j.fromIdle;
       picks += j.picks;
     }
-    const measuredSpan = this.windowEnd - windowStart;
     return {
       strategy: this.strategies[0].name,
       backends: n,

@@ -67,6 +67,13 @@ export interface SimConfig {
    * learns nothing and may later send to a busy backend it still holds as idle.
    */
   jiqWithdraw?: boolean;
+  /**
+   * join-idle-queue with several brokers: who tells a dispatcher that a backend is idle. 'external' (the
+   * default): the backend itself, to one dispatcher at random (the paper's JIQ-Random). 'pool': no one;
+   * each dispatcher infers it from its own in-flight count reaching 0, as separate live brokers (a lab's K
+   * brokers, --procs) do, since a timbang worker does not report to brokers.
+   */
+  jiqReports?: 'external' | 'pool';
 }
 
 export type SplitKind = 'round-robin' | 'random' | 'hash';

@@ -22,6 +22,8 @@ export interface BackendOutcome {
   utilization: number;
   /** Most requests it held at once in the measured window (runs with brokers, sessions or a shared view). */
   peakInFlight?: number;
+  /** Requests it held on time average over the measured window (runs with brokers, sessions or a shared view). */
+  meanInFlight?: number;
 }
 
 /** What one strategy did with the workload. */
@@ -71,7 +73,11 @@ export function createStrategy(name: string, c: SimConfig): Strategy {
   const info = resolveStrategy(name);
   if (info.name === 'consistent-hash') return new ConsistentHash({ loadFactor: c.hashFactor });
   // Many dispatchers: the simulator reports the real backends' idleness to one idle queue at random.
-  if ((c.brokers ?? 1) > 1 && (info.name === 'join-idle-queue' || info.name === 'jiq-p2c'))
+  if (
+    (c.brokers ?? 1) > 1 &&
+    c.jiqReports !== 'pool' &&
+    (info.name === 'join-idle-queue' || info.name === 'jiq-p2c')
+  )
     return new JoinIdleQueue({ fallback: info.name === 'jiq-p2c' ? 'p2c' : 'random', reports: 'external' });
   return info.create();
 }

@@ -89,7 +89,7 @@ export async function runSweepCommand(
     arrivals += r.requests;
     if (!baseP99.has(r.strategy)) baseP99.set(r.strategy, r.latencyMs.p99);
     if (o.json) {
-      out.write(`${JSON.stringify({ [v]: x, ...toJsonRecord(r) })}\n`);
+      out.write(`${JSON.stringify({ [v]: x, ...toJsonRecord(r), seed: base.seed })}\n`);
       return;
     }
     out.write(

@@ -169,6 +169,7 @@ export const CSV_COLUMNS = [
   'busyMaxOverMean',
   'peakMaxOverMean',
   'servedCv',
+  'seed',
 ] as const;
 
 function num(x: number | undefined, digits = 6): string {
@@ -202,6 +203,7 @@ export function csvRow(o: SimOutcome, c: SimConfig): string[] {
     num(b?.imbalance.busyMaxOverMean),
     num(b?.imbalance.peakMaxOverMean),
     num(b?.imbalance.servedCv),
+    String(c.seed),
   ];
 }
 

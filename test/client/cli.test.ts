@@ -35,6 +35,7 @@ describe('bad flags: one line, exit 2, nothing sent', () => {
     ['an app id with a colon', ['--app-ids', 'a:b', '-n', '1'], /bad app id 'a:b'/],
     ['a bad protocol', ['--protocol', 'udp'], /expected line, http, h2 or ws/],
     ['a type and a mix', ['Long', '--mix', 'short:1'], /a request type or --mix, not both/],
+    ['a seed that is no number', ['--seed', 'lucky'], /bad seed 'lucky'.*or random/],
   ];
   it.each(cases)('%s', async (_name, args, message) => {
     fake = await startFakeLine();
@@ -202,6 +203,48 @@ describe('load mode from the command line', () => {
     expect(parsed.results).toHaveLength(2);
     expect(await readFile(html, 'utf8')).toMatch(/^<!doctype html>/);
     expect(await readFile(log, 'utf8')).toMatch(/^Strategy: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d - round-robin$/m);
+  });
+
+  it('the default seed is fixed: two runs send the same requests; --seed random draws a fresh one', async () => {
+    fake = await startFakeLine();
+    const run = async (name: string, extra: string[] = []) => {
+      const json = join(dir, `${name}.json`);
+      const log = join(dir, `${name}.log`);
+      const r = await runCli([
+        'client',
+        '--port',
+        String(fake!.port),
+        '-n',
+        '30',
+        '-c',
+        '1',
+        '--json',
+        json,
+        '--log',
+        log,
+        ...extra,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const sent = (await readFile(log, 'utf8'))
+        .split('\n')
+        .filter((l) => l.startsWith('Message Sent'))
+        .map((l) => l.replace(/^.* - /, ''));
+      const seed = (JSON.parse(await readFile(json, 'utf8')) as { params: { seed: number } }).params.seed;
+      return { stdout: r.stdout, sent, seed };
+    };
+    const a = await run('seed-a');
+    const b = await run('seed-b');
+    expect(a.seed).toBe(1);
+    expect(b.seed).toBe(1);
+    expect(a.stdout).toMatch(/, seed 1$/m);
+    expect(a.sent).toHaveLength(30);
+    expect(new Set(a.sent).size).toBeGreaterThan(1); // the mix and the app ids are drawn, not constant
+    expect(b.sent).toEqual(a.sent);
+    const c = await run('seed-c', ['--seed', 'random']);
+    const d = await run('seed-d', ['--seed', 'random']);
+    // Two draws from 2^31 seeds collide with probability 5e-10.
+    expect(c.seed).not.toBe(d.seed);
+    expect(c.stdout).toContain(`seed ${c.seed}`);
   });
 
   it('stops with one line when nothing listens, with no table', async () => {

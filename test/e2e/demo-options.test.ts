@@ -55,4 +55,13 @@ describe('timbang demo options', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('refuses --seed without --scenario in one line, exit 2 (nothing in the demo is drawn at random)', async () => {
+    const demo = runCli(['demo', '--seed', '3', '--port', '0', '--admin-port', '0']);
+    const { code } = await demo.exited;
+    expect(code).toBe(2);
+    expect(demo.output().trim()).toBe(
+      "timbang: --seed goes with --scenario: the demo's own scenario draws nothing at random",
+    );
+  });
 });

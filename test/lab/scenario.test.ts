@@ -51,7 +51,36 @@ describe('scenario files', () => {
   it.each([
     ['bad YAML', 'name: [', /not valid YAML/],
     ['a misspelt key', `${BASE}colour: red\n`, /unrecognized key/i],
-    ['load and rate', BASE.replace('rate: 1', 'rate: 1, load: 0.5'), /give load or rate, not both/],
+    ['load and rate', BASE.replace('rate: 1', 'rate: 1, load: 0.5'), /give one of load, rate or sessions/],
+    ['no brokers', `${BASE}brokers: 0\n`, /x.yaml: brokers: must be a whole number of brokers from 1 to 16/],
+    ['half a broker', `${BASE}brokers: 2.5\n`, /brokers: must be a whole number of brokers from 1 to 16/],
+    [
+      'brokers as a word',
+      `${BASE}brokers: many\n`,
+      /brokers: must be a whole number of brokers from 1 to 16/,
+    ],
+    ['too many brokers', `${BASE}brokers: 17\n`, /brokers: must be a whole number of brokers from 1 to 16/],
+    ['an unknown split', `${BASE}brokers: 2\nsplit: hash\n`, /split: random or round-robin/],
+    [
+      'a phase with more brokers than the scenario',
+      `${BASE}brokers: 2\n`.replace('rate: 1 }', 'rate: 1, brokers: 3 }'),
+      /phases\[1\].brokers: 3 is more than the scenario's brokers \(2\)/,
+    ],
+    [
+      'sessions without their length',
+      BASE.replace('rate: 1', 'sessions: 10'),
+      /sessions and session go together/,
+    ],
+    [
+      'sessions and a load',
+      BASE.replace('rate: 1', 'sessions: 10, load: 0.5, session: { meanS: 5 }'),
+      /give one of load, rate or sessions/,
+    ],
+    [
+      'sessions through several brokers',
+      `${BASE}brokers: 2\n`.replace('rate: 1', 'sessions: 10, session: { meanS: 5 }'),
+      /phases\[1\]: a phase of sessions runs through one broker: give it brokers: 1/,
+    ],
     ['an unknown strategy', BASE.replace('rr,', 'fastest,'), /strategies\[0\]: unknown strategy/],
     [
       'an unknown worker',
@@ -77,6 +106,43 @@ describe('scenario files', () => {
       expect((err as Error).message).not.toMatch(/\n/);
       expect((err as { code: string }).code).toBe('ERR_BAD_OPTION');
     }
+  });
+
+  it('carries brokers and sessions into the segments, and predicts both', () => {
+    const s = parseScenario(
+      `${BASE}brokers: 4\nsplit: round-robin\n`
+        .replace('mix: { long: 1, short: 2 } }', 'mix: { long: 1, short: 2 }, brokers: 1 }')
+        .replace(
+          'rate: 1 }',
+          'rate: 1 }\n  - { name: c, durationS: 100, sessions: 30, session: { meanS: 10 }, brokers: 1 }',
+        ),
+      'x.yaml',
+    );
+    expect(s.split).toBe('round-robin');
+    const segs = segments(s, 10);
+    expect(segs.map((g) => g.brokers)).toEqual([1, 4, 1]);
+    expect(segs[2].sessions).toEqual({ open: 30, meanMs: 1000, lengths: 'exp' });
+    const p = predict(s, segs, ['least-connections', 'round-robin'], 10);
+    expect(p.map((x) => x.metric)).toEqual([
+      'latency',
+      'latency',
+      'latency',
+      'latency',
+      'sessions',
+      'sessions',
+    ]);
+    const spread = (name: string) => p.find((x) => x.segment === 2 && x.strategy === name)!;
+    expect(spread('least-connections').mean.mean).toBeLessThan(0.5);
+    expect(spread('round-robin').mean.mean).toBeGreaterThan(1);
+    expect(spread('round-robin').perWorker?.map((w) => w.id)).toEqual(['1', '2', '3']);
+    // Thirty sessions over three workers: ten each on average, whatever the strategy.
+    for (const w of spread('least-connections').perWorker ?? []) expect(w.meanOpen).toBeCloseTo(10, 0);
+    const rows = compare(segs, p, undefined);
+    const csv = labCsv(newLabReport(s, 'x.yaml', 'simulate', 10, 0, rows))
+      .trimEnd()
+      .split('\n');
+    expect(csv[0].split(',').slice(-3)).toEqual(['metric', 'brokers', 'seed']);
+    expect(csv[csv.length - 1]).toMatch(/,sessions,1,1$/);
   });
 
   it('predicts deterministically, and marks an overloaded worker as transient', () => {

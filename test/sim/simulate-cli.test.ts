@@ -51,7 +51,9 @@ describe('timbang simulate (CLI)', () => {
       'throughputPerSec',
       'latencyMs',
       'perBackend',
+      'seed',
     ]);
+    expect(first.seed).toBe(7);
     expect(Object.keys(first.latencyMs)).toEqual(['mean', 'p50', 'p90', 'p99', 'max']);
     expect(Object.keys(first.perBackend[0])).toEqual(['id', 'requests', 'meanLatencyMs', 'utilization']);
     expect(first.backends).toBe(20);
@@ -177,6 +179,44 @@ describe('timbang simulate (CLI)', () => {
     }
     expect(r.stdout).toMatch(/\(default: all\)/);
     expect(r.stdout).toMatch(/\(default: 0\.8\)/);
+  });
+});
+
+describe('timbang simulate: seeds', () => {
+  it('the default seed is fixed (two runs are byte-identical), and --seed random draws one and records it', async () => {
+    const args = ['--backends', '5', '--requests', '3000', '--strategy', 'random,p2c', '--json'];
+    const [a, b, c, d] = await Promise.all([
+      simulate(args),
+      simulate(args),
+      simulate([...args, '--seed', 'random']),
+      simulate([...args, '--seed', 'random']),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect(JSON.parse(a.stdout.split('\n')[0]).seed).toBe(1);
+    const seedOf = (r: Run) => JSON.parse(r.stdout.split('\n')[0]).seed as number;
+    // Two draws from 2^31 seeds collide with probability 5e-10.
+    expect(seedOf(c)).not.toBe(seedOf(d));
+    // The seed recorded replays the run.
+    const replay = await simulate([...args, '--seed', String(seedOf(c))]);
+    expect(replay.stdout).toBe(c.stdout);
+  });
+
+  it("a lesson's prediction: the same with no seed given, and --seed replaces the lesson's", async () => {
+    const lesson = ['--scenario', 'examples/lessons/classroom.yaml', '--json'];
+    const [a, b, c] = await Promise.all([
+      simulate(lesson),
+      simulate(lesson),
+      simulate([...lesson, '--seed', '8']),
+    ]);
+    const rows = (r: Run) => {
+      const j = JSON.parse(r.stdout) as { seed: number; rows: unknown[] };
+      return { seed: j.seed, rows: JSON.stringify(j.rows) };
+    };
+    expect(rows(a)).toEqual(rows(b));
+    expect(rows(a).seed).toBe(7);
+    expect(rows(c).seed).toBe(8);
+    expect(rows(c).rows).not.toBe(rows(a).rows);
   });
 });
 

@@ -71,7 +71,7 @@ describe('timbang simulate: brokers, sweeps, CSV', () => {
     expect(r.stdout).toMatch(/^4\s+least-connections\s+[\d.]+/m);
     const rows = (await readFile(csv, 'utf8')).trimEnd().split('\n');
     expect(rows[0]).toBe(
-      'brokers,strategy,backends,brokers,load,requests,completed,dropped,throughputPerSec,meanMs,p50Ms,p90Ms,p99Ms,maxMs,meanSeMs,p99SeMs,busyMaxOverMean,peakMaxOverMean,servedCv',
+      'brokers,strategy,backends,brokers,load,requests,completed,dropped,throughputPerSec,meanMs,p50Ms,p90Ms,p99Ms,maxMs,meanSeMs,p99SeMs,busyMaxOverMean,peakMaxOverMean,servedCv,seed',
     );
     expect(rows).toHaveLength(1 + 3 * 2);
     expect(rows[5].split(',').slice(0, 4)).toEqual(['4', 'power-of-two', '40', '4']);

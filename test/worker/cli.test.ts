@@ -98,6 +98,24 @@ describe('timbang worker (CLI)', () => {
     expect(await res.json()).toMatchObject({ worker: '2', type: 'short', app: 'App5' });
   });
 
+  it('--fail-rate draws from a fixed seed by default: two workers fail the same jobs', async () => {
+    const pattern = async (args: string[]) => {
+      const { port } = await startCli(['--short-ms', '1', '--fail-rate', '0.5', '--quiet', ...args]);
+      let out = '';
+      for (let i = 0; i < 24; i++) {
+        const reply = await classroomClient(port, `App${i}:Short`);
+        out += reply.startsWith('ERROR') ? 'x' : '.';
+      }
+      return out;
+    };
+    const [a, b, c] = await Promise.all([pattern([]), pattern([]), pattern(['--seed', '2'])]);
+    expect(a).toBe(b);
+    expect(a).toMatch(/x/);
+    expect(a).toMatch(/\./);
+    // Another seed, other failures (24 draws at 1/2 agree by chance with probability 6e-8).
+    expect(c).not.toBe(a);
+  });
+
   it('--crash-after 2 replies to two jobs, then exits and refuses connections', async () => {
     const { p, port } = await startCli(['--short-ms', '10', '--crash-after', '2', '--quiet']);
     expect(await classroomClient(port, 'App1:Short')).toMatch(/for App1 in/);
