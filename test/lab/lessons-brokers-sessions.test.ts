@@ -1,13 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ComparisonRow } from '../../src/lab/compare.js';
 import type { LabReport } from '../../src/lab/output.js';
 import { startWorker } from '../../src/worker/worker.js';
 import { startLab } from '../admin/helpers.js';
 import { runCli } from '../client/run-cli.js';
-import { Stack } from '../helpers/backends.js';
+import { labFixture, lessonFile } from './lab-fixture.js';
 
 /**
  * The many-brokers and long-sessions lessons, end to end in both modes: the simulator's prediction
@@ -16,21 +15,8 @@ import { Stack } from '../helpers/backends.js';
  * claims, in both. (A file of its own beside lessons.test.ts, so the two run side by side.)
  */
 
-const file = (name: string) => `examples/lessons/${name}.yaml`;
-const stack = new Stack();
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'timbang-lessons2-'));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
-afterEach(() => stack.closeAll());
-
-async function lab(args: string[], timeoutMs: number): Promise<LabReport> {
-  const out = join(dir, `${Math.random().toString(36).slice(2)}.json`);
-  const r = await runCli([...args, '--json', out], timeoutMs);
-  expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-  return JSON.parse(await readFile(out, 'utf8')) as LabReport;
-}
+const file = lessonFile;
+const { stack, lab, dir } = labFixture('timbang-lessons2-');
 
 /** The lesson with its phases shortened by `factor` (the test's own copy; the shipped file is untouched). */
 async function shortened(name: string, factor: number): Promise<string> {
@@ -38,7 +24,7 @@ async function shortened(name: string, factor: number): Promise<string> {
     /durationS: (\d+)/g,
     (_m, d: string) => `durationS: ${Number(d) / factor}`,
   );
-  const path = join(dir, `${name}.yaml`);
+  const path = join(dir(), `${name}.yaml`);
   await writeFile(path, text);
   return path;
 }
@@ -124,7 +110,7 @@ describe('many brokers', () => {
   });
 
   it('a bad brokers: value is one line and exit 2', async () => {
-    const path = join(dir, 'bad-brokers.yaml');
+    const path = join(dir(), 'bad-brokers.yaml');
     await writeFile(
       path,
       (await readFile(file('many-brokers'), 'utf8')).replace('brokers: 4', 'brokers: four'),
@@ -141,8 +127,8 @@ describe('many brokers', () => {
 
 describe('long sessions', () => {
   it('the prediction: round robin drifts apart when lifetimes differ, least connections does not', async () => {
-    const html = join(dir, 'long-sessions.html');
-    const csv = join(dir, 'long-sessions.csv');
+    const html = join(dir(), 'long-sessions.html');
+    const csv = join(dir(), 'long-sessions.csv');
     const r = await runCli(
       ['simulate', '--scenario', file('long-sessions'), '--json', '--report', html, '--csv', csv],
       60_000,

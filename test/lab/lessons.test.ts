@@ -1,13 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LabReport } from '../../src/lab/output.js';
 import { loadScenario } from '../../src/lab/scenario.js';
 import { startWorker } from '../../src/worker/worker.js';
 import { startLab } from '../admin/helpers.js';
 import { runCli } from '../client/run-cli.js';
-import { Stack } from '../helpers/backends.js';
+import { labFixture, lessonFile } from './lab-fixture.js';
 
 /**
  * Every shipped lesson, end to end, in both modes: the simulator's prediction (simulate --scenario)
@@ -16,21 +15,8 @@ import { Stack } from '../helpers/backends.js';
  */
 
 const LESSONS = ['classroom', 'weights', 'dying-worker'];
-const file = (name: string) => `examples/lessons/${name}.yaml`;
-const stack = new Stack();
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'timbang-lessons-'));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
-afterEach(() => stack.closeAll());
-
-async function lab(args: string[], timeoutMs: number): Promise<LabReport> {
-  const out = join(dir, `${Math.random().toString(36).slice(2)}.json`);
-  const r = await runCli([...args, '--json', out], timeoutMs);
-  expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-  return JSON.parse(await readFile(out, 'utf8')) as LabReport;
-}
+const file = lessonFile;
+const { stack, lab, dir } = labFixture('timbang-lessons-');
 
 describe('lessons: the prediction', () => {
   it.each(LESSONS)('%s: simulate --scenario predicts every segment and strategy', async (name) => {
@@ -143,7 +129,7 @@ describe('lessons: live, against a running broker (client --scenario)', () => {
           shortMs: 5,
         });
         stack.add(() => extra.close({ timeoutMs: 0 }));
-        path = join(dir, 'dying-worker.yaml');
+        path = join(dir(), 'dying-worker.yaml');
         await writeFile(
           path,
           (await readFile(file(name), 'utf8')).replace('127.0.0.1:9005', `127.0.0.1:${extra.port}`),
