@@ -23,12 +23,17 @@ import { runWrk } from './wrk.js';
  * the same interleaved rounds (so the machine's own noise shows in their tails too). For each it prints
  * p50/p99/p99.9, GC pauses per 10,000 requests, the longest pause, the time in GC per request, and the
  * bytes allocated per request (what young-generation collections freed, over the requests).
+ * Flags: --duration 5 (s per cell), --rounds 2, --connections 1,50.
  */
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const flags = benchFlags({
   duration: { type: 'string', default: '5' },
   rounds: { type: 'string', default: '2' },
+  /** Which connection counts to run, e.g. `--connections 1` for the 1-connection tail alone. */
+  connections: { type: 'string', default: '1,50' },
 });
+const CONNECTIONS = flags.connections.split(',').map(Number);
+if (CONNECTIONS.some((c) => !(c > 0))) throw new Error('--connections is a list of positive numbers');
 const SECONDS = Number(flags.duration);
 const ROUNDS = Number(flags.rounds);
 
@@ -43,6 +48,14 @@ const VARIANTS: Variant[] = [
   { name: 'broker (defaults)', node: [], kind: 'broker' },
   { name: 'broker --max-semi-space-size=16', node: ['--max-semi-space-size=16'], kind: 'broker' },
   { name: 'broker --max-semi-space-size=64', node: ['--max-semi-space-size=64'], kind: 'broker' },
+  // A young generation of fixed size from the start (it otherwise grows from 1 MB, scavenging often).
+  {
+    name: 'broker semi-space fixed at 16 MB',
+    node: ['--min-semi-space-size=16', '--max-semi-space-size=16'],
+    kind: 'broker',
+  },
+  // No GC helper threads: on 2 cores they compete with wrk and the backends for a core.
+  { name: 'broker --single-threaded-gc', node: ['--single-threaded-gc'], kind: 'broker' },
   { name: 'node relay (floor)', node: [], kind: 'relay' },
   { name: 'nginx', kind: 'nginx' },
 ];
@@ -126,7 +139,7 @@ async function main(): Promise<void> {
   for (const t of targets) await runWrk(`http://127.0.0.1:${t.port}/`, 50, 2);
 
   const cells: Cell[] = [];
-  for (const c of [1, 50])
+  for (const c of CONNECTIONS)
     for (const t of targets)
       cells.push({
         variant: t.v.name,
@@ -142,7 +155,7 @@ async function main(): Promise<void> {
         allocBytesPerReq: [],
       });
   for (let r = 0; r < ROUNDS; r++) {
-    for (const c of [1, 50]) {
+    for (const c of CONNECTIONS) {
       for (let k = 0; k < targets.length; k++) {
         const t = targets[(k + r) % targets.length];
         const before = logText(t.log).length;
