@@ -294,16 +294,18 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
     }
   }
 
-  onUpstreamData(chunk: Buffer, last: boolean): boolean {
-    this.bytes += chunk.length;
+  onUpstreamData(data: Buffer, start: number, end: number, last: boolean): boolean {
+    this.bytes += end - start;
     if (this.noBody || this.clientGone) return true;
-    // The chunk is a view of the upstream read buffer: copied, since the stream writes it later.
+    // The bytes are the upstream read buffer's: copied, since the stream writes them later.
+    const chunk = Buffer.allocUnsafe(end - start);
+    data.copy(chunk, 0, start, end);
     if (last) {
       this.done = true;
-      this.stream.end(Buffer.from(chunk));
+      this.stream.end(chunk);
       return true;
     }
-    return this.stream.write(Buffer.from(chunk));
+    return this.stream.write(chunk);
   }
 
   onUpstreamEnd(): void {

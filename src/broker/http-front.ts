@@ -229,33 +229,36 @@ export class ClientConnection extends RequestReader {
   }
 
   /**
-   * Body bytes of the response (copied: the caller may reuse them at once); false when the client is
-   * slow (wait for clientDrained).
+   * Body bytes of the response, data[start, end) (copied: the caller may reuse them at once); false
+   * when the client is slow (wait for clientDrained).
    */
-  writeBody(chunk: Buffer): boolean {
-    return this.send(chunk, false);
+  writeBody(data: Buffer, start: number, end: number): boolean {
+    return this.send(data, start, end, false);
   }
 
-  /** Ends the response, with its last body bytes if given; the connection then reads the next request. */
-  endResponse(last?: Buffer): void {
-    this.send(last, true);
+  /**
+   * Ends the response, with its last body bytes data[start, end) if given; the connection then reads
+   * the next request.
+   */
+  endResponse(data?: Buffer, start = 0, end = data === undefined ? 0 : data.length): void {
+    this.send(data, start, end, true);
     this.finishExchange();
   }
 
   /**
-   * One write: the head if it is still held, the body bytes (as a chunk when the response is chunked),
-   * and the last chunk if the response ends. A small response is a single write.
+   * One write: the head if it is still held, the body bytes body[start, stop) (as a chunk when the
+   * response is chunked), and the last chunk if the response ends. A small response is a single write.
    */
-  private send(body: Buffer | undefined, end: boolean): boolean {
+  private send(body: Buffer | undefined, start: number, stop: number, end: boolean): boolean {
     const head = this.responseHead;
     this.responseHead = '';
-    const n = body === undefined || this.noBodyOut ? 0 : body.length;
+    const n = body === undefined || this.noBodyOut ? 0 : stop - start;
     if (n <= SMALL_WRITE) {
       // One string: latin1 maps bytes to characters one to one, and Node writes a string this small from
       // a stack buffer, so no Buffer is made or filled in JavaScript (measured: a third of the cost).
       let out = head;
       if (n > 0) {
-        const bytes = (body as Buffer).toString('latin1');
+        const bytes = (body as Buffer).toString('latin1', start, stop);
         out += this.chunkedOut ? `${n.toString(16)}\r\n${bytes}\r\n` : bytes;
       }
       if (this.chunkedOut && end) out += '0\r\n\r\n';
@@ -267,7 +270,7 @@ export class ClientConnection extends RequestReader {
     // Heads are latin1 by construction (read as latin1, or ours in ASCII): one byte per character.
     let at = head === '' ? 0 : out.write(head, 0, 'latin1');
     if (sizeLine !== '') at += out.write(sizeLine, at, 'latin1');
-    at += (body as Buffer).copy(out, at);
+    at += (body as Buffer).copy(out, at, start, stop);
     if (sizeLine !== '') {
       out[at++] = 0x0d;
       out[at++] = 0x0a;

@@ -304,12 +304,12 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
     this.conn.startResponse(status, reason, `${fields}x-timbang-backend: ${this.backend!.id}\r\n`, length);
   }
 
-  onUpstreamData(chunk: Buffer, last: boolean): boolean {
-    this.bytes += chunk.length;
-    if (!last) return this.conn.writeBody(chunk);
+  onUpstreamData(data: Buffer, start: number, end: number, last: boolean): boolean {
+    this.bytes += end - start;
+    if (!last) return this.conn.writeBody(data, start, end);
     // Head and the whole body in one write, the usual case for small responses.
     this.done = true;
-    this.conn.endResponse(chunk);
+    this.conn.endResponse(data, start, end);
     return true;
   }
 

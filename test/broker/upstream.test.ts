@@ -46,8 +46,8 @@ class Probe implements UpstreamExchange {
     this.fields = fields;
   }
 
-  onUpstreamData(chunk: Buffer, last: boolean): boolean {
-    this.body += chunk.toString('latin1');
+  onUpstreamData(data: Buffer, start: number, end: number, last: boolean): boolean {
+    this.body += data.toString('latin1', start, end);
     this.lastSeen ||= last;
     return true;
   }

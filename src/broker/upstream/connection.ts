@@ -48,8 +48,13 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   /** The Content-Length line, relayed only when the body is framed by it (or there is none). */
   private lengthStart = -1;
   private lengthEnd = -1;
-  /** A body piece held back until it is known whether it is the last (so head and body go out as one). */
-  private held: Buffer | undefined = undefined;
+  /**
+   * A body piece, heldData[heldStart, heldEnd), held back until it is known whether it is the last (so
+   * head and body go out as one).
+   */
+  private heldData: Buffer | undefined = undefined;
+  private heldStart = 0;
+  private heldEnd = 0;
   private requestBodySent = true;
   private streamedBody: Readable | undefined = undefined;
   private chunkedBody = false;
@@ -232,17 +237,21 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   }
 
   protected onBody(data: Buffer, start: number, end: number): void {
-    // A view of the read buffer, not a copy: it is passed on before this read's callback returns (the
+    // The read buffer itself, not a copy: it is passed on before this read's callback returns (the
     // exchange copies what it keeps), and the next read cannot come sooner.
-    const piece = data.subarray(start, end);
-    if (this.held !== undefined) this.pass(this.held, false);
-    this.held = piece;
+    if (this.heldData !== undefined) this.pass(false);
+    this.heldData = data;
+    this.heldStart = start;
+    this.heldEnd = end;
   }
 
-  private pass(chunk: Buffer, last: boolean): void {
-    this.held = undefined;
+  /** Hands the held piece to the exchange. */
+  private pass(last: boolean): void {
+    const data = this.heldData as Buffer;
+    this.heldData = undefined;
     const ex = this.ex;
-    if (ex !== undefined && !ex.onUpstreamData(chunk, last) && !last) this.socket.pause();
+    if (ex !== undefined && !ex.onUpstreamData(data, this.heldStart, this.heldEnd, last) && !last)
+      this.socket.pause();
   }
 
   private onRead(n: number, _buf: Uint8Array): boolean {
@@ -292,7 +301,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     const used = this.feed(data, 0, n);
     if (this.ex !== ex) return; // cancelled from a callback
     if (this.error !== '') {
-      this.held = undefined;
+      this.heldData = undefined;
       return this.fail(
         // A refused 101 reached the client with nothing: it may still get a 502.
         this.headRead && this.status !== 101 ? 'broken' : 'no-response',
@@ -304,7 +313,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
       this.complete(ex, used === n);
       return;
     }
-    if (this.held !== undefined) this.pass(this.held, false);
+    if (this.heldData !== undefined) this.pass(false);
     this.requestTimer?.refresh();
   }
 
@@ -333,10 +342,10 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     this.ex = undefined;
     ex.upstream = undefined;
     this.served++;
-    if (this.held !== undefined) {
-      const last = this.held;
-      this.held = undefined;
-      ex.onUpstreamData(last, true);
+    const last = this.heldData;
+    if (last !== undefined) {
+      this.heldData = undefined;
+      ex.onUpstreamData(last, this.heldStart, this.heldEnd, true);
     }
     if (reusable) this.pool.release(this);
     else {

@@ -46,10 +46,11 @@ export interface UpstreamExchange {
    */
   onUpstreamHead(status: number, reason: string, fields: string, length: boolean): void;
   /**
-   * Body bytes: a view of the connection's read buffer, valid only during the call (copy what is kept).
+   * Body bytes data[start, end): the connection's read buffer, valid only during the call (copy what is
+   * kept; a range rather than a subarray, so the usual small response makes no Buffer object of its own).
    * Returns false when the client cannot take more for now: reading stops until resume().
    */
-  onUpstreamData(chunk: Buffer, last: boolean): boolean;
+  onUpstreamData(data: Buffer, start: number, end: number, last: boolean): boolean;
   onUpstreamEnd(): void;
   /**
    * The backend answered 101 to an upgrade request: `head` is `<reason>\r\n<header lines>` to relay
