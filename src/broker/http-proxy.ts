@@ -70,6 +70,7 @@ export function classroomJob(
  */
 export class HttpProxy {
   private readonly upstreams = new Map<Backend, UpstreamPool>();
+  private readonly backendFields = new Map<Backend, string>();
   /** Upgrade tunnels (WebSocket and others): the cap, the idle timeout, open ones per backend. */
   readonly tunnels: Tunnels;
 
@@ -107,6 +108,16 @@ export class HttpProxy {
     return ex;
   }
 
+  /** `x-timbang-backend: <id>\r\n`, the field every response relayed from b carries, made once per backend. */
+  backendField(b: Backend): string {
+    let field = this.backendFields.get(b);
+    if (field === undefined) {
+      field = `x-timbang-backend: ${b.id}\r\n`;
+      this.backendFields.set(b, field);
+    }
+    return field;
+  }
+
   upstream(b: Backend): UpstreamPool {
     let pool = this.upstreams.get(b);
     if (pool === undefined) {
@@ -129,6 +140,7 @@ export class HttpProxy {
   forget(b: Backend): void {
     const pool = this.upstreams.get(b);
     this.upstreams.delete(b);
+    this.backendFields.delete(b);
     pool?.close();
   }
 
@@ -301,7 +313,7 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
   onUpstreamHead(status: number, reason: string, fields: string, length: boolean): void {
     this.responded = true;
     this.status = status;
-    this.conn.startResponse(status, reason, `${fields}x-timbang-backend: ${this.backend!.id}\r\n`, length);
+    this.conn.startResponse(status, reason, fields, length, this.proxy.backendField(this.backend!));
   }
 
   onUpstreamData(data: Buffer, start: number, end: number, last: boolean): boolean {

@@ -39,6 +39,21 @@ describe('broker HTTP front end', () => {
     expect(urls).toEqual(['/1?delay=30', '/2', '/3']);
   });
 
+  it("relays each response's own status and reason, however they follow one another", async () => {
+    // The front end reuses the last status line it made: a change of code or of reason alone must show.
+    const answers = ['200 OK', '200 Fine', '404 Not Found', '404 Not Found', '200 OK', '599 Whatever'];
+    let k = 0;
+    const server = net.createServer((socket) => {
+      socket.on('data', () => socket.write(`HTTP/1.1 ${answers[k++]}\r\nContent-Length: 1\r\n\r\nx`));
+    });
+    const port = await listen(server);
+    stack.add(() => closeServer(server));
+    const { broker } = await brokerFor(stack, [port]);
+    const req = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+    const text = await responses(broker.port, req.repeat(answers.length), answers.length);
+    expect([...text.matchAll(/HTTP\/1\.1 ([^\r]*)\r\n/g)].map((m) => m[1])).toEqual(answers);
+  });
+
   it('says 100 Continue to a client that expects it, then relays its body', async () => {
     const backend = await httpBackend(stack, 'a');
     const { broker } = await brokerFor(stack, [backend.port]);
