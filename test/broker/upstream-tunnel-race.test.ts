@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TunnelSink } from '../../src/broker/tunnel.js';
 import { UpstreamPool } from '../../src/broker/upstream/pool.js';
@@ -54,6 +55,7 @@ function exchange(name: string, extra: Partial<UpstreamExchange> = {}): Upstream
     upstream: undefined,
     retriable: true,
     staleRetried: false,
+    attemptAt: performance.now(),
     onUpstreamHead: (status: number) => log.push(`head ${status}`),
     onUpstreamData: () => true,
     onUpstreamEnd: () => log.push('end'),

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamPool } from '../../src/broker/upstream/pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from '../../src/broker/upstream/types.js';
@@ -17,6 +18,8 @@ class Probe implements UpstreamExchange {
   upstream: UpstreamSlot | undefined = undefined;
   staleRetried = false;
   retriable = true;
+  /** Sent to the pool as it is made, as the forwarder does. */
+  readonly attemptAt = performance.now();
   status = 0;
   reason = '';
   fields = '';
@@ -268,6 +271,34 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
     const refused = await send(poolFor(await deadPort()));
     expect(refused.failure).toBe('connect-failed');
     expect(refused.error).toBe('connect refused');
+  });
+
+  it('times each request by its own silence, on a reused connection too', async () => {
+    // One timer per connection, armed by the first request and moved on only when it fires: a response
+    // trickling in for longer than the timeout must not time out, and a later request on the same
+    // connection gets a full timeout of silence, never less.
+    const timeoutMs = 150;
+    const backend = await rawBackend((_h, s, n) => {
+      if (n === 0) s.write(OK);
+      else if (n === 1) {
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n');
+        let sent = 0;
+        const drip = setInterval(() => {
+          s.write('x');
+          if (++sent === 4) clearInterval(drip);
+        }, timeoutMs / 2);
+        stack.add(async () => clearInterval(drip));
+      } // the third is never answered
+    });
+    const pool = poolFor(backend.port, { requestTimeoutMs: timeoutMs });
+    expect((await send(pool)).failure).toBeUndefined();
+    const dripped = await send(pool);
+    expect([dripped.failure, dripped.body]).toEqual([undefined, 'xxxx']);
+    const sentAt = performance.now();
+    const silent = await send(pool);
+    expect(silent.failure).toBe('timeout');
+    expect(performance.now() - sentAt).toBeGreaterThanOrEqual(timeoutMs - 1);
+    expect(backend.connections).toBe(1);
   });
 
   it('queues requests past maxConnections and serves them in order as connections free up', async () => {

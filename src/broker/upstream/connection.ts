@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { dropNamedFields, insertRange } from '../../http1/connection-options.js';
@@ -61,6 +62,8 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   private lastError: NodeJS.ErrnoException | undefined = undefined;
   private readonly connectTimer: NodeJS.Timeout;
   private requestTimer: NodeJS.Timeout | undefined = undefined;
+  /** performance.now() of the request's last sign of life (see onRequestTimer). */
+  private activeAt = 0;
   private closed = false;
   /** The Upgrade field of a 101, and the tunnel the connection became (it never carries HTTP again). */
   private upgradeValue = '';
@@ -115,8 +118,11 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     socket.on('close', () => this.onClose());
   }
 
-  /** Sends a request on this (connected, idle) connection. */
-  start(ex: UpstreamExchange): void {
+  /**
+   * Sends a request on this (connected, idle) connection; `at` is performance.now() as it is sent (the
+   * forwarder's clock read for a request sent at once, a fresh one after a connect or a wait).
+   */
+  start(ex: UpstreamExchange, at: number): void {
     this.ex = ex;
     ex.upstream = this;
     this.reset();
@@ -127,13 +133,27 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     this.connectionOptions = '';
     this.lengthStart = -1;
     this.upgradeValue = '';
+    this.activeAt = at;
     this.writeRequest(ex);
-    if (this.requestTimer === undefined) {
-      this.requestTimer = setTimeout(() => this.onRequestTimeout(), this.pool.opts.requestTimeoutMs).unref();
-    } else {
-      this.requestTimer.refresh();
-    }
+    // One timer, armed when none is and moved on only when it fires (onRequestTimer): no timer-list work
+    // per request, which refresh() would be (measured: 2% of the broker's JavaScript per request).
+    this.requestTimer ??= setTimeout(this.onRequestTimer, this.pool.opts.requestTimeoutMs).unref();
   }
+
+  /**
+   * The backend timeout is idle time in each direction: activeAt is the request's last sign of life (sent,
+   * a response byte, an upload byte). The timer fires at the latest a full timeout after it was armed, so
+   * never before a timeout of silence; then either the request has been silent that long, or the timer is
+   * armed again for what is left.
+   */
+  private readonly onRequestTimer = (): void => {
+    this.requestTimer = undefined;
+    if (this.ex === undefined || this.closed) return; // idle: the next start arms it
+    const timeout = this.pool.opts.requestTimeoutMs;
+    const idle = performance.now() - this.activeAt;
+    if (idle >= timeout) return this.onRequestTimeout();
+    this.requestTimer = setTimeout(this.onRequestTimer, timeout - idle).unref();
+  };
 
   cancel(ex: UpstreamExchange): void {
     if (this.ex !== ex) return;
@@ -314,7 +334,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
       return;
     }
     if (this.heldData !== undefined) this.pass(false);
-    this.requestTimer?.refresh();
+    this.activeAt = performance.now();
   }
 
   /**
@@ -421,7 +441,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
     clearTimeout(this.connectTimer);
     this.connected = true;
     const ex = this.ex;
-    if (ex !== undefined) this.start(ex);
+    if (ex !== undefined) this.start(ex, performance.now());
     else this.pool.release(this); // its request was cancelled while it connected
   }
 
@@ -464,7 +484,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   private readonly onBodyData = (chunk: Buffer): void => {
     const socket = this.socket;
     // The backend timer is an idle timer in both directions: a slow upload is not a silent backend.
-    this.requestTimer?.refresh();
+    this.activeAt = performance.now();
     let ok: boolean;
     if (this.chunkedBody) {
       socket.cork();
@@ -482,7 +502,7 @@ export class UpstreamConnection extends ResponseReader implements UpstreamSlot {
   };
 
   private readonly onSocketDrain = (): void => {
-    this.requestTimer?.refresh();
+    this.activeAt = performance.now();
     this.streamedBody?.resume();
   };
 

@@ -42,7 +42,7 @@ export class UpstreamPool implements UpstreamSlot {
     const conn = idle.length > 0 ? idle[idle.length - 1] : undefined;
     if (conn !== undefined && !conn.reading) {
       idle.pop();
-      conn.start(ex);
+      conn.start(ex, ex.attemptAt);
     } else if (this.all.size < this.opts.maxConnections) this.openFor(ex);
     else {
       ex.upstream = this;
@@ -65,7 +65,7 @@ export class UpstreamPool implements UpstreamSlot {
     if (this.closing) return conn.destroy();
     if (conn.reading && this.waiting.size > 0) return conn.handOverLater();
     const next = this.waiting.shift();
-    if (next !== undefined) return conn.start(next);
+    if (next !== undefined) return conn.start(next, performance.now()); // it waited: a fresh clock
     conn.idleSince = this.now;
     this.idle.push(conn);
   }

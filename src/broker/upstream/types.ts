@@ -30,6 +30,11 @@ export interface UpstreamExchange {
    * other request is refused as an invalid response.
    */
   readonly upgrade?: boolean;
+  /**
+   * performance.now() as this try was handed to the pool (the forwarder's attemptAt): when a request sent
+   * at once on an idle connection began, so that needs no clock read of its own.
+   */
+  readonly attemptAt: number;
   /** Set by the pool: the connection serving this request, to cancel it. */
   upstream: UpstreamSlot | undefined;
   /**
