@@ -69,8 +69,7 @@ export function classroomJob(
  * relaying one creates no promise, stream or closure.
  */
 export class HttpProxy {
-  private readonly upstreams = new Map<Backend, UpstreamPool>();
-  private readonly backendFields = new Map<Backend, string>();
+  private readonly routes = new Map<Backend, Route>();
   /** Upgrade tunnels (WebSocket and others): the cap, the idle timeout, open ones per backend. */
   readonly tunnels: Tunnels;
 
@@ -108,20 +107,15 @@ export class HttpProxy {
     return ex;
   }
 
-  /** `x-timbang-backend: <id>\r\n`, the field every response relayed from b carries, made once per backend. */
-  backendField(b: Backend): string {
-    let field = this.backendFields.get(b);
-    if (field === undefined) {
-      field = `x-timbang-backend: ${b.id}\r\n`;
-      this.backendFields.set(b, field);
-    }
-    return field;
+  upstream(b: Backend): UpstreamPool {
+    return this.route(b).pool;
   }
 
-  upstream(b: Backend): UpstreamPool {
-    let pool = this.upstreams.get(b);
-    if (pool === undefined) {
-      pool = new UpstreamPool({
+  /** b's keep-alive pool and the field its responses carry, made when b is first used: one lookup per try. */
+  route(b: Backend): Route {
+    let route = this.routes.get(b);
+    if (route === undefined) {
+      const pool = new UpstreamPool({
         host: b.host,
         port: b.port,
         connectTimeoutMs: this.opts.connectTimeoutMs,
@@ -131,28 +125,35 @@ export class HttpProxy {
         connect: this.connect,
         tls: b.tls === true ? this.backendTls.connectOptions(b.host) : undefined,
       });
-      this.upstreams.set(b, pool);
+      route = { pool, backendField: `x-timbang-backend: ${b.id}\r\n` };
+      this.routes.set(b, route);
     }
-    return pool;
+    return route;
   }
 
   /** Closes the keep-alive connections of a backend that left the pool. */
   forget(b: Backend): void {
-    const pool = this.upstreams.get(b);
-    this.upstreams.delete(b);
-    this.backendFields.delete(b);
-    pool?.close();
+    const route = this.routes.get(b);
+    this.routes.delete(b);
+    route?.pool.close();
   }
 
   async close(): Promise<void> {
     const tunnelsEnded = this.tunnels.close();
-    for (const pool of this.upstreams.values()) pool.destroy();
-    this.upstreams.clear();
+    for (const route of this.routes.values()) route.pool.destroy();
+    this.routes.clear();
     // Destroyed sockets report their close on a later turn: wait (briefly) for each tunnel's exchange to end.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([tunnelsEnded, new Promise((r) => (timer = setTimeout(r, 1_000)))]);
     clearTimeout(timer);
   }
+}
+
+/** How the proxy reaches one backend: its keep-alive pool, and the field every response from it carries. */
+interface Route {
+  readonly pool: UpstreamPool;
+  /** `x-timbang-backend: <id>\r\n`. */
+  readonly backendField: string;
 }
 
 class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, FrontExchange, TunnelOwner {
@@ -174,6 +175,8 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
   admitted = false;
   upstreamBody: Buffer | Readable | null = null;
   upstream: UpstreamSlot | undefined = undefined;
+  /** The X-Timbang-Backend line of the backend tried last (its route's). */
+  private backendField = '';
   staleRetried = false;
   /** > 0: a small body to buffer first, so the request stays retriable. */
   readonly bodyToBuffer: number = 0;
@@ -295,7 +298,9 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
     this.settled = false;
     this.responded = false;
     this.staleRetried = false;
-    this.proxy.upstream(b).send(this);
+    const route = this.proxy.route(b);
+    this.backendField = route.backendField;
+    route.pool.send(this);
   }
 
   fail(kind: FailureKind, reason: string): void {
@@ -313,7 +318,7 @@ class HttpExchange extends ExchangeState implements Exchange, UpstreamExchange, 
   onUpstreamHead(status: number, reason: string, fields: string, length: boolean): void {
     this.responded = true;
     this.status = status;
-    this.conn.startResponse(status, reason, fields, length, this.proxy.backendField(this.backend!));
+    this.conn.startResponse(status, reason, fields, length, this.backendField);
   }
 
   onUpstreamData(data: Buffer, start: number, end: number, last: boolean): boolean {
