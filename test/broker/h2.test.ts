@@ -273,6 +273,27 @@ describe('HTTP/2 front end (h2c listener)', () => {
     await waitFor(() => broker.h2.size === 0, 3_000, 'both connections to close once idle');
   });
 
+  it('counts answered, refused and reset streams alike: once all have ended the connection goes idle', async () => {
+    // Each stream has one 'close' listener (the exchange's, or the connection's for a refused stream): a
+    // stream left uncounted would keep its connection from ever being idle, one counted twice would
+    // close a busy one.
+    const web = await httpBackend(stack, 'w');
+    const { broker, port } = await h2Broker([web.port], { clientIdleTimeoutMs: 300 });
+    const s = await session(port);
+    expect((await h2Request(s, { ':path': '/a' })).status).toBe(200);
+    expect((await h2Request(s, { ':path': '/b', 'x-timbang-strategy': 'no-such' })).status).toBe(400);
+    const slow = s.request({ ':path': '/slow?delay=5000' });
+    slow.on('error', () => {});
+    await waitFor(() => broker.balancer.pool.backends[0].inFlight === 1, 5_000, 'the slow request to start');
+    // A second stream running meanwhile keeps the connection open past the idle timeout...
+    const running = h2Request(s, { ':path': '/slow?delay=700' });
+    slow.close(http2.constants.NGHTTP2_CANCEL);
+    expect((await running).status).toBe(200);
+    expect(s.closed || s.destroyed).toBe(false);
+    // ...and once it has ended too, nothing is open: the idle sweep closes the connection.
+    await waitFor(() => broker.h2.size === 0, 3_000, 'the idle connection to close');
+  });
+
   it('drains: GOAWAY, open streams finish, no new ones', async () => {
     const web = await httpBackend(stack, 'w');
     const { broker, port } = await h2Broker([web.port]);
