@@ -44,6 +44,9 @@ function lowerName(name: string): string {
   return lower;
 }
 const isOws = (c: number): boolean => c === 32 || c === 9;
+/** stream.respond's two sets of options, made once (it copies them). */
+const END_STREAM: http2.ServerStreamResponseOptions = { endStream: true };
+const MORE_DATA: http2.ServerStreamResponseOptions = { endStream: false };
 
 /** A method is a token (RFC 9110 §9.1). */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -305,7 +308,7 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
     headers['x-timbang-backend'] = this.backend!.id;
     this.noBody = this.method === 'HEAD' || status === 204 || status === 304;
     try {
-      this.stream.respond(headers, { endStream: this.noBody });
+      this.stream.respond(headers, this.noBody ? END_STREAM : MORE_DATA);
     } catch (err) {
       // Fields HTTP/2 cannot carry (a 1xx or 101 status, a repeated single-value field, a bad character).
       const slot = this.upstream;
