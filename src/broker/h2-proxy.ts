@@ -38,8 +38,11 @@ const MAX_LOWER_NAMES = 512;
 function lowerName(name: string): string {
   let lower = LOWER_NAMES.get(name);
   if (lower === undefined) {
-    lower = name.toLowerCase();
-    if (LOWER_NAMES.size < MAX_LOWER_NAMES) LOWER_NAMES.set(name, lower);
+    if (LOWER_NAMES.size >= MAX_LOWER_NAMES) return name.toLowerCase();
+    // Copied out first: a slice of 13 characters or more would keep the whole response head alive here.
+    const key = Buffer.from(name, 'latin1').toString('latin1');
+    lower = key.toLowerCase();
+    LOWER_NAMES.set(key, lower);
   }
   return lower;
 }
