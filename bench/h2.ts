@@ -24,9 +24,15 @@ import type { Measurement } from './wrk.js';
  * cleartext HTTP/2 with prior knowledge to each proxy, HTTP/1.1 keep-alive from the proxy to the same
  * fixed nginx backends as the HTTP/1 rows. timbang (`--h2c`), nginx (`listen ... http2`: nginx speaks
  * h2c with prior knowledge on a plain listener) and HAProxy (`bind ... proto h2`), one worker or thread each.
+ * `npm run bench:h2` alone adds a row for the node:http2 floor (bench/h2-floor.ts: an h2c server answering
+ * every stream itself, no proxying), so timbang's CPU per request splits into what Node's HTTP/2 costs
+ * anyway and what proxying adds; `--no-floor` leaves it out.
  */
 
 const BIN = fileURLToPath(new URL('../../bin/timbang.js', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./h2-floor.js', import.meta.url));
+/** The row of the node:http2 floor (bench/h2-floor.ts), when asked for. */
+export const FLOOR_TARGET = 'node:http2 floor (no proxying)';
 /** Streams per connection (h2load -m), as the issue asks. */
 export const STREAMS = 10;
 /** Connections (h2load -c): 5 x 10 = 50 requests in flight, like the HTTP/1 rows' 50 connections. */
@@ -169,6 +175,7 @@ export async function h2Bench(
   rounds: number,
   seconds: number,
   say: (line: string) => void = console.log,
+  opts: { floor?: boolean } = {},
 ): Promise<Row[]> {
   const port = { timbang: await freePort(), nginx: await freePort(), haproxy: await freePort() };
   const mainPort = await freePort();
@@ -211,6 +218,14 @@ export async function h2Bench(
       'haproxy h2',
     ],
   ];
+  if (opts.floor) {
+    const floorPort = await freePort();
+    services.push([
+      start('node h2 floor', process.execPath, [FLOOR, String(floorPort)], log('node-h2-floor')),
+      floorPort,
+      FLOOR_TARGET,
+    ]);
+  }
   for (const [svc, p] of services) await waitForPort(p, svc);
   const targets: H2Target[] = services.map(([svc, p, name]) => ({
     name,
@@ -289,6 +304,8 @@ async function main(): Promise<void> {
   const flags = benchFlags({
     duration: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '2' },
+    // Leaves out the node:http2 floor row (what Node's HTTP/2 costs per request with no proxying at all).
+    'no-floor': { type: 'boolean', default: false },
   });
   for (const tool of ['h2load', 'nginx', 'haproxy']) {
     if (versionOf(tool, tool === 'h2load' ? ['--version'] : ['-v']) === undefined)
@@ -297,10 +314,21 @@ async function main(): Promise<void> {
   const load = os.loadavg()[0].toFixed(2);
   const { dir, httpPorts } = await startBackends('timbang-bench-h2-');
   console.log(`HTTP/2 bench: ${flags.rounds} rounds x ${flags.duration} s; load average ${load}`);
-  const rows = await h2Bench(dir, httpPorts, Number(flags.rounds), Number(flags.duration));
+  const rows = await h2Bench(dir, httpPorts, Number(flags.rounds), Number(flags.duration), console.log, {
+    floor: !flags['no-floor'],
+  });
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
   console.log(h2Section(rows));
+  const floor = rows.find((r) => r.target === FLOOR_TARGET);
+  const tb = rows.find((r) => r.target === 'timbang h2');
+  if (floor && tb) {
+    const f = summarize(floor).cpuUs;
+    const t = summarize(tb).cpuUs;
+    console.log(
+      `node:http2 floor: ${f.toFixed(1)} µs CPU per request with no proxying; timbang's proxying on top of it: ${(t - f).toFixed(1)} µs\n`,
+    );
+  }
   for (const c of h2Checks(rows))
     console.log(`${c.what}: ${c.got} (target ${c.target}) ${c.pass ? 'met' : 'MISSED'}`);
 }

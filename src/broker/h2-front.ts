@@ -6,6 +6,8 @@ import { H2Exchange, type H2Peer } from './h2-proxy.js';
 import type { HttpProxy } from './http-proxy.js';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+/** The streams' 'error' listener: one function for all (a reset or a broken session; 'close' follows). */
+const ignore = (): void => {};
 
 /**
  * What one HTTP/2 connection may do. Node's own defaults are unlimited where it matters (it advertises
@@ -184,9 +186,7 @@ class H2Connection implements H2Peer {
   /** Streams not yet closed, and since when there were none (front.now): for the idle sweep. */
   openStreams = 0;
   idleSince: number;
-  private readonly onStreamClose = (): void => {
-    if (--this.openStreams === 0) this.idleSince = this.front.now;
-  };
+  private readonly onStreamClose = (): void => this.onStreamClosed();
 
   constructor(
     private readonly front: H2Front,
@@ -208,12 +208,21 @@ class H2Connection implements H2Peer {
         number,
         string[],
       ];
-      stream.on('error', () => {}); // a reset or a broken session; 'close' follows
+      stream.on('error', ignore); // a reset or a broken session; 'close' follows
       this.openStreams++;
-      stream.once('close', this.onStreamClose);
-      if (this.session.destroyed || this.rapidReset(stream)) return;
-      H2Exchange.start(front.proxy, this, stream, headers, raw, (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+      // One 'close' listener per stream: the exchange's (which calls onStreamClosed), or, for a stream
+      // refused before it had one, the connection's own ('on', not 'once': a stream closes once).
+      if (
+        this.session.destroyed ||
+        this.rapidReset(stream) ||
+        !H2Exchange.start(front.proxy, this, stream, headers, raw, (flags & NGHTTP2_FLAG_END_STREAM) !== 0)
+      )
+        stream.on('close', this.onStreamClose);
     });
+  }
+
+  onStreamClosed(): void {
+    if (--this.openStreams === 0) this.idleSince = this.front.now;
   }
 
   onStreamCancelled(): void {

@@ -29,6 +29,28 @@ const NOT_RELAYED: ReadonlySet<string> = new Set([
 /** Response fields HTTP/2 forbids (RFC 9113 §8.2.2); Node refuses to send them. */
 const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'upgrade']);
 
+/**
+ * Response field names as backends spell them, lower-cased once: the same dozen names come in every
+ * response, and h2 wants them in lower case. Bounded, since a backend chooses its names.
+ */
+const LOWER_NAMES = new Map<string, string>();
+const MAX_LOWER_NAMES = 512;
+function lowerName(name: string): string {
+  let lower = LOWER_NAMES.get(name);
+  if (lower === undefined) {
+    if (LOWER_NAMES.size >= MAX_LOWER_NAMES) return name.toLowerCase();
+    // Copied out first: a slice of 13 characters or more would keep the whole response head alive here.
+    const key = Buffer.from(name, 'latin1').toString('latin1');
+    lower = key.toLowerCase();
+    LOWER_NAMES.set(key, lower);
+  }
+  return lower;
+}
+const isOws = (c: number): boolean => c === 32 || c === 9;
+/** stream.respond's two sets of options, made once (it copies them). */
+const END_STREAM: http2.ServerStreamResponseOptions = { endStream: true };
+const MORE_DATA: http2.ServerStreamResponseOptions = { endStream: false };
+
 /** A method is a token (RFC 9110 §9.1). */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** An origin-form or asterisk target with no byte an HTTP/1.1 request line cannot carry. */
@@ -52,6 +74,8 @@ export interface H2Peer {
   readonly maxHeaderListBytes: number;
   /** The client reset a stream before its response ended (rapid reset accounting). */
   onStreamCancelled(): void;
+  /** A stream of the connection closed, however it ended (open stream count, for the idle sweep). */
+  onStreamClosed(): void;
   /** Starts the exchange on the forwarder, at the end of this round of reads (H2Front.begin). */
   begin(ex: H2Exchange): void;
 }
@@ -96,6 +120,7 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
   private settled = true;
   private done = false;
   private clientGone = false;
+  private drainListened = false;
 
   /** Reads the stream's request; throws BadRequest (answered by the caller) or ERR_UNKNOWN_STRATEGY. */
   private constructor(
@@ -200,11 +225,15 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
     // consistent-hash key: the client's own choice, else the classroom app id, else its address.
     this.key = hashKey ?? this.app ?? clientIp;
 
-    stream.on('drain', () => this.upstream?.resume());
+    // The stream's only 'close' listener (H2Connection adds none for it); 'drain' is listened to only
+    // once a write has had to wait (onUpstreamData), not for every stream.
     stream.on('close', () => this.clientClosed());
   }
 
-  /** A new stream: its exchange is started, or the stream answered at once when it is refused. */
+  /**
+   * A new stream: its exchange is started (true: the exchange listens for the stream's close), or the
+   * stream answered at once when it is refused (false).
+   */
   static start(
     proxy: HttpProxy,
     peer: H2Peer,
@@ -212,16 +241,18 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
     headers: http2.IncomingHttpHeaders,
     raw: readonly string[],
     endStream: boolean,
-  ): void {
+  ): boolean {
     let ex: H2Exchange;
     try {
       ex = new H2Exchange(proxy, peer, stream, headers, raw, endStream);
     } catch (err) {
-      if (err instanceof BadRequest) return refuse(stream, err.status, err.message);
-      if (isTimbangError(err)) return refuse(stream, 400, err.message);
-      throw err;
+      if (err instanceof BadRequest) refuse(stream, err.status, err.message);
+      else if (isTimbangError(err)) refuse(stream, 400, err.message);
+      else throw err;
+      return false;
     }
     if (ex.bodyChunks === undefined) peer.begin(ex);
+    return true;
   }
 
   /** The client reset the stream (or left) before its response ended. */
@@ -263,8 +294,13 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
     while (pos < fields.length) {
       const eol = fields.indexOf('\r\n', pos);
       const colon = fields.indexOf(':', pos);
-      const name = fields.slice(pos, colon).toLowerCase();
-      const value = fields.slice(colon + 1, eol).trim();
+      const name = lowerName(fields.slice(pos, colon));
+      // The value without its optional whitespace (RFC 9110 §5.5: spaces and tabs), sliced out once.
+      let from = colon + 1;
+      let to = eol;
+      while (from < to && isOws(fields.charCodeAt(from))) from++;
+      while (to > from && isOws(fields.charCodeAt(to - 1))) to--;
+      const value = fields.slice(from, to);
       pos = eol + 2;
       if (CONNECTION_SPECIFIC.has(name)) continue;
       const prev = headers[name];
@@ -275,7 +311,7 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
     headers['x-timbang-backend'] = this.backend!.id;
     this.noBody = this.method === 'HEAD' || status === 204 || status === 304;
     try {
-      this.stream.respond(headers, { endStream: this.noBody });
+      this.stream.respond(headers, this.noBody ? END_STREAM : MORE_DATA);
     } catch (err) {
       // Fields HTTP/2 cannot carry (a 1xx or 101 status, a repeated single-value field, a bad character).
       const slot = this.upstream;
@@ -305,7 +341,12 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
       this.stream.end(chunk);
       return true;
     }
-    return this.stream.write(chunk);
+    if (this.stream.write(chunk)) return true;
+    if (!this.drainListened) {
+      this.drainListened = true;
+      this.stream.on('drain', () => this.upstream?.resume());
+    }
+    return false;
   }
 
   onUpstreamEnd(): void {
@@ -343,6 +384,7 @@ export class H2Exchange extends ExchangeState implements Exchange, UpstreamExcha
 
   /** The stream closed: if its response had not ended, the client reset it (or the connection went). */
   private clientClosed(): void {
+    this.peer.onStreamClosed();
     if (this.done) return;
     this.clientGone = true;
     this.bodyChunks = undefined;
@@ -369,7 +411,6 @@ function respondText(stream: ServerHttp2Stream, status: number, text: string, er
 
 /** A malformed request (RFC 9113 §8.1.1) gets 400 and its stream ends; the rest of the connection goes on. */
 function refuse(stream: ServerHttp2Stream, status: number, reason: string): void {
-  stream.on('error', () => {});
   if (stream.destroyed) return;
   respondText(stream, status, `${reason}\n`);
   // Its body, if any, is not wanted: RST_STREAM(NO_ERROR) after the answer tells the client to stop (§8.1).

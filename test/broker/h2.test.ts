@@ -273,6 +273,63 @@ describe('HTTP/2 front end (h2c listener)', () => {
     await waitFor(() => broker.h2.size === 0, 3_000, 'both connections to close once idle');
   });
 
+  it('relays response fields in lower case, without their OWS, repeated names merged, however the backend spells them', async () => {
+    const net = await import('node:net');
+    // A backend writing its head by hand: mixed case, tabs and spaces around values, one name repeated
+    // in two spellings, and a long name (a cached name must not keep a head alive, nor change the answer).
+    const head =
+      'HTTP/1.1 200 OK\r\nX-Mixed-CASE:\t a  b \t\r\nSet-Cookie: a=1\r\nset-COOKIE:b=2\r\n' +
+      'X-A-Rather-Long-Field-Name: long\r\nContent-Length: 2\r\n\r\nok';
+    const sockets = new Set<import('node:net').Socket>();
+    const backend = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', (d: Buffer) => {
+        if (d.includes('\r\n\r\n')) socket.write(head);
+      });
+      socket.on('error', () => {});
+    });
+    const backendPort = await listen(backend);
+    stack.add(
+      () =>
+        new Promise<void>((r) => {
+          for (const so of sockets) so.destroy();
+          backend.close(() => r());
+        }),
+    );
+    const { port } = await h2Broker([backendPort]);
+    const s = await session(port);
+    for (let i = 0; i < 2; i++) {
+      const r = await h2Request(s, { ':path': `/f${i}` });
+      expect(r.status).toBe(200);
+      expect(r.body.toString()).toBe('ok');
+      expect(r.headers['x-mixed-case']).toBe('a  b');
+      expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+      expect(r.headers['x-a-rather-long-field-name']).toBe('long');
+      expect(r.headers['content-length']).toBe('2');
+    }
+  });
+
+  it('counts answered, refused and reset streams alike: once all have ended the connection goes idle', async () => {
+    // Each stream has one 'close' listener (the exchange's, or the connection's for a refused stream): a
+    // stream left uncounted would keep its connection from ever being idle, one counted twice would
+    // close a busy one.
+    const web = await httpBackend(stack, 'w');
+    const { broker, port } = await h2Broker([web.port], { clientIdleTimeoutMs: 300 });
+    const s = await session(port);
+    expect((await h2Request(s, { ':path': '/a' })).status).toBe(200);
+    expect((await h2Request(s, { ':path': '/b', 'x-timbang-strategy': 'no-such' })).status).toBe(400);
+    const slow = s.request({ ':path': '/slow?delay=5000' });
+    slow.on('error', () => {});
+    await waitFor(() => broker.balancer.pool.backends[0].inFlight === 1, 5_000, 'the slow request to start');
+    // A second stream running meanwhile keeps the connection open past the idle timeout...
+    const running = h2Request(s, { ':path': '/slow?delay=700' });
+    slow.close(http2.constants.NGHTTP2_CANCEL);
+    expect((await running).status).toBe(200);
+    expect(s.closed || s.destroyed).toBe(false);
+    // ...and once it has ended too, nothing is open: the idle sweep closes the connection.
+    await waitFor(() => broker.h2.size === 0, 3_000, 'the idle connection to close');
+  });
+
   it('drains: GOAWAY, open streams finish, no new ones', async () => {
     const web = await httpBackend(stack, 'w');
     const { broker, port } = await h2Broker([web.port]);

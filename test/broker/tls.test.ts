@@ -94,6 +94,52 @@ describe('HTTPS listener', () => {
     expect(web.requests[3].headers['x-forwarded-proto']).toBe('http');
   });
 
+  it('renews the session ticket on every resumption: a chain of new connections all resume', async () => {
+    // One request per connection, offering the last ticket received, as wrk and browsers do. A TLS 1.3
+    // ticket is used once, so a resumption that brings no new ticket means a full handshake next time.
+    const web = await httpBackend(stack, 'w');
+    const { broker } = await brokerFor(stack, [web.port], { tls: { cert: main.cert, key: main.key } });
+    const once = (version: tls.SecureVersion, session: Buffer | undefined) =>
+      new Promise<{ reused: boolean; tickets: Buffer[]; body: string }>((resolve, reject) => {
+        const tickets: Buffer[] = [];
+        const socket = tls.connect({
+          host: '127.0.0.1',
+          port: broker.port,
+          ca,
+          servername: 'localhost',
+          ALPNProtocols: ['http/1.1'],
+          minVersion: version,
+          maxVersion: version,
+          session,
+        });
+        let body = '';
+        let reused = false;
+        socket.on('session', (t: Buffer) => tickets.push(t));
+        socket.once('secureConnect', () => {
+          reused = socket.isSessionReused();
+          socket.write('GET /t HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+        });
+        socket.on('data', (c: Buffer) => {
+          body += c.toString('latin1');
+        });
+        socket.once('close', () => resolve({ reused, tickets, body }));
+        socket.once('error', reject);
+      });
+    for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+      let session: Buffer | undefined;
+      const reused: boolean[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await once(version, session);
+        expect(r.body.startsWith('HTTP/1.1 200')).toBe(true);
+        reused.push(r.reused);
+        // TLS 1.3: every connection, resumed ones too, brings a fresh ticket for the next.
+        if (version === 'TLSv1.3') expect(r.tickets.length).toBeGreaterThan(0);
+        session = r.tickets.at(-1) ?? session;
+      }
+      expect(reused, version).toEqual([false, true, true, true]);
+    }
+  });
+
   it('speaks to curl --http1.1 with the test CA', async () => {
     const web = await httpBackend(stack, 'w');
     const { broker } = await brokerFor(stack, [web.port], { tls: { cert: main.cert, key: main.key } });
