@@ -23,12 +23,14 @@ import { runWrk } from './wrk.js';
  * the same interleaved rounds (so the machine's own noise shows in their tails too). For each it prints
  * p50/p99/p99.9, GC pauses per 10,000 requests, the longest pause, the time in GC per request, and the
  * bytes allocated per request (what young-generation collections freed, over the requests).
- * Flags: --duration 5 (s per cell), --rounds 2, --connections 1,50.
+ * Flags: --duration 5 (s per cell), --rounds 2, --connections 1,50, --only NAME,... (variants by part of name).
  */
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const flags = benchFlags({
   duration: { type: 'string', default: '5' },
   rounds: { type: 'string', default: '2' },
+  /** Only the variants whose name contains one of these (comma-separated), e.g. `--only defaults,fixed,relay,nginx`. */
+  only: { type: 'string' },
   /** Which connection counts to run, e.g. `--connections 1` for the 1-connection tail alone. */
   connections: { type: 'string', default: '1,50' },
 });
@@ -54,6 +56,12 @@ const VARIANTS: Variant[] = [
     node: ['--min-semi-space-size=16', '--max-semi-space-size=16'],
     kind: 'broker',
   },
+  {
+    name: 'broker semi-space fixed at 8 MB',
+    node: ['--min-semi-space-size=8', '--max-semi-space-size=8'],
+    kind: 'broker',
+  },
+  { name: 'broker --min-semi-space-size=8', node: ['--min-semi-space-size=8'], kind: 'broker' },
   // No GC helper threads: on 2 cores they compete with wrk and the backends for a core.
   { name: 'broker --single-threaded-gc', node: ['--single-threaded-gc'], kind: 'broker' },
   { name: 'node relay (floor)', node: [], kind: 'relay' },
@@ -108,7 +116,9 @@ async function main(): Promise<void> {
   const { dir, httpPorts } = await startBackends('timbang-tail-');
   const logOf = (i: number) => path.join(dir, `target-${i}.log`);
   const targets: Array<{ v: Variant; port: number; svc: Service; log: string }> = [];
-  for (const [i, v] of VARIANTS.entries()) {
+  const only = flags.only?.split(',');
+  const chosen = only === undefined ? VARIANTS : VARIANTS.filter((v) => only.some((o) => v.name.includes(o)));
+  for (const [i, v] of chosen.entries()) {
     const port = await freePort();
     let svc: Service;
     if (v.kind === 'broker') {
