@@ -32,7 +32,7 @@ export function readHistory(file: string): HistoryEntry[] {
 
 export function appendHistory(file: string, entry: HistoryEntry): HistoryEntry[] {
   const all = [...readHistory(file), entry];
-  writeFileSync(file, `${JSON.stringify(all, null, 1)}\n`);
+  writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
   return all;
 }
 
