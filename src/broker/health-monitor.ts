@@ -65,7 +65,8 @@ export class HealthMonitor {
   requestEnded(b: Backend, ok: boolean, reason: string): void {
     if (ok) {
       b.failures = 0;
-      this.ejections.delete(b);
+      // Most of the time nothing is ejected: no hash lookup per answered request then.
+      if (this.ejections.size > 0) this.ejections.delete(b);
       return;
     }
     b.failures++;
