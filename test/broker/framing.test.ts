@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { brokerFor, closeServer, httpBackend, Stack } from '../helpers/backends.js';
-import { listen, rawExchange } from '../helpers/net.js';
+import { brokerFor, httpBackend, rawBackend, Stack } from '../helpers/backends.js';
+import { rawExchange } from '../helpers/net.js';
 
 /**
  * The framing findings of issue 17, end to end through a broker: response queue poisoning, response
@@ -11,40 +11,6 @@ import { listen, rawExchange } from '../helpers/net.js';
 
 const stack = new Stack();
 afterEach(() => stack.closeAll());
-
-interface RawBackend {
-  port: number;
-  connections: number;
-  heads: string[];
-}
-
-/** A backend that answers each request head with answer(head, socket); bodies are not expected. */
-async function rawBackend(answer: (head: string, socket: net.Socket) => void): Promise<RawBackend> {
-  const backend: RawBackend = { port: 0, connections: 0, heads: [] };
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    backend.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let buf = '';
-    socket.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('latin1');
-      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
-        const head = buf.slice(0, end);
-        buf = buf.slice(end + 4);
-        backend.heads.push(head);
-        answer(head, socket);
-      }
-    });
-  });
-  backend.port = await listen(server);
-  stack.add(async () => {
-    for (const s of sockets) s.destroy();
-    await closeServer(server);
-  });
-  return backend;
-}
 
 /** Writes `payload` on one connection and collects what comes back until `done(text)` or the close. */
 function exchange(port: number, payload: string, done: (text: string) => boolean, timeoutMs = 5_000) {
@@ -80,7 +46,7 @@ describe('response queue poisoning: bytes beyond a response never reach another 
   ];
   for (const [what, method, first] of strays) {
     it(`${what}: the pipelined next request gets its own answer`, async () => {
-      const backend = await rawBackend((head, s) => {
+      const backend = await rawBackend(stack, (head, s) => {
         if (head.includes('/first')) {
           s.write(first);
           // The stray bytes come as a separate write, a moment later.
@@ -97,7 +63,7 @@ describe('response queue poisoning: bytes beyond a response never reach another 
   }
 
   it('a second response in the same read as the first: that connection is closed, the next request is clean', async () => {
-    const backend = await rawBackend((head, s) => {
+    const backend = await rawBackend(stack, (head, s) => {
       if (head.includes('/first')) s.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok${POISON}`);
       else s.write(CLEAN);
     });
@@ -112,7 +78,7 @@ describe('response queue poisoning: bytes beyond a response never reach another 
   });
 
   it('a request waiting for the only connection does not get bytes that follow the response before it', async () => {
-    const backend = await rawBackend((head, s) => {
+    const backend = await rawBackend(stack, (head, s) => {
       if (head.includes('/first')) {
         setTimeout(() => {
           s.write('HTTP/1.1 204 No Content\r\n\r\n');
@@ -163,7 +129,7 @@ describe('response heads a lenient client could read otherwise: 502, and the con
   ];
   for (const [what, response] of bad) {
     it(what, async () => {
-      const backend = await rawBackend((head, s) => s.write(head.includes('/bad') ? response : CLEAN));
+      const backend = await rawBackend(stack, (head, s) => s.write(head.includes('/bad') ? response : CLEAN));
       const { broker } = await brokerFor(stack, [backend.port], { retries: 0 });
       const text = await exchange(broker.port, get('/bad'), (t) => /\r\n\r\n[\s\S]*\n$/.test(t));
       expect(text).toMatch(/^HTTP\/1\.1 502 /);
@@ -175,7 +141,7 @@ describe('response heads a lenient client could read otherwise: 502, and the con
   }
 
   it('relays a repeated equal Content-Length as one line', async () => {
-    const backend = await rawBackend((_h, s) =>
+    const backend = await rawBackend(stack, (_h, s) =>
       s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\nContent-Length: 5\r\n\r\nclean'),
     );
     const { broker } = await brokerFor(stack, [backend.port]);
@@ -184,7 +150,7 @@ describe('response heads a lenient client could read otherwise: 502, and the con
   });
 
   it('skips 1xx interim responses and relays the final one', async () => {
-    const backend = await rawBackend((_h, s) =>
+    const backend = await rawBackend(stack, (_h, s) =>
       s.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n${CLEAN}`),
     );
     const { broker } = await brokerFor(stack, [backend.port]);

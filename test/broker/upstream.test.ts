@@ -1,10 +1,10 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamPool } from '../../src/broker/upstream/pool.js';
 import type { UpstreamExchange, UpstreamFailure, UpstreamSlot } from '../../src/broker/upstream/types.js';
-import { closeServer, Stack } from '../helpers/backends.js';
-import { deadPort, listen } from '../helpers/net.js';
+import { rawBackend, Stack } from '../helpers/backends.js';
+import { deadPort } from '../helpers/net.js';
 
 const stack = new Stack();
 afterEach(() => stack.closeAll());
@@ -66,47 +66,6 @@ class Probe implements UpstreamExchange {
   }
 }
 
-interface RawBackend {
-  port: number;
-  /** Connections accepted so far. */
-  connections: number;
-  /** Request heads received, in order. */
-  heads: string[];
-}
-
-/**
- * A backend that speaks bytes, not a library: `answer(head, socket, n)` writes whatever the test needs
- * for the n-th request (0-based) on the server, where head is the request's head.
- */
-async function rawBackend(
-  answer: (head: string, socket: net.Socket, n: number) => void,
-): Promise<RawBackend> {
-  const backend: RawBackend = { port: 0, connections: 0, heads: [] };
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    backend.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let buf = '';
-    socket.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('latin1');
-      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
-        const head = buf.slice(0, end);
-        buf = buf.slice(end + 4);
-        backend.heads.push(head);
-        answer(head, socket, backend.heads.length - 1);
-      }
-    });
-  });
-  backend.port = await listen(server);
-  stack.add(async () => {
-    for (const s of sockets) s.destroy();
-    await closeServer(server);
-  });
-  return backend;
-}
-
 function poolFor(
   port: number,
   opts: Partial<ConstructorParameters<typeof UpstreamPool>[0]> = {},
@@ -134,7 +93,7 @@ const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Id: a\r\n\r\nok';
 
 describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
   it('reuses one connection for requests in turn, and sends Host when the client gave none', async () => {
-    const backend = await rawBackend((_h, s) => s.write(OK));
+    const backend = await rawBackend(stack, (_h, s) => s.write(OK));
     const pool = poolFor(backend.port);
     for (let i = 0; i < 5; i++) {
       const p = await send(pool, new Probe('GET', `/n/${i}`, ['x-a', '1']));
@@ -150,7 +109,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
   it('replaces a keep-alive connection the backend closed as it was reused, without an error', async () => {
     // The first connection answers once, then closes when the next request arrives: the race every
     // keep-alive client meets when a backend's idle timeout fires as a request goes out.
-    const backend = await rawBackend((_h, s, n) => (n === 1 ? s.destroy() : s.write(OK)));
+    const backend = await rawBackend(stack, (_h, s, n) => (n === 1 ? s.destroy() : s.write(OK)));
     const pool = poolFor(backend.port);
     expect((await send(pool)).body).toBe('ok');
     const second = await send(pool);
@@ -161,7 +120,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
   });
 
   it('sends a request that is not safe to repeat only once, even on a reused connection', async () => {
-    const backend = await rawBackend((_h, s, n) => (n === 1 ? s.destroy() : s.write(OK)));
+    const backend = await rawBackend(stack, (_h, s, n) => (n === 1 ? s.destroy() : s.write(OK)));
     const pool = poolFor(backend.port);
     await send(pool);
     const post = new Probe('POST', '/once');
@@ -172,14 +131,14 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
   });
 
   it('does not hide a backend that closes a new connection without answering', async () => {
-    const backend = await rawBackend((_h, s) => s.destroy());
+    const backend = await rawBackend(stack, (_h, s) => s.destroy());
     const p = await send(poolFor(backend.port));
     expect(p.failure).toBe('no-response');
     expect(backend.connections).toBe(1);
   });
 
   it('reads no body after HEAD, 204 and 304, and keeps the connection when none was announced', async () => {
-    const backend = await rawBackend((head, s) => {
+    const backend = await rawBackend(stack, (head, s) => {
       if (head.startsWith('HEAD')) s.write('HTTP/1.1 200 OK\r\nX: y\r\n\r\n');
       else if (head.includes('/204')) s.write('HTTP/1.1 204 No Content\r\n\r\n');
       else s.write('HTTP/1.1 304 Not Modified\r\nETag: "a"\r\n\r\n');
@@ -194,7 +153,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
 
   it('does not reuse a connection after a HEAD, 204 or 304 response that announced a body', async () => {
     // Were the backend to send that body after all, it would be read as the next request's response.
-    const backend = await rawBackend((head, s) => {
+    const backend = await rawBackend(stack, (head, s) => {
       if (head.startsWith('HEAD')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
       else if (head.includes('/204')) s.write('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n');
       else if (head.includes('/304')) s.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n');
@@ -211,7 +170,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
   });
 
   it('reads a body framed by the close, and then opens a new connection', async () => {
-    const backend = await rawBackend((_h, s) => s.end('HTTP/1.0 200 OK\r\n\r\nuntil the end'));
+    const backend = await rawBackend(stack, (_h, s) => s.end('HTTP/1.0 200 OK\r\n\r\nuntil the end'));
     const pool = poolFor(backend.port);
     expect((await send(pool)).body).toBe('until the end');
     expect((await send(pool)).body).toBe('until the end');
@@ -222,16 +181,16 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
     const head =
       'HTTP/1.1 200 OK\r\nServer: x\r\nConnection: keep-alive\r\nX-A:  spaced \r\n' +
       'Keep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n';
-    const backend = await rawBackend((_h, s) => s.write(`${head}2\r\nok\r\n0\r\n\r\n`));
+    const backend = await rawBackend(stack, (_h, s) => s.write(`${head}2\r\nok\r\n0\r\n\r\n`));
     const p = await send(poolFor(backend.port));
     expect(p.fields).toBe('Server: x\r\nX-A:  spaced \r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n');
     expect(p.body).toBe('ok');
-    const noFields = await rawBackend((_h, s) =>
+    const noFields = await rawBackend(stack, (_h, s) =>
       s.write('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n'),
     );
     expect((await send(poolFor(noFields.port))).fields).toBe('');
     // Fields the response's Connection names go too, in any case; the framing field stays.
-    const named = await rawBackend((_h, s) =>
+    const named = await rawBackend(stack, (_h, s) =>
       s.write(
         'HTTP/1.1 200 OK\r\nX-Internal: secret\r\nConnection: x-internal, X-Debug, content-length, Upgrade\r\n' +
           'x-debug: 1\r\nX-Kept: k\r\nContent-Length: 2\r\nX-INTERNAL: again\r\n\r\nok',
@@ -243,7 +202,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
   });
 
   it('skips 100 Continue and de-chunks a chunked body split across reads', async () => {
-    const backend = await rawBackend((_h, s) => {
+    const backend = await rawBackend(stack, (_h, s) => {
       s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel');
       setImmediate(() => s.write('lo\r\n6\r\n world\r\n0\r\n\r\n'));
     });
@@ -255,17 +214,17 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
   });
 
   it('refuses a malformed response as no response, and a broken body as broken', async () => {
-    const garbage = await rawBackend((_h, s) => s.write('SPDY/3 200 OK\r\n\r\n'));
+    const garbage = await rawBackend(stack, (_h, s) => s.write('SPDY/3 200 OK\r\n\r\n'));
     const g = await send(poolFor(garbage.port));
     expect(g.failure).toBe('no-response');
     expect(g.error).toContain('malformed response');
-    const cut = await rawBackend((_h, s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'));
+    const cut = await rawBackend(stack, (_h, s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'));
     const c = await send(poolFor(cut.port));
     expect([c.status, c.failure]).toEqual([200, 'broken']);
   });
 
   it('times out a backend that never answers, and fails a refused connect as connect-failed', async () => {
-    const silent = await rawBackend(() => {});
+    const silent = await rawBackend(stack, () => {});
     const t = await send(poolFor(silent.port, { requestTimeoutMs: 100 }));
     expect(t.failure).toBe('timeout');
     const refused = await send(poolFor(await deadPort()));
@@ -278,7 +237,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
     // trickling in for longer than the timeout must not time out, and a later request on the same
     // connection gets a full timeout of silence, never less.
     const timeoutMs = 150;
-    const backend = await rawBackend((_h, s, n) => {
+    const backend = await rawBackend(stack, (_h, s, n) => {
       if (n === 0) s.write(OK);
       else if (n === 1) {
         s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n');
@@ -303,7 +262,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
 
   it('queues requests past maxConnections and serves them in order as connections free up', async () => {
     const waiting: net.Socket[] = [];
-    const backend = await rawBackend((_h, s) => waiting.push(s));
+    const backend = await rawBackend(stack, (_h, s) => waiting.push(s));
     const pool = poolFor(backend.port, { maxConnections: 2 });
     const probes = [
       new Probe('GET', '/0'),
@@ -326,7 +285,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
   });
 
   it('closes connections idle longer than idleTimeoutMs', async () => {
-    const backend = await rawBackend((_h, s) => s.write(OK));
+    const backend = await rawBackend(stack, (_h, s) => s.write(OK));
     const pool = poolFor(backend.port, { idleTimeoutMs: 100 });
     await send(pool);
     expect(pool.size).toBe(1);
@@ -336,7 +295,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
   });
 
   it('sends a buffered body with its head, and can send it again after a stale close', async () => {
-    const backend = await rawBackend((head, s, n) => {
+    const backend = await rawBackend(stack, (head, s, n) => {
       if (n === 1) return s.destroy();
       s.once('data', () => {}); // the body follows the head in the same write
       s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${head.length}\r\n\r\n${head}`);
@@ -354,7 +313,7 @@ describe('upstream pool: HTTP/1.1 keep-alive to one backend', () => {
 
 describe('upstream pool: closing', () => {
   it('destroy() fails requests still waiting for a connection', async () => {
-    const backend = await rawBackend(() => {});
+    const backend = await rawBackend(stack, () => {});
     const pool = poolFor(backend.port, { maxConnections: 1 });
     const first = new Probe();
     const second = new Probe();

@@ -95,6 +95,48 @@ export type LineFlavour =
   /** seed 004's server: `ACK from Server N` with no newline, connection left open. */
   | 'seed004';
 
+export interface RawBackend {
+  port: number;
+  /** Connections accepted so far. */
+  connections: number;
+  /** Request heads received, in order. */
+  heads: string[];
+}
+
+/**
+ * A backend that speaks bytes, not a library: `answer(head, socket, n)` writes whatever the test needs
+ * for the n-th request (0-based) on the server, where head is the request's head (bodies are not read).
+ */
+export async function rawBackend(
+  stack: Stack,
+  answer: (head: string, socket: net.Socket, n: number) => void,
+): Promise<RawBackend> {
+  const backend: RawBackend = { port: 0, connections: 0, heads: [] };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    backend.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buf = '';
+    socket.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const head = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        backend.heads.push(head);
+        answer(head, socket, backend.heads.length - 1);
+      }
+    });
+  });
+  backend.port = await listen(server);
+  stack.add(async () => {
+    for (const s of sockets) s.destroy();
+    await closeServer(server);
+  });
+  return backend;
+}
+
 export interface LineBackend {
   port: number;
   received: string[];
