@@ -178,6 +178,10 @@ describe('RequestReader: what it refuses (request smuggling and other ambiguity)
     ['a space in the target', `GET /a b HTTP/1.1\r\n${host}\r\n`, 400],
     ['an unknown method', `BREW / HTTP/1.1\r\n${host}\r\n`, 501],
     ['a lower-case version', `GET / http/1.1\r\n${host}\r\n`, 400],
+    // The version's prefix is compared byte for byte (llhttp refuses each: HPE_INVALID_CONSTANT).
+    ['a version that is not HTTP', `GET / HTTX/1.1\r\n${host}\r\n`, 400],
+    ['a backslash for the slash', `GET / HTTP\\1.1\r\n${host}\r\n`, 400],
+    ['a comma for the dot', `GET / HTTP/1,1\r\n${host}\r\n`, 400],
     [
       'a bad chunk size',
       `POST / HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n`,
