@@ -1,29 +1,16 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STRATEGIES } from '../../src/balancer/strategies/index.js';
+import { type CliResult as Run, runCli } from '../client/run-cli.js';
 import { BIN } from '../helpers/cli.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/broker-log.jsonl', import.meta.url));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `node bin/timbang.js simulate ...` (the built CLI) to the end, within 60 s. */
-function simulate(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'simulate', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const simulate = (args: string[]) => runCli(['simulate', ...args], 60_000);
 
 let dir: string;
 beforeAll(async () => {
