@@ -5,6 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sniffProtocol } from '../src/broker/sniff.js';
 import { type FramingCase, loadCorpus } from '../test/http1/corpus/corpus.js';
+// Node's parser as node:http uses it: the recording backend's and the client's framing.
+import { HTTPParser } from '../test/http1/corpus/llhttp-parser.js';
 import { benchFlags, freePort, killAllNow, start, stopAll, versionOf, waitForPort } from './procs.js';
 
 /**
@@ -33,10 +35,6 @@ const BIN = path.join(ROOT, 'bin/timbang.js');
 /** Quiet this long after the last byte: the exchange is over. */
 const QUIET_MS = 250;
 const CASE_MS = 1_500;
-
-// Node's parser as node:http uses it (strict): the recording backend's and the client's framing.
-// biome-ignore lint/suspicious/noExplicitAny: an internal binding with no types
-const { HTTPParser } = (process as any).binding('http_parser') as { HTTPParser: any };
 
 type Proxy = 'timbang' | 'nginx' | 'haproxy';
 const PROXIES: Proxy[] = ['timbang', 'nginx', 'haproxy'];

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ARGUED_STRICTER, type FramingCase, loadCorpus } from './corpus/corpus.js';
 import { frame } from './corpus/frame.js';
+import { HTTPParser } from './corpus/llhttp-parser.js';
 
 /**
  * The framing corpus (test/http1/corpus/) through timbang's readers alone: each case framed as the front
@@ -10,10 +11,6 @@ import { frame } from './corpus/frame.js';
  * the same messages with the same bodies (a backend that reads a message otherwise is a smuggling hole).
  * The network differential against nginx and HAProxy is `npm run framing`.
  */
-
-// Node's parser, as node:http uses it (internal binding; strict mode, as a Node backend runs it).
-// biome-ignore lint/suspicious/noExplicitAny: an internal binding with no types
-const { HTTPParser } = (process as any).binding('http_parser') as { HTTPParser: any };
 
 function llhttp(c: FramingCase): { messages: number; bodies: string[]; error: boolean } {
   const p = new HTTPParser();
