@@ -7,6 +7,7 @@ import {
   type Scenario,
   type ScenarioAction,
   type Segment,
+  sessionsIn,
   type WorkerState,
 } from './scenario.js';
 
@@ -271,7 +272,7 @@ async function playSessions(
   o: LiveOptions,
 ): Promise<{ result: ClientStrategyResult; sessions: SessionMeasurement }> {
   const ss = seg.sessions!;
-  const total = Math.max(3 * ss.open, Math.round((ss.open * seg.durationMs) / ss.meanMs));
+  const total = sessionsIn(seg);
   const r = await runWsSessions({
     host: target.host,
     port: target.port,

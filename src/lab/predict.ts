@@ -1,7 +1,7 @@
 import { runBrokers } from '../sim/brokers.js';
 import { SIM_DEFAULTS, type SimConfig } from '../sim/config.js';
-import { runStrategy, type SimOutcome } from '../sim/run.js';
-import type { Scenario, Segment } from './scenario.js';
+import { runStrategy } from '../sim/run.js';
+import { type Scenario, type Segment, sessionsIn } from './scenario.js';
 import { type Estimate, estimate } from './stats.js';
 
 /**
@@ -106,11 +106,6 @@ export function simConfigFor(
   };
 }
 
-/** One simulated run: the single-broker loop when it can, the general one for brokers and sessions. */
-function simulate(c: SimConfig, strategy: string): SimOutcome {
-  return (c.brokers ?? 1) > 1 || (c.sessions ?? 0) > 0 ? runBrokers(c, strategy) : runStrategy(c, strategy);
-}
-
 /** A phase of sessions: how evenly each strategy keeps them over the workers. */
 function predictSessions(
   s: Scenario,
@@ -118,9 +113,7 @@ function predictSessions(
   strategies: readonly string[],
   timeScale: number,
 ): Prediction[] {
-  const ss = seg.sessions!;
-  // The segment's own sessions: as many as end and are replaced in its time, at least a few rounds.
-  const requests = Math.max(3 * ss.open, Math.round((ss.open * seg.durationMs) / ss.meanMs));
+  const requests = sessionsIn(seg);
   const out: Prediction[] = [];
   for (const name of strategies) {
     const strategy = seg.strategy ?? name;
@@ -176,7 +169,7 @@ export function predict(
       // steady state exists either. A first run's busiest worker tells.
       let steady = seg.load < 1;
       if (steady) {
-        const probe = simulate(
+        const probe = runStrategy(
           simConfigFor(s, seg, timeScale, s.seed * 1000 + seg.index * 10, 10_000, over),
           strategy,
         );
@@ -187,7 +180,7 @@ export function predict(
       let p50 = 0;
       let p99 = 0;
       for (let k = 0; k < SEEDS; k++) {
-        const o = simulate(
+        const o = runStrategy(
           simConfigFor(s, seg, timeScale, s.seed * 1000 + seg.index * 10 + k, requests, over),
           strategy,
         );

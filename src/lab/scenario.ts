@@ -145,6 +145,16 @@ export interface Segment {
   sessions?: { open: number; meanMs: number; lengths: 'exp' | 'fixed' };
 }
 
+/**
+ * Sessions a phase of long sessions plays: as many as end and are replaced in its time, at least three
+ * rounds of its open ones. The prediction simulates the same number the live client opens.
+ */
+export function sessionsIn(seg: Segment): number {
+  const ss = seg.sessions;
+  if (ss === undefined) return 0;
+  return Math.max(3 * ss.open, Math.round((ss.open * seg.durationMs) / ss.meanMs));
+}
+
 export async function loadScenario(path: string): Promise<Scenario> {
   let text: string;
   try {
