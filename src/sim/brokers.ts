@@ -7,7 +7,7 @@ import { SharingBank } from '../worker/sharing.js';
 import { CompletionHeap } from './completion-heap.js';
 import type { SimConfig, SplitKind } from './config.js';
 import { LatencyStats } from './latency.js';
-import { type BackendOutcome, backendSpecs, createStrategy, type SimOutcome } from './run.js';
+import { type BackendOutcome, backendSpecs, createStrategy, overlap, type SimOutcome } from './run.js';
 import { STREAM, stream } from './streams.js';
 import { Timeline } from './timeline.js';
 import { Workload } from './workload.js';
@@ -577,10 +577,4 @@ function standardError(xs: readonly number[]): number {
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
   const variance = v.reduce((a, b) => a + (b - mean) * (b - mean), 0) / (v.length - 1);
   return Math.sqrt(variance / v.length);
-}
-
-function overlap(from: number, to: number, start: number, end: number): number {
-  const length = Math.min(to, end) - Math.max(from, start);
-  // biome-ignore lint/complexity/useMathMinMax: NaN (never busy) must give 0, which Math.max would not.
-  return length > 0 ? length : 0;
 }

@@ -390,7 +390,7 @@ function closeProfile(
 }
 
 /** Length of [from, to] inside [start, end]; 0 when they do not meet (NaN from: idle, 0 too). */
-function overlap(from: number, to: number, start: number, end: number): number {
+export function overlap(from: number, to: number, start: number, end: number): number {
   const length = Math.min(to, end) - Math.max(from, start);
   // biome-ignore lint/complexity/useMathMinMax: NaN (never busy) must give 0, which Math.max would not.
   return length > 0 ? length : 0;
