@@ -1,15 +1,15 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startBackends } from './fixtures.js';
+import { brokerArgs, startBackends } from './fixtures.js';
 import {
   benchFlags,
   cpuSeconds,
   freePort,
   killAllNow,
   processTree,
+  runTool,
   type Service,
   start,
   stopAll,
@@ -29,7 +29,6 @@ import type { Measurement } from './wrk.js';
  * anyway and what proxying adds; `--no-floor` leaves it out.
  */
 
-const BIN = fileURLToPath(new URL('../../bin/timbang.js', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./h2-floor.js', import.meta.url));
 /** The row of the node:http2 floor (bench/h2-floor.ts), when asked for. */
 export const FLOOR_TARGET = 'node:http2 floor (no proxying)';
@@ -109,25 +108,12 @@ export function runH2load(
     `--log-file=${logFile}`,
     `http://127.0.0.1:${port}/`,
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn('h2load', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => {
-      try {
-        resolve(parseH2load(out, readFileSync(logFile, 'utf8'), seconds));
-      } catch (err) {
-        reject(new Error(`h2load ${args.join(' ')} exited ${code}: ${(err as Error).message}\n${out}`));
-      } finally {
-        rmSync(logFile, { force: true });
-      }
-    });
+  return runTool('h2load', args, (out) => {
+    try {
+      return parseH2load(out, readFileSync(logFile, 'utf8'), seconds);
+    } finally {
+      rmSync(logFile, { force: true });
+    }
   });
 }
 
@@ -187,21 +173,7 @@ export async function h2Bench(
       start(
         'timbang h2',
         process.execPath,
-        [
-          BIN,
-          'broker',
-          '--port',
-          String(mainPort),
-          '--h2c',
-          `127.0.0.1:${port.timbang}`,
-          '--backends',
-          backends.map((p) => `127.0.0.1:${p}`).join(','),
-          '--strategy',
-          'round-robin',
-          '--log-format',
-          'none',
-          '--no-admin',
-        ],
+        [...brokerArgs(mainPort, backends), '--h2c', `127.0.0.1:${port.timbang}`],
         log('timbang-h2'),
       ),
       port.timbang,

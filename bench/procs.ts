@@ -31,6 +31,30 @@ export function start(name: string, cmd: string, args: string[], logFile: string
   return svc;
 }
 
+/**
+ * Runs a load tool (wrk, h2load) to its end: what it printed, stdout and stderr together, and how it
+ * exited; `parse` reads the measurement from that text, and its error names the command and shows it.
+ */
+export function runTool<T>(cmd: string, args: readonly string[], parse: (out: string) => T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const keep = (c: Buffer) => {
+      out += c.toString();
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      try {
+        resolve(parse(out));
+      } catch (err) {
+        reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${(err as Error).message}\n${out}`));
+      }
+    });
+  });
+}
+
 /** SIGTERM, then SIGKILL for whatever is still alive after two seconds. */
 export async function stopAll(): Promise<void> {
   const all = [...running];

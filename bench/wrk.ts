@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runTool } from './procs.js';
 
 /** One load run's figures, whichever tool measured it. */
 export interface Measurement {
@@ -39,24 +39,7 @@ export function runWrk(
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s'];
   for (const h of headers) args.push('-H', h);
   args.push('-s', p999Script(), url);
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => {
-      try {
-        resolve(parseWrk(out));
-      } catch (err) {
-        reject(new Error(`wrk ${args.join(' ')} exited ${code}: ${(err as Error).message}\n${out}`));
-      }
-    });
-  });
+  return runTool('wrk', args, parseWrk);
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
