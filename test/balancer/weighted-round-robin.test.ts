@@ -204,6 +204,16 @@ describe('weighted-round-robin (earliest eligible deadline first)', () => {
     expect(ids(picks(pool, strategy, 31))).toEqual([...rest, '1', '2', '3', '4', '5', '6', '7']);
   });
 
+  it('leaves every backend as it was when all are avoided (a tie then still goes by config order)', () => {
+    // fast-check's counterexample: weights 9, 6, 4; avoid the third, then all three, then none. After
+    // a b, the first's and second's next deadlines are both 19/3: the first must win the tie.
+    const { pool, strategy } = poolWith('wrr', [9, 6, 4]);
+    const rand = createRandom(1);
+    const [a, b, c] = pool.backends;
+    const pick = (avoid: Backend[]) => strategy.pick(pool, { now: 0, rand, avoid })?.slot ?? -1;
+    expect([pick([c]), pick([a, b, c]), pick([]), pick([]), pick([]), pick([])]).toEqual([0, -1, 1, 0, 2, 0]);
+  });
+
   it('picks as the O(n) rule does, with the heaps, through retries', () => {
     const arb = fc.record({
       weights: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 40 }),

@@ -118,18 +118,22 @@ export class WeightedRoundRobin implements Strategy {
       if (i < 0 || eligible[i] !== b || held.includes(i)) continue;
       held.push(i);
       heldWeight += this.weight[i];
+    }
+    // Every backend avoided: nothing is picked, the clock does not move, and no one's state changes (a
+    // reset here would recompute their deadlines by another sum, and rounding could then break a tie
+    // against config order).
+    if (held.length === this.n) return undefined;
+    for (let k = 0; k < held.length; k++) {
+      const i = held[k];
       // base keeps the start while it is out of play.
       base[i] = start[i];
       if (this.scan) start[i] = Number.POSITIVE_INFINITY;
       else if (!this.ready.remove(i)) this.waiting.remove(i);
     }
     const before = this.clock;
-    let picked: Backend | undefined;
-    if (held.length < this.n) {
-      const inPlay = this.total - heldWeight;
-      const step = held.length === 0 ? 1 : inPlay > 0 ? this.total / inPlay : 1;
-      picked = eligible[this.scan ? this.scanPick(step) : this.heapPick(step)];
-    }
+    const inPlay = this.total - heldWeight;
+    const step = held.length === 0 ? 1 : inPlay > 0 ? this.total / inPlay : 1;
+    const picked = eligible[this.scan ? this.scanPick(step) : this.heapPick(step)];
     const shift = this.clock - before;
     for (let k = 0; k < held.length; k++) {
       const i = held[k];
