@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { brokerFor, closeServer, httpBackend, Stack } from '../helpers/backends.js';
+import { brokerFor, closeServer, httpBackend, Stack, waitFor } from '../helpers/backends.js';
 import { listen, rawExchange } from '../helpers/net.js';
 
 const stack = new Stack();
@@ -135,6 +135,30 @@ describe('broker HTTP front end', () => {
     const req = 'GET /h HTTP/1.1\r\nHost: x\r\n\r\n';
     const halfClosed = await rawExchange(broker.port, req + req, { end: true });
     expect(halfClosed.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+  });
+
+  it('ends a `Connection: close` connection once: the client closing after the answer costs no second end()', async () => {
+    const backend = await httpBackend(stack, 'a');
+    const { broker } = await brokerFor(stack, [backend.port]);
+    // Every end() on a socket already ended (Node answers it with an Error and its stack trace).
+    const ended: net.Socket[] = [];
+    let again = 0;
+    const end = net.Socket.prototype.end;
+    net.Socket.prototype.end = function (this: net.Socket, ...args: Parameters<net.Socket['end']>) {
+      if (this.writableEnded) again++;
+      else ended.push(this);
+      return end.apply(this, args);
+    } as net.Socket['end'];
+    stack.add(async () => {
+      net.Socket.prototype.end = end;
+    });
+    for (let i = 0; i < 5; i++) {
+      const reply = await rawExchange(broker.port, 'GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    }
+    // The broker's five sockets (and the client's own ends) have all closed: each saw the client's FIN.
+    await waitFor(() => ended.length >= 5 && ended.every((s) => s.destroyed), 5_000, 'sockets closed');
+    expect(again).toBe(0);
   });
 
   it('refuses ambiguous framing before any backend sees it, and unknown methods with 501', async () => {
