@@ -10,6 +10,19 @@ const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 const ignore = (): void => {};
 
 /**
+ * Why a rapid-reset connection is closed: one Error for all, made without a stack trace. Node reads
+ * `.stack` of the error it destroys each stream with, and formatting a trace per attacking connection
+ * is work done for the attacker.
+ */
+const TOO_MANY_RESETS = (() => {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const error = new Error('too many stream resets');
+  Error.stackTraceLimit = limit;
+  return error;
+})();
+
+/**
  * What one HTTP/2 connection may do. Node's own defaults are unlimited where it matters (it advertises
  * 4,294,967,295 concurrent streams), so every limit is set here, near nginx's and HAProxy's.
  */
@@ -269,6 +282,6 @@ class H2Connection implements H2Peer {
    */
   private calm(): void {
     // (destroy(undefined, code) would send NO_ERROR: the code is only used along with an error.)
-    this.session.destroy(new Error('too many stream resets'), NGHTTP2_ENHANCE_YOUR_CALM);
+    this.session.destroy(TOO_MANY_RESETS, NGHTTP2_ENHANCE_YOUR_CALM);
   }
 }
