@@ -115,6 +115,8 @@ export class H2Transport implements Transport {
   /** Requests in flight; one sweep timer times them out (a timer per stream costs more than the request). */
   readonly active = new Set<H2Call>();
   private sweeper: NodeJS.Timeout | undefined = undefined;
+  /** Requests written to a session still connecting: counted as sent when it connects. */
+  private readonly waiting = new Map<ClientHttp2Session, Exchange[]>();
 
   constructor(
     opts: H2TransportOptions,
@@ -170,7 +172,12 @@ export class H2Transport implements Transport {
       Math.max(10, Math.min(1_000, this.target.timeoutMs / 4)),
     );
     if (!session.connecting) this.sink.sent(ex);
-    else session.once('connect', () => this.sink.sent(ex));
+    else {
+      // Sent when the session connects: one list per session, not a 'connect' listener per request.
+      const waiting = this.waiting.get(session);
+      if (waiting === undefined) this.waiting.set(session, [ex]);
+      else waiting.push(ex);
+    }
   }
 
   describe(ex: Exchange): string {
@@ -197,8 +204,16 @@ export class H2Transport implements Transport {
       createConnection: () => net.connect({ host, port, noDelay: true }),
     });
     session.on('error', () => {}); // each stream reports it
-    session.once('connect', () => this.onConnect?.());
-    session.once('close', () => this.drop(session));
+    session.once('connect', () => {
+      this.onConnect?.();
+      const waiting = this.waiting.get(session);
+      this.waiting.delete(session);
+      if (waiting !== undefined) for (const ex of waiting) this.sink.sent(ex);
+    });
+    session.once('close', () => {
+      this.waiting.delete(session);
+      this.drop(session);
+    });
     session.once('goaway', () => this.drop(session));
     this.sessions[i] = session;
     return session;
