@@ -1,6 +1,6 @@
 import { FieldNames } from './field-names.js';
 import { Framing, isChunked, MessageReader } from './message-reader.js';
-import { digits, hasPrefix, isFieldValue, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
+import { digits, hasPrefix, hasToken, isFieldValue, lineEndAt, skipSpace, skipSpaceBack } from './syntax.js';
 
 /** Largest response head accepted (nginx's proxy_buffer_size is 4 to 8 KiB; undici's limit is 16). */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -118,6 +118,8 @@ export abstract class ResponseReader extends MessageReader {
     let lengths = 0;
     let encodings = 0;
     let chunked = false;
+    /** `close` in any Connection line: it wins over a keep-alive in another. */
+    let close = false;
     const reason = firstEnd < 0 ? head.slice(13) : head.slice(13, firstEnd);
     const fieldsStart = firstEnd < 0 ? head.length : firstEnd + 2;
     let lineStart = fieldsStart;
@@ -168,17 +170,19 @@ export abstract class ResponseReader extends MessageReader {
         } else if (lower === 'connection') {
           // The two usual values first: each string method costs more than the rest of a line's checks.
           if (value === 'keep-alive') this.keepAlive = true;
-          else if (value === 'close') this.keepAlive = false;
+          else if (value === 'close') close = true;
           else {
+            // A list, in any case: its tokens, not substrings (`x-close-notify` is not `close`).
             const v = value.toLowerCase();
-            if (v.includes('close')) this.keepAlive = false;
-            else if (v.includes('keep-alive')) this.keepAlive = true;
+            if (hasToken(v, 'close')) close = true;
+            else if (hasToken(v, 'keep-alive')) this.keepAlive = true;
           }
         }
         this.onHeader(lower, value, lineStart, lineEnd);
       }
       lineStart = lineEnd + 2;
     }
+    if (close) this.keepAlive = false;
     if (chunked && lengths > 0) {
       // Both: the classic smuggling shape; a proxy must not guess (RFC 9112 §6.3 item 3, nginx: 502).
       this.error = 'content-length with transfer-encoding';

@@ -97,6 +97,22 @@ describe('ResponseParser', () => {
     expect(
       parse(['HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n']).p.keepAlive,
     ).toBe(true);
+    // Tokens, not substrings: an option that only contains the word changes nothing (RFC 9110 §7.6.1).
+    for (const [version, value, keep] of [
+      ['1.1', 'x-close-notify', true],
+      ['1.1', 'closed', true],
+      ['1.1', 'x-close-notify, Close', false],
+      ['1.0', 'x-keep-alive-hint', false],
+      ['1.0', 'not-keep-alive', false],
+      ['1.0', 'x-hint , keep-alive', true],
+      ['1.1', 'close\r\nConnection: keep-alive', false],
+      ['1.0', 'close\r\nConnection: keep-alive', false],
+      ['1.0', 'keep-alive\r\nConnection: close', false],
+    ] as const)
+      expect(
+        parse([`HTTP/${version} 200 OK\r\nConnection: ${value}\r\nContent-Length: 0\r\n\r\n`]).p.keepAlive,
+        `HTTP/${version} ${value}`,
+      ).toBe(keep);
   });
 
   it('rejects what is not HTTP', () => {
