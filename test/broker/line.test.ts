@@ -118,10 +118,12 @@ describe('broker: the classroom line protocol', () => {
     const w = await lineBackend(stack, '1', 'timbang');
     const { broker } = await brokerFor(stack, [w.port]);
     const socket = net.connect(broker.port, '127.0.0.1');
-    socket.write('App1:Long sleep=3000\n');
+    socket.write('App1:Long sleep=8000\n');
     const b = broker.balancer.pool.backends[0];
     await waitFor(() => b.inFlight === 1, 5_000, 'in flight');
-    socket.destroy();
+    // A reset: a FIN alone is a half-close, after which a classroom client still wants its reply. The
+    // job runs for 8 s, longer than the wait below: in-flight goes to 0 because the exchange was cancelled.
+    socket.resetAndDestroy();
     await waitFor(() => b.inFlight === 0, 5_000, 'in-flight 0');
     expect(b.state).toBe('up');
   });
