@@ -201,9 +201,11 @@ describe('dashboard in Chromium', () => {
       ['1', '2', '3'].map((id) => startWorker({ id, port: 0, longMs: 1500, shortMs: 300, cores: 1 })),
     );
     for (const w of ws) stack.add(() => w.close({ timeoutMs: 0 }));
+    // The lab's Long jobs are still running when the test ends: no drain to wait them out.
     const { running, api, url } = await startLab(
       stack,
       ws.map((w) => w.port),
+      { drainTimeoutMs: 0 },
     );
     // A few seconds of history for the charts, then the lab's burst in flight.
     const deadline = Date.now() + 3_000;

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { brokerFor, lineBackend, Stack, waitFor } from '../helpers/backends.js';
 import { classroomClient } from '../helpers/net.js';
@@ -38,12 +39,15 @@ describe('broker: least connections tracks requests in flight', () => {
       workers.map((w) => w.port),
       { strategy: 'least-connections' },
     );
-    const long = classroomClient(broker.port, 'App1:Long\n').catch(() => '');
+    // The Long job's client, reset when the test ends (not left for the broker's drain to wait out).
+    const long = net.connect(broker.port, '127.0.0.1');
+    long.on('error', () => {});
+    stack.add(async () => void long.resetAndDestroy());
+    long.write('App1:Long\n');
     await waitFor(() => broker.balancer.pool.backends[0].inFlight === 1, 2_000, 'Long on worker 1');
     // Worker 1 is busy: every Short goes to worker 2, one after another.
     for (let i = 0; i < 5; i++)
       expect(workerOf(await classroomClient(broker.port, 'App2:Short\n'))).toBe('2');
     expect(broker.balancer.pool.backends[1].inFlight).toBe(0);
-    void long;
   });
 });
