@@ -151,16 +151,31 @@ describe('broker: HTTP reverse proxy', () => {
 
   it('cancels the backend request when the client goes away, without blaming the backend', async () => {
     const backend = await httpBackend(stack, 'a');
-    const { broker, log } = await brokerFor(stack, [backend.port]);
+    // The backend's side of the cancel: its request's connection closes before it could answer.
+    let cancelled = 0;
+    backend.server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.on('close', () => {
+        if (!res.writableFinished) cancelled++;
+      });
+    });
+    // One failure would eject it (and it is not alone in rotation): a client leaving must count as none.
+    const other = await httpBackend(stack, 'b');
+    const { broker, log } = await brokerFor(stack, [backend.port, other.port], {
+      strategy: 'round-robin',
+      ejectAfterFailures: 1,
+    });
     const socket = net.connect(broker.port, '127.0.0.1');
     socket.write('GET /slow?delay=8000 HTTP/1.1\r\nHost: x\r\n\r\n');
     const pool = broker.balancer.pool;
     await waitFor(() => pool.backends[0].inFlight === 1, 5_000, 'request in flight');
     // A reset: a FIN alone is a half-close, and a half-closed client still gets its answer. The backend
-    // answers after 8 s, later than the wait below: in-flight goes to 0 because the request was cancelled.
+    // answers after 8 s, later than the waits below. In-flight going to 0 alone does not show a cancel
+    // (the broker's own count drops when the client leaves): the backend must see its request cut.
     socket.resetAndDestroy();
+    await waitFor(() => cancelled === 1, 5_000, 'the backend request cut');
     await waitFor(() => pool.backends[0].inFlight === 0, 5_000, 'in-flight back to 0');
     expect(pool.backends[0].state).toBe('up');
+    expect(pool.backends[0].failures).toBe(0);
     await waitFor(() => log.requests.length === 1, 5_000, 'log line');
   });
 });

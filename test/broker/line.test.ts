@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { brokerFor, lineBackend, Stack, waitFor } from '../helpers/backends.js';
@@ -86,6 +87,9 @@ describe('broker: the classroom line protocol', () => {
     expect(bad).toBe('ERROR bad message: not valid UTF-8\n');
     const long = await rawExchange(broker.port, `${'x'.repeat(9000)}\n`);
     expect(long).toBe('ERROR line too long (over 8192 bytes)\n');
+    // No newline at all: the bytes held waiting for one are bounded too, not only a finished line.
+    const endless = await rawExchange(broker.port, 'x'.repeat(9000), { timeoutMs: 4_000 });
+    expect(endless).toBe('ERROR line too long (over 8192 bytes)\n');
     // Garbage that is not a job is relayed as it is, with the default strategy.
     const [garbage] = await converse(broker.port, 'hello there\n', 1);
     expect(garbage).toBe('Worker 1 processed hello there');
@@ -115,17 +119,35 @@ describe('broker: the classroom line protocol', () => {
   });
 
   it('cancels the worker exchange when the client leaves mid-request; in-flight goes back to 0', async () => {
-    const w = await lineBackend(stack, '1', 'timbang');
-    const { broker } = await brokerFor(stack, [w.port]);
+    // A worker that never answers and notes how its connection ended: to a line worker a FIN means
+    // "message complete", so the broker must cancel with a reset.
+    let ended = '';
+    const sockets = new Set<net.Socket>();
+    const worker = net.createServer((s) => {
+      sockets.add(s);
+      s.on('end', () => (ended ||= 'fin'));
+      s.on('error', (err: NodeJS.ErrnoException) => (ended ||= err.code ?? 'error'));
+    });
+    worker.listen(0, '127.0.0.1');
+    await once(worker, 'listening');
+    stack.add(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => worker.close(() => r()));
+    });
+    const { broker } = await brokerFor(stack, [(worker.address() as net.AddressInfo).port]);
     const socket = net.connect(broker.port, '127.0.0.1');
-    socket.write('App1:Long sleep=8000\n');
+    socket.write('App1:Long\n');
     const b = broker.balancer.pool.backends[0];
     await waitFor(() => b.inFlight === 1, 5_000, 'in flight');
-    // A reset: a FIN alone is a half-close, after which a classroom client still wants its reply. The
-    // job runs for 8 s, longer than the wait below: in-flight goes to 0 because the exchange was cancelled.
+    // A reset: a FIN alone is a half-close, after which a classroom client still wants its reply.
+    // In-flight going to 0 alone does not show a cancel (the broker's own count drops when the client
+    // leaves): the worker must see its exchange reset.
     socket.resetAndDestroy();
+    await waitFor(() => ended !== '', 5_000, 'the worker connection ended');
+    expect(ended).toBe('ECONNRESET');
     await waitFor(() => b.inFlight === 0, 5_000, 'in-flight 0');
     expect(b.state).toBe('up');
+    expect(b.failures).toBe(0);
   });
 });
 

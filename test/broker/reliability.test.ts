@@ -57,6 +57,26 @@ describe('broker: timeouts, broken backends, health', () => {
     await waitFor(() => broker.balancer.pool.backends[0].inFlight === 0, 2_000, 'in-flight 0');
   });
 
+  it('counts only consecutive failures: an answer below 500 in between starts the count again', async () => {
+    const flaky = await httpBackend(stack, 'a');
+    // The other backend answers 200 whatever it is asked, so only the first one's answers vary.
+    const steady = http.createServer((_req, res) => res.end('ok'));
+    const steadyPort = await listen(steady);
+    stack.add(() => closeServer(steady));
+    const { url, broker } = await brokerFor(stack, [flaky.port, steadyPort], {
+      strategy: 'round-robin',
+      ejectAfterFailures: 3,
+    });
+    // Round robin: requests 1, 3, 5, ... reach the flaky backend. Its answers: 500, 500, 200, 500, 500.
+    for (const status of [500, 500, 200, 500, 500]) {
+      expect((await get(`${url}/?status=${status}`)).status).toBe(status);
+      expect((await get(`${url}/?status=${status}`)).status).toBe(200);
+    }
+    const b = broker.balancer.pool.backends[0];
+    expect(b.failures).toBe(2);
+    expect(b.state).toBe('up');
+  });
+
   it('ejects a backend after consecutive 5xx answers, never the last in rotation, and lets it back after the backoff', async () => {
     const sick = await httpBackend(stack, 'sick');
     const other = await httpBackend(stack, 'other');

@@ -200,6 +200,34 @@ describe('raw TCP listener', () => {
     expect(broker.balancer.pool.backends[0].inFlight).toBe(0);
   });
 
+  it('passes a backend reset on as a reset, so a cut stream never looks complete to the client', async () => {
+    // Part of a reply, then a reset: a FIN to the client would read as a whole, shorter stream.
+    const cutter = await lineServer('cut', (socket) => {
+      // Reset once the client has its part (a reset in write()'s callback can still leave as a FIN).
+      socket.once('data', () => {
+        socket.write('partial');
+        socket.once('data', () => socket.resetAndDestroy());
+      });
+    });
+    const { broker, log } = await brokerFor(stack, [cutter.port], tcpOnly);
+    const socket = net.connect(broker.port, '127.0.0.1');
+    stack.add(async () => void socket.destroy());
+    let got = '';
+    let how = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (got === 'partial') socket.write('CUT\n');
+    });
+    socket.on('end', () => (how ||= 'fin'));
+    socket.on('error', (err: NodeJS.ErrnoException) => (how ||= err.code ?? 'error'));
+    socket.write('GO\n');
+    await waitFor(() => how !== '', 5_000, 'the client connection ended');
+    expect(how).toBe('ECONNRESET');
+    expect(got).toBe('partial');
+    await waitFor(() => log.requests.length === 1, 5_000, 'the log record');
+    expect(broker.balancer.pool.backends[0].inFlight).toBe(0);
+  });
+
   it('passes a half-close on, client first', async () => {
     // The server reads until the client's FIN, then answers with what it got and closes.
     const counter = await lineServer('n', (socket) => {

@@ -190,6 +190,24 @@ describe('broker: WebSocket through the broker (ws client and server)', () => {
     expect(log.requests[0].status).toBe(101);
     expect(broker.balancer.pool.backends[0].failures).toBe(1);
   });
+
+  it('closes the backend side when the client resets a tunnel, without blaming the backend', async () => {
+    const backend = await rawBackend(stack, () => SWITCH);
+    let backendClosed = false;
+    const { broker, log } = await brokerFor(stack, [backend.port]);
+    const client = await rawClient(broker.port, UPGRADE_HEAD);
+    await waitFor(() => client.text().includes('101'), 5_000, 'the 101');
+    const [upstream] = backend.sockets;
+    // This backend allows half-open connections: the broker's close reaches it as its end.
+    upstream.on('end', () => (backendClosed = true));
+    upstream.on('close', () => (backendClosed = true));
+    client.socket.resetAndDestroy();
+    await waitFor(() => backendClosed, 5_000, 'the backend side closed');
+    const b = broker.balancer.pool.backends[0];
+    await waitFor(() => b.inFlight === 0, 5_000, 'in-flight 0');
+    await waitFor(() => log.requests.length === 1, 5_000, 'the log record');
+    expect(b.failures).toBe(0);
+  });
 });
 
 describe('broker: HTTP Upgrade framing', () => {
