@@ -298,6 +298,31 @@ describe('HTTP/2 limits', () => {
     expect(web.requests).toHaveLength(0);
   });
 
+  it('never forwards a stream the client reset in the same reads that opened it, and serves the next', async () => {
+    const web = await httpBackend(stack, 'w');
+    const { port } = await h2Broker([web.port]);
+    const r = raw(port);
+    await waitFor(() => r.settings().size > 0, 5_000, 'SETTINGS');
+    const get = (path: string): Array<[string, string]> => [...GET.slice(0, 3), [':path', path]];
+    // Five complete requests, each reset right after its HEADERS, in one write (so in one read): below
+    // the rapid-reset threshold, so the connection stays, but none of them may reach the backend.
+    const opened: Buffer[] = [];
+    for (let id = 1; id <= 9; id += 2)
+      opened.push(
+        frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, id, hpack(get(`/reset-${id}`))),
+        rstStream(id),
+      );
+    r.write(Buffer.concat(opened));
+    r.write(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 11, hpack(get('/ok'))));
+    await waitFor(
+      () => r.frames.some((f) => f.type === FRAME.HEADERS && f.stream === 11),
+      5_000,
+      'the answer to stream 11',
+    );
+    expect(web.requests.map((x) => x.url)).toEqual(['/ok']);
+    expect(r.closed).toBe(false);
+  });
+
   it('closes a connection after the configured number of resets', async () => {
     const web = await httpBackend(stack, 'w');
     const { port } = await h2Broker([web.port], {

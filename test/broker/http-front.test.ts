@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -159,6 +160,28 @@ describe('broker HTTP front end', () => {
     // The broker's five sockets (and the client's own ends) have all closed: each saw the client's FIN.
     await waitFor(() => ended.length >= 5 && ended.every((s) => s.destroyed), 5_000, 'sockets closed');
     expect(again).toBe(0);
+  });
+
+  it('answers a request in flight when draining begins with Connection: close, then closes', async () => {
+    const backend = await httpBackend(stack, 'a');
+    const { broker } = await brokerFor(stack, [backend.port]);
+    const socket = net.connect(broker.port, '127.0.0.1');
+    stack.add(async () => void socket.destroy());
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    const closed = once(socket, 'close');
+    socket.write('GET /slow?delay=300 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => backend.requests.length === 1, 5_000, 'the request at the backend');
+    // A keep-alive client, mid-request, when the broker starts to drain: it gets its answer, told that
+    // the connection ends with it (not kept for a next request the broker would refuse).
+    const drained = broker.close();
+    await closed;
+    await drained;
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text).toMatch(/\r\nconnection: close\r\n/i);
+    expect(text).toMatch(/"url":"\/slow\?delay=300"/);
   });
 
   it('refuses ambiguous framing before any backend sees it, and unknown methods with 501', async () => {
