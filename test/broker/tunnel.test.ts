@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { brokerFor, closeServer, Stack, type Stack as StackT, waitFor } from '../helpers/backends.js';
-import { deadPort, listen } from '../helpers/net.js';
+import { brokerFor, rawBackend, Stack, type Stack as StackT, waitFor } from '../helpers/backends.js';
+import { deadPort } from '../helpers/net.js';
 
 const stack = new Stack();
 afterEach(() => stack.closeAll());
@@ -50,38 +50,9 @@ function nextMessage(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> 
   });
 }
 
-/** A raw HTTP backend that records every request head it reads and answers with `answer(head)`. */
-async function rawBackend(
-  s: StackT,
-  answer: (head: string, socket: net.Socket) => string | undefined,
-): Promise<{ port: number; heads: string[]; connections: number; sockets: Set<net.Socket> }> {
-  const heads: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const state = { port: 0, heads, connections: 0, sockets };
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    state.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let buf = '';
-    socket.on('data', (c: Buffer) => {
-      buf += c.toString('latin1');
-      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
-        const head = buf.slice(0, end);
-        buf = buf.slice(end + 4);
-        heads.push(head);
-        const out = answer(head, socket);
-        if (out !== undefined) socket.write(out, 'latin1');
-      }
-    });
-  });
-  state.port = await listen(server);
-  s.add(async () => {
-    for (const c of sockets) c.destroy();
-    await closeServer(server);
-  });
-  return state;
-}
+/** A raw HTTP backend (test/helpers) that stays writable after the broker's FIN, to see half-closes pass. */
+const upgradeBackend = (s: StackT, answer: (head: string, socket: net.Socket) => string | undefined) =>
+  rawBackend(s, answer, { allowHalfOpen: true });
 
 /** Connects raw, writes, and returns the socket plus everything it has read so far (live). */
 async function rawClient(
@@ -192,7 +163,7 @@ describe('broker: WebSocket through the broker (ws client and server)', () => {
   });
 
   it('closes the backend side when the client resets a tunnel, without blaming the backend', async () => {
-    const backend = await rawBackend(stack, () => SWITCH);
+    const backend = await upgradeBackend(stack, () => SWITCH);
     let backendClosed = false;
     const { broker, log } = await brokerFor(stack, [backend.port]);
     const client = await rawClient(broker.port, UPGRADE_HEAD);
@@ -216,7 +187,7 @@ describe('broker: HTTP Upgrade framing', () => {
     [200, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'],
   ] as const) {
     it(`keeps HTTP framing when the backend answers ${status}: a second request in the same bytes is read as HTTP`, async () => {
-      const backend = await rawBackend(stack, (head) =>
+      const backend = await upgradeBackend(stack, (head) =>
         head.startsWith('GET /ws ') ? answer : `HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond`,
       );
       const { broker } = await brokerFor(stack, [backend.port]);
@@ -241,7 +212,7 @@ describe('broker: HTTP Upgrade framing', () => {
 
   it('relays bytes that came after the 101 head, and bytes the client sent after its request, both ways', async () => {
     const got: string[] = [];
-    const backend = await rawBackend(stack, (_head, socket) => {
+    const backend = await upgradeBackend(stack, (_head, socket) => {
       socket.on('data', (c: Buffer) => got.push(c.toString('latin1')));
       return `${SWITCH}hello from backend`;
     });
@@ -268,7 +239,7 @@ describe('broker: HTTP Upgrade framing', () => {
   it('passes a half-close on each way and ends when both sides are done', async () => {
     let backendSocket: net.Socket | undefined;
     let backendSawEnd = false;
-    const backend = await rawBackend(stack, (_head, socket) => {
+    const backend = await upgradeBackend(stack, (_head, socket) => {
       backendSocket = socket;
       socket.on('end', () => {
         backendSawEnd = true;
@@ -294,7 +265,7 @@ describe('broker: HTTP Upgrade framing', () => {
   it('does not grow the broker’s buffers when the client stops reading', async () => {
     let flooding = true;
     let backendBlocked = 0;
-    const backend = await rawBackend(stack, (_head, socket) => {
+    const backend = await upgradeBackend(stack, (_head, socket) => {
       const chunk = Buffer.alloc(64 * 1024, 1);
       const pump = () => {
         while (flooding && socket.write(chunk)) {}
@@ -329,7 +300,7 @@ describe('broker: HTTP Upgrade framing', () => {
   });
 
   it('closes an idle tunnel after the tunnel timeout', async () => {
-    const backend = await rawBackend(stack, () => SWITCH);
+    const backend = await upgradeBackend(stack, () => SWITCH);
     const { broker, log } = await brokerFor(stack, [backend.port], { tunnelTimeoutMs: 150 });
     const client = await rawClient(broker.port, UPGRADE_HEAD);
     await once(client.socket, 'end'); // the broker closed it
@@ -339,7 +310,7 @@ describe('broker: HTTP Upgrade framing', () => {
   });
 
   it('counts a first tunnel’s idle time from its start, not from the last sweep', async () => {
-    const backend = await rawBackend(stack, () => SWITCH);
+    const backend = await upgradeBackend(stack, () => SWITCH);
     const { broker } = await brokerFor(stack, [backend.port], { tunnelTimeoutMs: 400 });
     await new Promise((r) => setTimeout(r, 500)); // longer than the timeout, with no tunnel (no sweep)
     const client = await rawClient(broker.port, UPGRADE_HEAD);
@@ -390,7 +361,7 @@ describe('broker: HTTP Upgrade framing', () => {
   });
 
   it('hostile shapes: chunked or sized bodies, a look-alike Connection option, a 101 without Upgrade, a 1xx first', async () => {
-    const backend = await rawBackend(stack, (head) => {
+    const backend = await upgradeBackend(stack, (head) => {
       if (head.startsWith('GET /no-upgrade-field'))
         return 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n';
       if (head.startsWith('GET /interim')) return `HTTP/1.1 100 Continue\r\n\r\n${SWITCH}after`;
@@ -438,7 +409,7 @@ describe('broker: HTTP Upgrade framing', () => {
 
   it('a client that leaves before the 101: the try ends once, nothing stays admitted', async () => {
     let backendSocket: net.Socket | undefined;
-    const backend = await rawBackend(stack, (_head, socket) => {
+    const backend = await upgradeBackend(stack, (_head, socket) => {
       backendSocket = socket;
       return undefined; // answers later
     });
@@ -456,7 +427,7 @@ describe('broker: HTTP Upgrade framing', () => {
   });
 
   it('relays Upgrade only on a GET in HTTP/1.1 without a body, and refuses a 101 nobody asked for', async () => {
-    const backend = await rawBackend(stack, (head) =>
+    const backend = await upgradeBackend(stack, (head) =>
       head.toLowerCase().includes('upgrade: websocket')
         ? SWITCH
         : head.startsWith('GET /unasked')

@@ -104,19 +104,23 @@ export interface RawBackend {
   connections: number;
   /** Request heads received, in order. */
   heads: string[];
+  /** The connections still open. */
+  sockets: Set<net.Socket>;
 }
 
 /**
  * A backend that speaks bytes, not a library: `answer(head, socket, n)` writes whatever the test needs
- * for the n-th request (0-based) on the server, where head is the request's head (bodies are not read).
+ * for the n-th request (0-based) on the server, where head is the request's head (bodies are not read);
+ * a string it returns is written for it (anything else it returns is ignored). `allowHalfOpen` keeps a connection writable after the peer's FIN.
  */
 export async function rawBackend(
   stack: Stack,
-  answer: (head: string, socket: net.Socket, n: number) => void,
+  answer: (head: string, socket: net.Socket, n: number) => unknown,
+  opts: { allowHalfOpen?: boolean } = {},
 ): Promise<RawBackend> {
-  const backend: RawBackend = { port: 0, connections: 0, heads: [] };
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const backend: RawBackend = { port: 0, connections: 0, heads: [], sockets };
+  const server = net.createServer({ allowHalfOpen: opts.allowHalfOpen ?? false }, (socket) => {
     backend.connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -128,7 +132,8 @@ export async function rawBackend(
         const head = buf.slice(0, end);
         buf = buf.slice(end + 4);
         backend.heads.push(head);
-        answer(head, socket, backend.heads.length - 1);
+        const out = answer(head, socket, backend.heads.length - 1);
+        if (typeof out === 'string') socket.write(out, 'latin1');
       }
     });
   });
