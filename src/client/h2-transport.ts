@@ -172,12 +172,8 @@ export class H2Transport implements Transport {
       Math.max(10, Math.min(1_000, this.target.timeoutMs / 4)),
     );
     if (!session.connecting) this.sink.sent(ex);
-    else {
-      // Sent when the session connects: one list per session, not a 'connect' listener per request.
-      const waiting = this.waiting.get(session);
-      if (waiting === undefined) this.waiting.set(session, [ex]);
-      else waiting.push(ex);
-    }
+    // Sent when the session connects: one list per session, not a 'connect' listener per request.
+    else this.waiting.get(session)?.push(ex);
   }
 
   describe(ex: Exchange): string {
@@ -204,11 +200,12 @@ export class H2Transport implements Transport {
       createConnection: () => net.connect({ host, port, noDelay: true }),
     });
     session.on('error', () => {}); // each stream reports it
+    this.waiting.set(session, []);
     session.once('connect', () => {
       this.onConnect?.();
-      const waiting = this.waiting.get(session);
+      const waiting = this.waiting.get(session) ?? [];
       this.waiting.delete(session);
-      if (waiting !== undefined) for (const ex of waiting) this.sink.sent(ex);
+      for (const ex of waiting) this.sink.sent(ex);
     });
     session.once('close', () => {
       this.waiting.delete(session);
